@@ -1,0 +1,271 @@
+"""The churn API: request and response models, and the predictor handed to
+``tenfold.serving.create_app``.
+
+A request is scored without pandas: the engineered columns are computed on the values,
+the fitted preprocessor runs as compiled numpy, and XGBoost's TreeSHAP gives the
+contributions whose sum is also the log-odds, so one call yields the probability and
+the top three factors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tenfold import tracking
+from tenfold.explain import FastScorer, Scores, top_factors
+from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+
+YesNo = Literal["Yes", "No"]
+InternetAddOn = Literal["Yes", "No", "No internet service"]
+INTERNET_ADD_ONS = (
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+)
+
+EXAMPLE = {
+    "customerID": "7590-VHVEG",
+    "gender": "Female",
+    "SeniorCitizen": 0,
+    "Partner": "Yes",
+    "Dependents": "No",
+    "tenure": 1,
+    "PhoneService": "No",
+    "MultipleLines": "No phone service",
+    "InternetService": "DSL",
+    "OnlineSecurity": "No",
+    "OnlineBackup": "Yes",
+    "DeviceProtection": "No",
+    "TechSupport": "No",
+    "StreamingTV": "No",
+    "StreamingMovies": "No",
+    "Contract": "Month-to-month",
+    "PaperlessBilling": "Yes",
+    "PaymentMethod": "Electronic check",
+    "MonthlyCharges": 29.85,
+    "TotalCharges": 29.85,
+}
+
+
+class ChurnRequest(BaseModel):
+    """One customer, in the Telco file's columns."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    customerID: str | None = Field(default=None, max_length=64)
+    gender: Literal["Female", "Male"]
+    SeniorCitizen: Literal[0, 1]
+    Partner: YesNo
+    Dependents: YesNo
+    tenure: int = Field(ge=0, le=240, description="months with the company")
+    PhoneService: YesNo
+    MultipleLines: Literal["Yes", "No", "No phone service"]
+    InternetService: Literal["DSL", "Fiber optic", "No"]
+    OnlineSecurity: InternetAddOn
+    OnlineBackup: InternetAddOn
+    DeviceProtection: InternetAddOn
+    TechSupport: InternetAddOn
+    StreamingTV: InternetAddOn
+    StreamingMovies: InternetAddOn
+    Contract: Literal["Month-to-month", "One year", "Two year"]
+    PaperlessBilling: YesNo
+    PaymentMethod: Literal[
+        "Electronic check", "Mailed check", "Bank transfer (automatic)", "Credit card (automatic)"
+    ]
+    MonthlyCharges: float = Field(ge=0, le=10_000)
+    TotalCharges: float | None = Field(
+        default=None, ge=0, description="blank (null) for customers not billed yet"
+    )
+
+    @model_validator(mode="after")
+    def consistent_services(self) -> ChurnRequest:
+        """Catch contradictions the Telco data never contains (they would be scored as
+        an unseen category, silently)."""
+        no_phone = self.PhoneService == "No"
+        if no_phone != (self.MultipleLines == "No phone service"):
+            raise ValueError(
+                "MultipleLines must be 'No phone service' exactly when PhoneService is 'No'"
+            )
+        no_net = self.InternetService == "No"
+        for name in INTERNET_ADD_ONS:
+            if no_net != (getattr(self, name) == "No internet service"):
+                raise ValueError(
+                    f"{name} must be 'No internet service' exactly when InternetService is 'No'"
+                )
+        return self
+
+
+class Factor(BaseModel):
+    """One driver of the prediction, in words and numbers."""
+
+    feature: str
+    value: str | float | int | None
+    direction: Literal["increases", "decreases"]
+    contribution: float = Field(description="SHAP value in log-odds of churn")
+    readable: str
+
+
+class ChurnPrediction(BaseModel):
+    customerID: str | None = None
+    churn_probability: float
+    will_churn: bool = Field(description="probability at or above the decision threshold")
+    threshold: float
+    top_factors: list[Factor]
+    model_version: str | None = None
+
+
+LABELS = {
+    "tenure": "tenure (months)",
+    "MonthlyCharges": "monthly charges ($)",
+    "TotalCharges": "total charges ($)",
+    "SeniorCitizen": "senior citizen",
+    "charge_per_tenure_month": "average monthly bill so far ($)",
+    "monthly_vs_average_charge": "current bill minus average bill ($)",
+    "n_services": "number of services",
+    "auto_payment": "automatic payment",
+    "tenure_bucket": "tenure band",
+}
+
+
+def _readable_value(value: Any) -> str | float | int | None:
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 2)
+    return value  # type: ignore[no-any-return]
+
+
+class ChurnPredictor:
+    """Scores requests with the champion pipeline's fast path."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        *,
+        threshold: float,
+        card: ModelCard,
+        background_mean: Sequence[float] | None = None,
+    ) -> None:
+        self.scorer = FastScorer(pipeline, background_mean=background_mean)
+        self.threshold = threshold
+        self.card = card
+
+    def factors(self, scores: Scores, i: int, k: int = 3) -> list[Factor]:
+        values = {name: _readable_value(_at(v, i)) for name, v in scores.inputs.items()}
+        out = []
+        for f in top_factors(scores.contributions[i], self.scorer.sources, values, k=k):
+            label = LABELS.get(f.feature, f.feature)
+            out.append(
+                Factor(
+                    feature=f.feature,
+                    value=f.value,
+                    direction=f.direction,
+                    contribution=round(f.contribution, 4),
+                    readable=f"{label} = {f.value} {f.direction} churn risk",
+                )
+            )
+        return out
+
+    def predict(self, items: Sequence[ChurnRequest]) -> list[ChurnPrediction]:
+        records = [item.model_dump() for item in items]
+        scores = self.scorer.score_records(records)
+        return [
+            ChurnPrediction(
+                customerID=record.get("customerID"),
+                churn_probability=round(float(scores.prediction[i]), 4),
+                will_churn=bool(scores.prediction[i] >= self.threshold),
+                threshold=self.threshold,
+                top_factors=self.factors(scores, i),
+                model_version=self.card.version,
+            )
+            for i, record in enumerate(records)
+        ]
+
+    def score_frame(
+        self, frame: pd.DataFrame, id_column: str | None = "customerID"
+    ) -> pd.DataFrame:
+        """Batch scoring of a whole file, vectorised; one readable column per factor."""
+        columns = {c: frame[c].to_numpy() for c in frame.columns}
+        scores = self.scorer.score(columns)
+        out = pd.DataFrame(
+            {
+                "churn_probability": np.round(scores.prediction, 4),
+                "will_churn": scores.prediction >= self.threshold,
+            }
+        )
+        if id_column and id_column in frame.columns:
+            out.insert(0, id_column, frame[id_column].to_numpy())
+        for i in range(len(frame)):
+            for rank, factor in enumerate(self.factors(scores, i), start=1):
+                out.loc[i, f"factor_{rank}"] = factor.readable
+        return out
+
+
+def _at(values: Any, i: int) -> Any:
+    if isinstance(values, np.ndarray | list | tuple):
+        return values[i] if len(values) > i else values[0]
+    return values
+
+
+def load(uri: str) -> ChurnPredictor:
+    """A predictor for any churn model in the registry or on disk."""
+    record = tracking.load_sklearn_model(uri)
+    meta = record.metadata
+    card = ModelCard(
+        name=record.name,
+        version=record.version,
+        run_id=record.run_id,
+        trained_at=record.trained_at,
+        uri=uri,
+        metrics={k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_"))},
+        details={
+            "candidate": meta.get("candidate"),
+            "decision_threshold": meta.get("decision_threshold"),
+            "telco_schema": meta.get("telco_schema", True),
+        },
+    )
+    return ChurnPredictor(
+        record.model,
+        threshold=float(meta["decision_threshold"]),
+        card=card,
+        background_mean=meta.get("encoded_background_mean"),
+    )
+
+
+def load_predictor(settings: ServiceSettings) -> ChurnPredictor:
+    uri = settings.model_uri or SPEC.default_model_uri
+    predictor = load(uri)
+    if predictor.card.details.get("telco_schema") is False:
+        raise RuntimeError(f"{uri} was trained on a custom CSV; the API serves the Telco schema")
+    return predictor
+
+
+def score_frame(frame: pd.DataFrame, model_uri: str) -> pd.DataFrame:
+    return load(model_uri).score_frame(frame)
+
+
+SPEC = ServiceSpec(
+    name="churn",
+    title="tenfold churn API",
+    description="Churn probability, decision at the expected-value threshold, top 3 factors.",
+    request=ChurnRequest,
+    response=ChurnPrediction,
+    load=load_predictor,
+    default_model_uri="models:/churn@champion",
+)
+
+
+def app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The ASGI app (``uvicorn --factory churn.serve:app``)."""
+    return create_app(SPEC, settings)

@@ -1,0 +1,368 @@
+"""MLflow tracking: a local sqlite store by default, runs that record their provenance,
+models logged with signature and input example, and the registry alias ``champion``.
+
+Nothing is configured at import: :func:`configure` sets the tracking URI when a command
+starts. ``MLFLOW_TRACKING_URI`` points everything at a server instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import logging
+import os
+import platform
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from tenfold import paths
+from tenfold.data import DataSource, sha256_file
+
+log = logging.getLogger("tenfold.tracking")
+
+CHAMPION = "champion"
+# Libraries whose versions are recorded on every run (the ones installed, at least).
+TRACKED_LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "xgboost",
+    "lightgbm",
+    "optuna",
+    "mlflow",
+    "shap",
+    "imbalanced-learn",
+    "mapie",
+    "sentence-transformers",
+    "torch",
+    "tenfold",
+)
+
+
+def tracking_uri() -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(paths.state_dir() / 'mlflow.db').as_posix()}"
+
+
+def configure() -> str:
+    """Point MLflow at the store (creating the local folder if that is where it lives)."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:"):
+        paths.state_dir().mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    # The registry uses the same store unless told otherwise.
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", uri))
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    """The experiment's id; a new local experiment stores artifacts beside the sqlite db."""
+    client = MlflowClient()
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    location = None
+    if tracking_uri().startswith("sqlite:"):
+        location = (paths.state_dir() / "artifacts" / name).resolve().as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def git_sha(root: Path | None = None) -> tuple[str, bool]:
+    """HEAD's sha and whether the work tree has uncommitted changes ("unknown" outside git)."""
+    root = root or paths.repo_root()
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return sha, dirty
+
+
+def lock_hash(root: Path | None = None) -> str:
+    lock = (root or paths.repo_root()) / "uv.lock"
+    return sha256_file(lock) if lock.is_file() else "unknown"
+
+
+def library_versions(names: Sequence[str] = TRACKED_LIBRARIES) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return versions
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dataclasses / mappings as ``a.b.c`` keys (MLflow params are flat)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}{key}."))
+        return out
+    if isinstance(value, Path):
+        value = value.as_posix()
+    return {prefix.rstrip("."): value}
+
+
+def provenance_tags(data: DataSource | None, seed: int | None) -> dict[str, str]:
+    sha, dirty = git_sha()
+    tags = {
+        "tenfold.git_sha": sha,
+        "tenfold.git_dirty": str(dirty).lower(),
+        "tenfold.uv_lock_sha256": lock_hash(),
+    }
+    if seed is not None:
+        tags["tenfold.seed"] = str(seed)
+    for lib, version in library_versions().items():
+        tags[f"version.{lib}"] = version
+    if data is not None:
+        tags.update(data.as_tags())
+    return tags
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@contextlib.contextmanager
+def start_run(
+    experiment: str,
+    run_name: str,
+    *,
+    config: Any = None,
+    data: DataSource | None = None,
+    seed: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    nested: bool = False,
+) -> Iterator[mlflow.ActiveRun]:
+    """A run that records config, git SHA, lock hash, data provenance, seed and versions.
+
+    Nested runs (one per candidate model) inherit provenance from their parent's tags
+    and only log what differs.
+    """
+    if not nested:
+        configure()
+        mlflow.set_experiment(experiment_id=ensure_experiment(experiment))
+    all_tags = dict(tags or {})
+    if not nested:
+        all_tags.update(provenance_tags(data, seed))
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=all_tags) as run:
+        if config is not None:
+            params = {k: _param(v) for k, v in flatten(config).items()}
+            mlflow.log_params(params)
+        if data is not None and not nested:
+            mlflow.log_text(data.describe() + "\n", "data_source.txt")
+        yield run
+
+
+def _param(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def log_metrics(metrics: Mapping[str, Any], prefix: str = "") -> None:
+    """Log the numeric leaves of a (nested) mapping; non-numbers are skipped."""
+    flat = {}
+    for key, value in flatten(metrics).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        flat[f"{prefix}{key}".replace("@", "_at_")] = float(value)
+    if flat:
+        mlflow.log_metrics(flat)
+
+
+def pinned_requirements(packages: Sequence[str]) -> list[str]:
+    """Exact pins for the model's environment, read from what is installed.
+
+    Passing them explicitly skips MLflow's requirement inference, which loads the model
+    in a subprocess and costs seconds per logged model.
+    """
+    pins = []
+    for name in packages:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    model_uri: str
+    run_id: str
+    registered_version: str | None
+
+
+def log_sklearn_model(
+    model: Any,
+    *,
+    input_example: pd.DataFrame,
+    requirements: Sequence[str],
+    name: str = "model",
+    output_example: Any = None,
+    registered_model_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> LoggedModel:
+    """Log a fitted estimator with its signature and an input example.
+
+    ``output_example`` defaults to ``predict_proba`` (classifiers) or ``predict`` on the
+    example. Serialised with cloudpickle: skops cannot rebuild the projects' own
+    transformers without listing each as trusted.
+    """
+    if output_example is None:
+        output_example = (
+            model.predict_proba(input_example)
+            if hasattr(model, "predict_proba")
+            else model.predict(input_example)
+        )
+    signature = infer_signature(input_example, output_example)
+    info = mlflow.sklearn.log_model(
+        model,
+        name=name,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pinned_requirements(["mlflow", "scikit-learn", *requirements]),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        registered_model_name=registered_model_name,
+        metadata=dict(metadata or {}),
+    )
+    version = info.registered_model_version
+    return LoggedModel(
+        info.model_uri, str(info.run_id), str(version) if version is not None else None
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A loaded model and what the serving layer reports about it."""
+
+    model: Any
+    uri: str
+    name: str
+    version: str | None
+    run_id: str | None
+    trained_at: str | None
+    metrics: dict[str, float]
+    metadata: dict[str, Any]
+
+
+def load_sklearn_model(uri: str) -> ModelRecord:
+    """Load a model by registry URI (``models:/churn@champion``) or local path.
+
+    Deserialising runs code from the artifact; MLflow therefore refuses it unless
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` is set. We set it for this call only: the
+    models we load are ones our own training wrote to our own store.
+    """
+    configure()
+    previous = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    try:
+        model = mlflow.sklearn.load_model(uri)
+        info = mlflow.models.get_model_info(uri)
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
+        else:
+            os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = previous
+    name, version = _registry_coordinates(uri)
+    run_id = info.run_id
+    metrics: dict[str, float] = {}
+    if run_id:
+        with contextlib.suppress(Exception):
+            metrics = dict(MlflowClient().get_run(run_id).data.metrics)
+    return ModelRecord(
+        model=model,
+        uri=uri,
+        name=name or Path(uri).name,
+        version=version,
+        run_id=run_id,
+        trained_at=str(info.utc_time_created) if info.utc_time_created else None,
+        metrics=metrics,
+        metadata=dict(info.metadata or {}),
+    )
+
+
+def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
+    """(name, version) for ``models:/name@alias`` or ``models:/name/3``; else (None, None)."""
+    if not uri.startswith("models:/"):
+        return None, None
+    ref = uri.removeprefix("models:/")
+    client = MlflowClient()
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, str(client.get_model_version_by_alias(name, alias).version)
+    if "/" in ref:
+        name, version = ref.split("/", 1)
+        return name, version
+    return None, None
+
+
+def latest_run(experiment: str, *, filter_string: str = "") -> Any:
+    """The newest run of an experiment matching ``filter_string``, or None."""
+    configure()
+    found = MlflowClient().get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    runs = MlflowClient().search_runs(
+        [found.experiment_id],
+        filter_string=filter_string,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def register(
+    model_uri: str,
+    model_name: str,
+    *,
+    alias: str = CHAMPION,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Register ``model_uri`` as a new version of ``model_name`` and point ``alias`` at it."""
+    version = mlflow.register_model(model_uri, model_name, tags=dict(tags or {}))
+    MlflowClient().set_registered_model_alias(model_name, alias, str(version.version))
+    return str(version.version)
+
+
+def log_metrics_to(run_id: str, metrics: Mapping[str, Any], prefix: str = "") -> None:
+    """Add metrics to a finished run (e.g. test scores computed by a later stage)."""
+    client = MlflowClient()
+    for key, value in flatten(metrics).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            client.log_metric(run_id, f"{prefix}{key}".replace("@", "_at_"), float(value))

@@ -13,6 +13,7 @@ import importlib.metadata
 import logging
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -192,13 +193,26 @@ def _param(value: Any) -> str:
     return text if len(text) <= 6000 else text[:5997] + "..."
 
 
+_INVALID_NAME = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_name(key: str) -> str:
+    """MLflow allows letters, digits and ``_-. :/``: ``lift@10%`` becomes ``lift_at_10pct``."""
+    return _INVALID_NAME.sub("_", key.replace("@", "_at_").replace("%", "pct"))
+
+
+def numeric_leaves(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric leaves of a (nested) mapping, under MLflow-safe names."""
+    return {
+        metric_name(f"{prefix}{key}"): float(value)
+        for key, value in flatten(metrics).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
 def log_metrics(metrics: Mapping[str, Any], prefix: str = "") -> None:
     """Log the numeric leaves of a (nested) mapping; non-numbers are skipped."""
-    flat = {}
-    for key, value in flatten(metrics).items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        flat[f"{prefix}{key}".replace("@", "_at_")] = float(value)
+    flat = numeric_leaves(metrics, prefix)
     if flat:
         mlflow.log_metrics(flat)
 
@@ -363,6 +377,5 @@ def register(
 def log_metrics_to(run_id: str, metrics: Mapping[str, Any], prefix: str = "") -> None:
     """Add metrics to a finished run (e.g. test scores computed by a later stage)."""
     client = MlflowClient()
-    for key, value in flatten(metrics).items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            client.log_metric(run_id, f"{prefix}{key}".replace("@", "_at_"), float(value))
+    for key, value in numeric_leaves(metrics, prefix).items():
+        client.log_metric(run_id, key, value)

@@ -1,0 +1,62 @@
+# tenfold: every target works from a fresh clone with only python3 and make.
+# uv is bootstrapped into .tools/ when it is not on PATH; the environment comes from uv.lock.
+
+# every folder under projects/ with a pyproject.toml is a project with the same targets
+PROJECTS    := $(patsubst projects/%/pyproject.toml,%,$(wildcard projects/*/pyproject.toml))
+UV_VERSION  := 0.13.9
+UV          := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
+RUN         := $(UV) run --frozen --no-sync
+SYNCED      := .venv/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+MLFLOW_PORT ?= 5000
+PORT        ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test test-fast lint format mlflow-ui clean $(PROJECTS) $(PROJECTS:%=%-serve)
+
+help: ## Show this help
+	@echo "tenfold: ten ML engineering projects on one small library"
+	@echo
+	@echo "  make <project>        run a project end to end (data → training → evaluation → registered model)"
+	@echo "  make <project>-serve  serve its champion model on http://127.0.0.1:$(PORT)"
+	@echo "  projects: $(PROJECTS)"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@echo "uv not found: installing uv $(UV_VERSION) into .tools/uv"
+	python3 -m pip install --quiet --disable-pip-version-check --target .tools/uv "uv==$(UV_VERSION)"
+
+$(SYNCED): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-packages
+	@rm -f .venv/.synced-* && touch $@
+
+setup: $(SYNCED) ## Install every project and the dev tools (uv sync --frozen)
+
+$(PROJECTS): %: $(SYNCED)
+	$(RUN) python -m $(subst -,_,$*) run
+
+$(PROJECTS:%=%-serve): %-serve: $(SYNCED)
+	$(RUN) python -m $(subst -,_,$*) serve --port $(PORT)
+
+test: $(SYNCED) ## Run every test (unit, API, data, reproducibility; real data when TENFOLD_DATA_DIR is set)
+	$(RUN) pytest
+
+test-fast: $(SYNCED) ## Skip the slow tests (full trainings)
+	$(RUN) pytest -m "not slow"
+
+lint: $(SYNCED) ## ruff (lint + format check) and mypy on the library
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: $(SYNCED) ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+mlflow-ui: $(SYNCED) ## Open the MLflow UI on the local store (port 5000, or MLFLOW_PORT=...)
+	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.mlflow/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+clean: ## Remove the venv, caches, the local MLflow store and unpublished reports
+	rm -rf .venv .tools .mlflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf projects/*/reports/synthetic projects/*/reports/custom
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,50 @@
+"""Fixtures shared by every project's tests (pytest loads this from the repo root)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private MLflow store (sqlite + artifacts) under tmp_path for one test."""
+    state = tmp_path / "mlflow-state"
+    monkeypatch.setenv("TENFOLD_STATE_DIR", str(state))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    import mlflow
+
+    yield state
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No data dir, an empty cache and no downloads: the synthetic-twin path."""
+    monkeypatch.delenv("TENFOLD_DATA_DIR", raising=False)
+    monkeypatch.setenv("TENFOLD_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("TENFOLD_OFFLINE", "1")
+
+
+def real_data_dir() -> Path | None:
+    env = os.environ.get("TENFOLD_DATA_DIR")
+    return Path(env) if env else None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The provided datasets folder. Real-data tests need it: CI sets TENFOLD_DATA_DIR;
+    locally without it they are skipped with this reason, never silently passed."""
+    found = real_data_dir()
+    if found is None:
+        pytest.skip("TENFOLD_DATA_DIR is not set (CI sets it to ../shared/datasets)")
+    if not found.is_dir():
+        pytest.fail(f"TENFOLD_DATA_DIR={found} is not a directory")
+    return found

@@ -1,0 +1,71 @@
+"""Every project is held to the same shape, so a reader who knows one knows them all."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECTS = sorted(p.parent for p in (ROOT / "projects").glob("*/pyproject.toml"))
+STAGES = ("config", "data", "features", "train", "evaluate", "serve", "__main__")
+REPORT_SECTIONS = ("Problem", "Data", "Approach", "Results", "API", "Reproduce",
+                   "Design decisions", "Limitations")
+
+
+def test_there_are_projects() -> None:
+    assert PROJECTS, "no project found under projects/"
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_stage_modules(project: Path) -> None:
+    package = project / "src" / project.name.replace("-", "_")
+    missing = [s for s in STAGES if not (package / f"{s}.py").is_file()]
+    assert not missing, f"{project.name} lacks stage module(s) {missing}"
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_readme_is_a_report(project: Path) -> None:
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^##\s+(.+?)\s*$", readme, re.M))
+    missing = [s for s in REPORT_SECTIONS if s not in headings]
+    assert not missing, f"{project.name}/README.md lacks section(s) {missing}"
+    assert "<!-- results:start -->" in readme, "results table must be generated from metrics"
+    assert re.search(r"curl ", readme), "README needs a curl example of the API"
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_committed_metrics(project: Path) -> None:
+    metrics = project / "reports" / "metrics.json"
+    assert metrics.is_file(), f"{project.name} has no committed reports/metrics.json"
+    document = json.loads(metrics.read_text(encoding="utf-8"))
+    assert document["data"]["kind"] in ("real", "synthetic")
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_depends_on_the_library(project: Path) -> None:
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(d.split()[0].startswith("tenfold") for d in meta["project"]["dependencies"])
+    assert meta["tool"]["uv"]["sources"]["tenfold"] == {"workspace": True}
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_make_targets(project: Path) -> None:
+    """The Makefile derives `make <name>` and `make <name>-serve` from projects/ itself;
+    the project only has to answer `python -m <package> run` and `serve`."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "$(PROJECTS): %:" in makefile and "$(PROJECTS:%=%-serve)" in makefile
+    main = (project / "src" / project.name.replace("-", "_") / "__main__.py").read_text()
+    for command in ("run", "serve", "train", "evaluate", "predict"):
+        assert re.search(rf"def {command}\(", main), f"{project.name} CLI lacks `{command}`"
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_dockerfile(project: Path) -> None:
+    dockerfile = ROOT / "docker" / f"{project.name}.Dockerfile"
+    assert dockerfile.is_file(), f"docker/{project.name}.Dockerfile missing"
+    text = dockerfile.read_text(encoding="utf-8")
+    assert "uv sync --frozen --no-dev" in text and "USER " in text and "HEALTHCHECK" in text

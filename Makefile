@@ -11,7 +11,7 @@ MLFLOW_PORT ?= 5000
 PORT        ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint format mlflow-ui clean $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-fast lint format mlflow-ui clean housing-app nlp-deep $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -27,7 +27,8 @@ $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools/uv "uv==$(UV_VERSION)"
 
 $(SYNCED): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-packages
+	# --inexact keeps opt-in extras added later (e.g. `make nlp-deep`)
+	$(UV) sync --frozen --all-packages --inexact
 	@rm -f .venv/.synced-* && touch $@
 
 setup: $(SYNCED) ## Install every project and the dev tools (uv sync --frozen)
@@ -37,6 +38,12 @@ $(PROJECTS): %: $(SYNCED)
 
 $(PROJECTS:%=%-serve): %-serve: $(SYNCED)
 	$(RUN) python -m $(subst -,_,$*) serve --port $(PORT)
+
+housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501)
+	$(RUN) streamlit run projects/housing/src/housing/app.py --server.address 127.0.0.1 --server.headless true
+
+nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for the nlp dense model
+	sh projects/nlp/scripts/install_deep.sh "$(UV)"
 
 test: $(SYNCED) ## Run every test (unit, API, data, reproducibility; real data when TENFOLD_DATA_DIR is set)
 	$(RUN) pytest

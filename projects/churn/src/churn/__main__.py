@@ -42,11 +42,29 @@ ModelOpt = Annotated[
 ]
 
 
+ReportsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reports-dir",
+        help="Write reports here instead of projects/churn/reports.",
+        file_okay=False,
+    ),
+]
+
+
 def _config(
-    data: Path | None, target: str, id_column: str | None, trials: int, seed: int, cv_folds: int
+    data: Path | None,
+    target: str,
+    id_column: str | None,
+    trials: int,
+    seed: int,
+    cv_folds: int,
+    reports_dir: Path | None = None,
 ) -> ChurnConfig:
     base = ChurnConfig()
     changes: dict[str, Any] = {"n_trials": trials, "seed": seed, "cv_folds": cv_folds}
+    if reports_dir is not None:
+        changes["reports_dir"] = reports_dir.resolve()
     if data is not None:
         changes.update(
             data_path=data.resolve(), target=target, id_column=id_column, experiment="churn-custom"
@@ -123,12 +141,13 @@ def run(
     trials: TrialsOpt = 50,
     seed: SeedOpt = 42,
     cv_folds: FoldsOpt = 5,
+    reports_dir: ReportsOpt = None,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, EDA, training, evaluation, registered champion."""
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(data, target, id_column, trials, seed, cv_folds)
+    cfg = _config(data, target, id_column, trials, seed, cv_folds, reports_dir)
     frame, result = _train(cfg)
     _finish(cfg, result, _write_reports(cfg, frame, result), started)
 
@@ -165,6 +184,7 @@ def evaluate(
     trials: TrialsOpt = 50,
     seed: SeedOpt = 42,
     cv_folds: FoldsOpt = 5,
+    reports_dir: ReportsOpt = None,
     verbose: bool = False,
 ) -> None:
     """Score the latest training's candidates on the test split; write the reports."""
@@ -173,7 +193,7 @@ def evaluate(
 
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(data, target, id_column, trials, seed, cv_folds)
+    cfg = _config(data, target, id_column, trials, seed, cv_folds, reports_dir)
     frame, source = churn_data.load(cfg)
     result = from_latest_run(cfg, frame, source)
     _finish(cfg, result, _write_reports(cfg, frame, result), started)

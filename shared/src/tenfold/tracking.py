@@ -67,6 +67,10 @@ def configure() -> str:
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", uri))
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Expected on every model we log: cloudpickle is chosen on purpose (see
+    # log_sklearn_model), and uv environments have no pip whose version could be pinned.
+    for expected in ("mlflow.sklearn", "mlflow.utils.environment"):
+        logging.getLogger(expected).setLevel(logging.ERROR)
     return uri
 
 
@@ -261,6 +265,10 @@ def log_sklearn_model(
             if hasattr(model, "predict_proba")
             else model.predict(input_example)
         )
+    # Integer columns become doubles in the signature: an int column cannot hold a missing
+    # value, and a client sending one would otherwise fail schema enforcement.
+    ints = input_example.select_dtypes("integer").columns
+    input_example = input_example.astype({c: "float64" for c in ints})
     signature = infer_signature(input_example, output_example)
     info = mlflow.sklearn.log_model(
         model,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from churn.config import ChurnConfig
+from churn.config import PROJECT_DIR, ChurnConfig
 from tenfold.cli import console, progress, setup_logging, user_errors
 
 app = typer.Typer(
@@ -127,7 +127,8 @@ def _write_reports(cfg: ChurnConfig, frame: Any, result: Any) -> Path:
 
 
 def _finish(cfg: ChurnConfig, result: Any, out: Path, started: float) -> None:
-    if out == cfg.reports_dir:
+    # the README shows the published results only: not a synthetic run, nor --reports-dir
+    if out == PROJECT_DIR / "reports":
         _update_readme(cfg)
     _summary(cfg, out, time.perf_counter() - started)
 

@@ -56,9 +56,8 @@ def test_scoring_file_errors_name_the_column_and_row(tmp_path: Path) -> None:
 def test_real_telco_file(data_dir: Path) -> None:
     frame, source = load(ChurnConfig())
     assert source.kind == "real"
-    assert source.sha256 == {
-        "WA_Fn-UseC_-Telco-Customer-Churn.csv": "88be4b93fbe0cc83421af1c503794c97c342eca914c1576db7c276e61d61358a"
-    }
+    telco_sha256 = "88be4b93fbe0cc83421af1c503794c97c342eca914c1576db7c276e61d61358a"
+    assert source.sha256 == {"WA_Fn-UseC_-Telco-Customer-Churn.csv": telco_sha256}
     assert frame.shape == (7043, 21)
     blank = frame["TotalCharges"].isna()
     assert blank.sum() == 11

@@ -28,7 +28,8 @@ def test_stages_in_memory_on_a_small_frame() -> None:
     cfg = dataclasses.replace(ChurnConfig(), cv_folds=3, n_trials=3, n_jobs=1)
     prepared = prepare(make_synthetic(240, seed=3), cfg)
     data = split(prepared, cfg)
-    assert len(data.y_test) == 48 and set(data.y_train) == {0, 1}
+    assert len(data.y_test) == 48
+    assert set(data.y_train) == {0, 1}
     folds = make_folds(data, cfg)
     lr = fit_candidate(
         "logistic_regression",
@@ -42,7 +43,8 @@ def test_stages_in_memory_on_a_small_frame() -> None:
     assert lr.oof_proba.shape == data.y_train.shape
     assert 0.01 <= lr.threshold <= 0.99
     tuning = tune_xgboost(prepared, data, folds, cfg)
-    assert tuning.n_trials == 3 and "max_depth" in tuning.best_params
+    assert tuning.n_trials == 3
+    assert "max_depth" in tuning.best_params
 
 
 def test_the_model_learns_the_twins_signal(small_model) -> None:  # type: ignore[no-untyped-def]

@@ -268,7 +268,7 @@ def log_sklearn_model(
     # Integer columns become doubles in the signature: an int column cannot hold a missing
     # value, and a client sending one would otherwise fail schema enforcement.
     ints = input_example.select_dtypes("integer").columns
-    input_example = input_example.astype({c: "float64" for c in ints})
+    input_example = input_example.astype(dict.fromkeys(ints, "float64"))
     signature = infer_signature(input_example, output_example)
     info = mlflow.sklearn.log_model(
         model,

@@ -1,0 +1,233 @@
+"""Latency of the churn API over loopback: the fast path vs the naive pattern.
+
+Both servers are the same ``tenfold.serving`` app under uvicorn (uvloop + httptools),
+serving the same registered champion with the same request and response (probability
+and top-3 SHAP factors). Only the predictor differs:
+
+- fast: compiled numpy preprocessing + compiled exact TreeSHAP (tenfold.treeshap);
+- naive: request → one-row DataFrame → ``Pipeline.predict_proba`` → ``shap.TreeExplainer``
+  on the transformed row (explainer built once at start-up, as anyone would).
+
+Each server runs in its own process; this process is the client (one keep-alive
+connection, sequential requests, after a warm-up), so the figures include the HTTP
+round trip. Run after ``make churn``:
+
+    uv run python projects/churn/benchmarks/serve_latency.py [--requests 3000] [--write]
+
+``--write`` stores the table in reports/latency.md and the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+PROJECT = HERE.parents[1]
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class NaivePredictor:
+    """The pattern the fast path replaces: pandas and the shap package per request."""
+
+    def __init__(self, fast: Any) -> None:
+        import shap
+
+        self.card = fast.card
+        self.threshold = fast.threshold
+        self.pipeline = fast.scorer_pipeline
+        self.explainer = shap.TreeExplainer(self.pipeline[-1])
+        self.sources = fast.scorer.preprocessor.feature_sources
+
+    def predict(self, items: Sequence[Any]) -> list[Any]:
+        import pandas as pd
+
+        from churn.serve import ChurnPrediction, Factor
+
+        out = []
+        for item in items:
+            frame = pd.DataFrame([item.model_dump()])
+            probability = float(self.pipeline.predict_proba(frame)[0, 1])
+            encoded = self.pipeline[:-1].transform(frame)
+            values = np.asarray(self.explainer.shap_values(encoded))[0]
+            grouped: dict[str, float] = {}
+            for source, value in zip(self.sources, values, strict=True):
+                grouped[source] = grouped.get(source, 0.0) + float(value)
+            top = sorted(grouped.items(), key=lambda kv: abs(kv[1]), reverse=True)[:3]
+            factors = [
+                Factor(
+                    feature=k,
+                    value=str(frame.iloc[0].get(k, "")),
+                    direction="increases" if v > 0 else "decreases",
+                    contribution=round(v, 4),
+                    readable=k,
+                )
+                for k, v in top
+            ]
+            out.append(
+                ChurnPrediction(
+                    customerID=item.customerID,
+                    churn_probability=round(probability, 4),
+                    will_churn=probability >= self.threshold,
+                    threshold=self.threshold,
+                    top_factors=factors,
+                    model_version=self.card.version,
+                )
+            )
+        return out
+
+
+def serve(kind: str, port: int, model_uri: str) -> None:
+    import uvicorn
+
+    from churn import serve as churn_serve
+    from tenfold.serving import ServiceSettings, create_app
+
+    fast = churn_serve.load(model_uri)
+    predictor: Any = fast
+    if kind == "naive":
+        fast.scorer_pipeline = churn_serve.tracking.load_sklearn_model(model_uri).model
+        predictor = NaivePredictor(fast)
+    app = create_app(churn_serve.SPEC, ServiceSettings(), predictor=predictor)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+# --------------------------------------------------------------------------- client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/ready")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def measure(port: int, body: bytes, n: int, warmup: int) -> dict[str, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "application/json"}
+    latencies = []
+    for i in range(warmup + n):
+        start = time.perf_counter()
+        conn.request("POST", "/v1/predict", body, headers)
+        response = conn.getresponse()
+        payload = response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+        if i >= warmup:
+            latencies.append(elapsed)
+    latencies.sort()
+    return {
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
+        "mean_ms": 1000 * statistics.fmean(latencies),
+        "requests_per_s": len(latencies) / sum(latencies),
+        "top_factors": len(json.loads(payload)["top_factors"]),
+    }
+
+
+def run_server(kind: str, port: int, model_uri: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(HERE), "--serve", kind, "--port", str(port), "--model-uri", model_uri],
+        env=os.environ.copy(),
+    )
+
+
+def table(results: dict[str, dict[str, float]], n: int) -> str:
+    fast, naive = results["fast"], results["naive"]
+    rows = [
+        "| path | p50 (ms) | p99 (ms) | requests/s |",
+        "|---|---|---|---|",
+        f"| fast (compiled numpy + TreeSHAP) | {fast['p50_ms']:.3f} | {fast['p99_ms']:.3f} | "
+        f"{fast['requests_per_s']:.0f} |",
+        f"| naive (DataFrame + predict_proba + shap) | {naive['p50_ms']:.3f} | "
+        f"{naive['p99_ms']:.3f} | {naive['requests_per_s']:.0f} |",
+        f"| **ratio naive / fast** | **{naive['p50_ms'] / fast['p50_ms']:.1f}×** | "
+        f"**{naive['p99_ms'] / fast['p99_ms']:.1f}×** | "
+        f"**{fast['requests_per_s'] / naive['requests_per_s']:.1f}×** |",
+    ]
+    note = (
+        f"\n\n{n} sequential requests per server on one keep-alive connection after a "
+        "warm-up, uvicorn (uvloop, httptools), one worker, client in another process on "
+        f"the same 2-core machine; both return the probability and top-3 factors."
+    )
+    return "\n".join(rows) + note
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--model-uri", default="models:/churn@champion")
+    parser.add_argument("--write", action="store_true", help="update reports/ and the README")
+    parser.add_argument("--serve", choices=["fast", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.model_uri)
+        return
+
+    from churn.serve import EXAMPLE
+
+    body = json.dumps(EXAMPLE).encode()
+    results: dict[str, dict[str, float]] = {}
+    for kind in ("fast", "naive"):
+        port = free_port()
+        server = run_server(kind, port, args.model_uri)
+        try:
+            wait_ready(port)
+            results[kind] = measure(port, body, args.requests, args.warmup)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(
+            f"{kind:>5}: p50 {results[kind]['p50_ms']:.3f} ms  p99 "
+            f"{results[kind]['p99_ms']:.3f} ms  {results[kind]['requests_per_s']:.0f} req/s",
+            flush=True,
+        )
+    text = table(results, args.requests)
+    print()
+    print(text)
+    if args.write:
+        from tenfold.reports import update_readme
+
+        (PROJECT / "reports" / "latency.md").write_text(text + "\n", encoding="utf-8")
+        update_readme(PROJECT / "README.md", {"latency": text})
+
+
+if __name__ == "__main__":
+    main()

@@ -228,7 +228,11 @@ def load(uri: str) -> ChurnPredictor:
         run_id=record.run_id,
         trained_at=record.trained_at,
         uri=uri,
-        metrics={k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_"))},
+        metrics={
+            k: v
+            for k, v in record.metrics.items()
+            if k.startswith(("cv_", "test_")) and not k.endswith("_fold")
+        },
         details={
             "candidate": meta.get("candidate"),
             "decision_threshold": meta.get("decision_threshold"),

@@ -2,7 +2,8 @@
 # churn API image: multi-stage, only the churn package and its locked dependencies, non-root.
 # Build from the repository root:  docker build -f docker/churn.Dockerfile -t tenfold-churn .
 # Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-churn
-# or with an exported model dir:   docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-churn
+# or with an exported model dir:   uv run python -m tenfold export-model models:/churn@champion model
+#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-churn
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -6,6 +6,7 @@ The cache (``data/cache/<dataset>/<file>``) has the layout of a data directory, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,6 +53,23 @@ def fetch(
     if failed:
         raise data.DataError(f"could not fetch {failed}; see the lines above")
     console().print(f"datasets in {paths.cache_dir()}")
+
+
+@app.command("export-model")
+@user_errors
+def export_model(
+    uri: Annotated[str, typer.Argument(help="e.g. models:/churn@champion")],
+    output: Annotated[Path, typer.Argument(help="Folder to write the MLflow model into.")],
+) -> None:
+    """Copy a registered model out of the store (to bake into an image or mount)."""
+    import mlflow
+
+    from tenfold import tracking
+
+    tracking.configure()
+    output.mkdir(parents=True, exist_ok=True)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(output))
+    console().print(f"{uri} → {path}; serve it with TENFOLD_MODEL_URI={path}")
 
 
 if __name__ == "__main__":

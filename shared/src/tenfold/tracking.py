@@ -340,8 +340,16 @@ def load_sklearn_model(uri: str) -> ModelRecord:
 
 
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
-    """(name, version) for ``models:/name@alias`` or ``models:/name/3``; else (None, None)."""
+    """(name, version) for ``models:/name@alias``, ``models:/name/3``, or a folder exported
+    from the registry (MLflow writes ``registered_model_meta`` beside the model)."""
     if not uri.startswith("models:/"):
+        meta = Path(uri) / "registered_model_meta"
+        if meta.is_file():
+            import yaml
+
+            found = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+            version = found.get("model_version")
+            return found.get("model_name"), None if version is None else str(version)
         return None, None
     ref = uri.removeprefix("models:/")
     client = MlflowClient()

@@ -174,3 +174,20 @@ def test_run_records_provenance_and_registers_a_champion(isolated_tracking: Path
     assert record.metadata["decision_threshold"] == 0.4
     np.testing.assert_allclose(record.model.predict_proba(X), model.predict_proba(X))
     assert mlflow.models.get_model_info("models:/toy-model@champion").signature is not None
+
+
+def test_exported_model_keeps_its_registry_identity(
+    isolated_tracking: Path, tmp_path: Path
+) -> None:
+    X = pd.DataFrame({"a": np.arange(10.0)})
+    y = (X["a"] > 4).astype(int).to_numpy()
+    with tracking.start_run("exp", "train"):
+        logged = tracking.log_sklearn_model(
+            LogisticRegression().fit(X, y), input_example=X, requirements=[]
+        )
+    tracking.register(logged.model_uri, "exported")
+    folder = mlflow.artifacts.download_artifacts(
+        artifact_uri="models:/exported@champion", dst_path=str(tmp_path / "model")
+    )
+    record = tracking.load_sklearn_model(folder)
+    assert (record.name, record.version) == ("exported", "1")

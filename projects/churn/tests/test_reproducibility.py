@@ -42,3 +42,15 @@ def test_committed_results_are_reproduced(tmp_path: Path, data_dir: Path) -> Non
         "projects/churn/reports/metrics.json; if the change is intended, run `make churn` "
         "with TENFOLD_DATA_DIR set and commit the new results"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("isolated_tracking", "offline")
+def test_evaluate_stage_rebuilds_the_training_from_mlflow(tmp_path: Path) -> None:
+    """`train` then `evaluate` (models, thresholds, out-of-fold scores read back from the
+    MLflow runs) gives the same metrics as `run` in one process."""
+    options = ["--trials", "4", "--cv-folds", "3"]
+    together = run(tmp_path / "run", *options)
+    result = runner.invoke(app, ["evaluate", "--reports-dir", str(tmp_path / "eval"), *options])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "eval" / "synthetic" / "metrics.json").read_bytes() == together

@@ -63,6 +63,8 @@ def configure() -> str:
     if uri.startswith("sqlite:"):
         paths.state_dir().mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    # per-file download bars drown the command's own progress output
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # The registry uses the same store unless told otherwise.
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", uri))
     for noisy in ("mlflow", "alembic"):

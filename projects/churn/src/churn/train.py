@@ -397,10 +397,12 @@ def from_latest_run(cfg: ChurnConfig, frame: pd.DataFrame, source: DataSource) -
             )
         )["oof_proba"].to_numpy()
         folds = [m.value for m in client.get_metric_history(child.info.run_id, "cv_roc_auc_fold")]
+        # typed values from the model itself: MLflow keeps params as strings
+        model_params = record.model.named_steps["model"].get_params()
         candidates[tags["tenfold.candidate"]] = Candidate(
             tags["tenfold.candidate"],
             record.model,
-            dict(child.data.params),
+            {k: model_params[k] for k in child.data.params},
             folds,
             oof,
             retention_value_curve(split_.y_train, oof, cfg),

@@ -11,9 +11,11 @@ from xgboost import XGBClassifier, XGBRegressor
 
 from tenfold.explain import FastScorer, encoded_mean, top_factors
 from tenfold.pipelines import (
+    ColumnFeatures,
     CompiledPreprocessor,
     SchemaError,
     TabularSchema,
+    as_floats,
     binary_target,
     build_preprocessor,
     coerce_to_schema,
@@ -149,3 +151,26 @@ def test_top_factors_orders_by_magnitude() -> None:
         np.array([0.1, -0.5, 0.3]), ("a", "b", "c"), {"a": 1, "b": 2, "c": 3}, k=2
     )
     assert [(f.feature, f.direction) for f in factors] == [("b", "decreases"), ("c", "increases")]
+
+
+class _Ratio(ColumnFeatures):
+    requires = ("a", "b")
+    adds = ("a", "ratio")
+
+    def compute(self, columns):  # type: ignore[no-untyped-def]
+        a, b = as_floats(columns["a"]), as_floats(columns["b"])
+        return {"a": np.nan_to_num(a), "ratio": a / b}
+
+
+def test_column_features_one_function_two_callers() -> None:
+    frame = pd.DataFrame({"a": [1.0, None, 3.0], "b": [2.0, 4.0, 6.0], "c": ["x", "y", "z"]})
+    step = _Ratio().fit(frame)
+    out = step.transform(frame)
+    assert out["ratio"].iloc[0] == 0.5
+    assert out["a"].iloc[1] == 0.0  # the step may overwrite a column it requires
+    assert list(step.get_feature_names_out()) == ["a", "b", "c", "ratio"]
+    one = step.transform_columns({"a": 3.0, "b": 6.0, "c": "z"})
+    assert one["ratio"].tolist() == [0.5]
+    assert one["c"] == "z"
+    with pytest.raises(ValueError, match=r"_Ratio needs column\(s\) \['b'\]"):
+        _Ratio().fit(frame.drop(columns=["b"]))

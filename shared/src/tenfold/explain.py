@@ -170,6 +170,24 @@ class Factor:
     contribution: float
 
 
+def value_at(values: Any, i: int) -> Any:
+    """Row ``i`` of a column given as a scalar (one request) or a sequence (a batch)."""
+    if isinstance(values, np.ndarray | list | tuple):
+        return values[i] if len(values) > i else values[0]
+    return values
+
+
+def plain(value: Any) -> str | float | int | None:
+    """A value as a reader (and JSON) wants it: a Python scalar, floats to 2 decimals."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 2)
+    return value  # type: ignore[no-any-return]
+
+
 def top_factors(
     contributions: np.ndarray,
     sources: Sequence[str],

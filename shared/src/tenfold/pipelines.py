@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 MISSING_CATEGORY = "missing"
 
@@ -173,6 +175,61 @@ def build_preprocessor(
     if schema.ordinal:
         transformers.append(("ord", ordinal, list(schema.ordinal)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def as_floats(value: Any) -> np.ndarray:
+    """A scalar or sequence as a float array; ``None`` becomes NaN (a JSON null)."""
+    array = np.atleast_1d(np.asarray(value, dtype=object))
+    return np.array([np.nan if v is None else v for v in array], dtype=float)
+
+
+def as_objects(value: Any) -> np.ndarray:
+    """A scalar or sequence of labels as an object array, for elementwise comparisons."""
+    return np.atleast_1d(np.asarray(value, dtype=object))
+
+
+class ColumnFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Base of the projects' stateless feature steps: one ``compute`` function, two callers.
+
+    A subclass lists the columns it ``requires`` and the ones it ``adds`` and implements
+    :meth:`compute` on a mapping of column → values (scalars or arrays). The Pipeline
+    calls it on a DataFrame's columns through ``transform``; the serving path calls it on
+    a request's values through ``transform_columns``. ``fit`` learns nothing (so nothing
+    can leak); it checks the columns and records them, as scikit-learn expects.
+    """
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    adds: ClassVar[tuple[str, ...]] = ()
+
+    def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+        missing = [c for c in self.requires if c not in X.columns]
+        if missing:
+            raise ValueError(f"{type(self).__name__} needs column(s) {missing}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "feature_names_in_")
+        out = X.copy()
+        for name, values in self.compute({c: X[c].to_numpy() for c in self.requires}).items():
+            out[name] = values
+        return out
+
+    def transform_columns(self, columns: Mapping[str, Any]) -> dict[str, Any]:
+        """The same on a mapping (one request, or a few): used by the serving path."""
+        return {**columns, **self.compute(columns)}
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_in_")
+        known = list(self.feature_names_in_)
+        return np.asarray([*known, *(c for c in self.adds if c not in known)], dtype=object)
 
 
 # --------------------------------------------------------------------------- splitting

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +44,9 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 log = logging.getLogger("tenfold.serving")
 
@@ -82,6 +85,29 @@ class ModelCard(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
     input_schema: dict[str, Any] = Field(default_factory=dict)
+
+
+def card_from_record(
+    record: "ModelRecord",
+    *,
+    details: Mapping[str, Any] | None = None,
+    metric_prefixes: tuple[str, ...] = ("cv_", "test_"),
+) -> ModelCard:
+    """The card of a model loaded with :func:`tenfold.tracking.load_sklearn_model`: its
+    registry identity and the run's headline metrics (per-fold steps left out)."""
+    return ModelCard(
+        name=record.name,
+        version=record.version,
+        run_id=record.run_id,
+        trained_at=record.trained_at,
+        uri=record.uri,
+        metrics={
+            k: v
+            for k, v in record.metrics.items()
+            if k.startswith(metric_prefixes) and not k.endswith("_fold")
+        },
+        details=dict(details or {}),
+    )
 
 
 class Predictor(Protocol):
@@ -377,6 +403,21 @@ class _Unauthorized(Exception):
 
 class _NotReady(Exception):
     pass
+
+
+def serve_app(
+    build: Callable[[ServiceSettings], FastAPI],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    model_uri: str | None = None,
+) -> None:
+    """What every project's ``serve`` command does: settings from the environment, an
+    optional model URI from the command line, then uvicorn."""
+    settings = ServiceSettings()
+    if model_uri:
+        settings = settings.model_copy(update={"model_uri": model_uri})
+    run(build(settings), host=host, port=port)
 
 
 def run(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:

@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from tenfold import paths
-from tenfold.data import DataSource, sha256_file
+from tenfold.data import DataError, DataSource, sha256_file
 
 log = logging.getLogger("tenfold.tracking")
 
@@ -397,3 +397,83 @@ def log_metrics_to(run_id: str, metrics: Mapping[str, Any], prefix: str = "") ->
     client = MlflowClient()
     for key, value in numeric_leaves(metrics, prefix).items():
         client.log_metric(run_id, key, value)
+
+
+# --------------------------------------------------------------------------- read-back
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """A parent "train" run and its nested runs, for a later ``evaluate`` stage."""
+
+    parent: Any
+    children: list[Any]
+
+    def stage(self, name: str) -> list[Any]:
+        return [c for c in self.children if c.data.tags.get("tenfold.stage") == name]
+
+
+def latest_training(experiment: str, *, data: DataSource, seed: int) -> TrainingRun:
+    """The newest run tagged ``tenfold.stage=train`` with its nested runs.
+
+    It must have been trained on the same data bytes and seed as the caller's, or rows the
+    caller treats as test could have been training rows: that is a :class:`DataError`.
+    """
+    parent = latest_run(experiment, filter_string="tags.`tenfold.stage` = 'train'")
+    if parent is None:
+        raise DataError(f"no training run in experiment {experiment!r}; run `train` first")
+    trained_on = {
+        k.removeprefix("data.sha256."): v
+        for k, v in parent.data.tags.items()
+        if k.startswith("data.sha256.")
+    }
+    if trained_on != dict(data.sha256) or parent.data.params.get("seed") != str(seed):
+        raise DataError(
+            "the latest training used other data or another seed; run `train` "
+            "again before `evaluate`"
+        )
+    children = MlflowClient().search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+    )
+    return TrainingRun(parent, list(children))
+
+
+@dataclass(frozen=True)
+class LoggedCandidate:
+    """A candidate model read back from its nested run."""
+
+    name: str
+    run_id: str
+    model_uri: str
+    record: ModelRecord
+    params: dict[str, Any]
+    artifacts: dict[str, str]
+    metric_history: dict[str, list[float]]
+
+
+def load_candidate(
+    run: Any, *, text_artifacts: Sequence[str] = (), histories: Sequence[str] = ()
+) -> LoggedCandidate:
+    """Load the model a candidate run logged (tag ``tenfold.model_uri``), its params typed
+    from the model itself (MLflow keeps params as strings), some text artifacts and the
+    steps of some metrics (e.g. per-fold scores)."""
+    tags = run.data.tags
+    record = load_sklearn_model(tags["tenfold.model_uri"])
+    model = record.model
+    estimator = model.named_steps.get("model", model) if hasattr(model, "named_steps") else model
+    typed = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    params = {k: typed.get(k, v) for k, v in run.data.params.items()}
+    run_id = run.info.run_id
+    client = MlflowClient()
+    return LoggedCandidate(
+        name=tags["tenfold.candidate"],
+        run_id=run_id,
+        model_uri=tags["tenfold.model_uri"],
+        record=record,
+        params=params,
+        artifacts={a: mlflow.artifacts.load_text(f"runs:/{run_id}/{a}") for a in text_artifacts},
+        metric_history={
+            m: [p.value for p in client.get_metric_history(run_id, m)] for m in histories
+        },
+    )

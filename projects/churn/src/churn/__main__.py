@@ -234,14 +234,10 @@ def serve(
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn)."""
     from churn.serve import app as build_app
-    from tenfold.serving import ServiceSettings
-    from tenfold.serving import run as run_server
+    from tenfold.serving import serve_app
 
     setup_logging()
-    settings = ServiceSettings()
-    if model_uri:
-        settings = settings.model_copy(update={"model_uri": model_uri})
-    run_server(build_app(settings), host=host, port=port)
+    serve_app(build_app, host=host, port=port, model_uri=model_uri)
 
 
 @app.command()
@@ -253,11 +249,11 @@ def report() -> None:
 
 def _update_readme(cfg: ChurnConfig) -> bool:
     from churn.evaluate import results_table
-    from tenfold.reports import update_readme
-    from tenfold.repro import read_metrics
+    from tenfold.reports import refresh_results
 
-    metrics = read_metrics(cfg.reports_dir / "metrics.json")
-    return update_readme(cfg.reports_dir.parent / "README.md", {"results": results_table(metrics)})
+    return refresh_results(
+        PROJECT_DIR / "README.md", PROJECT_DIR / "reports" / "metrics.json", results_table
+    )
 
 
 def _summary(cfg: ChurnConfig, out: Path, seconds: float) -> None:

@@ -12,11 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from tenfold.pipelines import TabularSchema, build_preprocessor
+from tenfold.pipelines import ColumnFeatures, TabularSchema, as_floats, as_objects
 
 SERVICE_COLUMNS = (
     "PhoneService",
@@ -75,15 +72,15 @@ def engineer(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     yet, so their total is 0, not unknown. That rule is applied here, on purpose; a
     missing total for a customer with tenure is left missing for the imputer.
     """
-    tenure = _floats(columns["tenure"])
-    monthly = _floats(columns["MonthlyCharges"])
-    total = _floats(columns["TotalCharges"])
+    tenure = as_floats(columns["tenure"])
+    monthly = as_floats(columns["MonthlyCharges"])
+    total = as_floats(columns["TotalCharges"])
     total = np.where(np.isnan(total) & (tenure == 0), 0.0, total)
     average = total / np.maximum(tenure, 1.0)
-    n_services = (_text(columns["InternetService"]) != "No").astype(float)
+    n_services = (as_objects(columns["InternetService"]) != "No").astype(float)
     for name in SERVICE_COLUMNS:
-        n_services = n_services + (_text(columns[name]) == "Yes")
-    payment = _text(columns["PaymentMethod"])
+        n_services = n_services + (as_objects(columns[name]) == "Yes")
+    payment = as_objects(columns["PaymentMethod"])
     auto = np.char.find(payment.astype(str), "automatic") >= 0
     bucket = np.asarray(TENURE_LABELS, dtype=object)[
         np.searchsorted(TENURE_EDGES, tenure, side="left")
@@ -99,42 +96,14 @@ def engineer(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     }
 
 
-def _floats(value: Any) -> np.ndarray:
-    array = np.atleast_1d(np.asarray(value, dtype=object))
-    return np.array([np.nan if v is None else v for v in array], dtype=float)
+class ChurnFeatures(ColumnFeatures):
+    """Adds the engineered columns (stateless: see :class:`tenfold.pipelines.ColumnFeatures`)."""
 
+    requires = REQUIRED
+    adds = ("TotalCharges", *ENGINEERED_NUMERIC, *ENGINEERED_CATEGORICAL)
 
-def _text(value: Any) -> np.ndarray:
-    return np.atleast_1d(np.asarray(value, dtype=object))
-
-
-class ChurnFeatures(TransformerMixin, BaseEstimator):
-    """Adds the engineered columns. Stateless: ``fit`` learns nothing from the rows, so
-    there is nothing to leak; it only records the input columns, as sklearn expects."""
-
-    def fit(self, X: pd.DataFrame, y: Any = None) -> ChurnFeatures:
-        missing = [c for c in REQUIRED if c not in X.columns]
-        if missing:
-            raise ValueError(f"ChurnFeatures needs column(s) {missing}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
-        out = X.copy()
-        for name, values in engineer({c: X[c].to_numpy() for c in REQUIRED}).items():
-            out[name] = values
-        return out
-
-    def transform_columns(self, columns: Mapping[str, Any]) -> dict[str, Any]:
-        """The same on a mapping (one request, or a few): used by the serving path."""
-        return {**columns, **engineer(columns)}
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_in_")
-        added = [*ENGINEERED_NUMERIC, *ENGINEERED_CATEGORICAL]
-        return np.asarray([*self.feature_names_in_, *added], dtype=object)
+    def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return engineer(columns)
 
 
 def telco_schema() -> TabularSchema:
@@ -142,9 +111,3 @@ def telco_schema() -> TabularSchema:
         numeric=(*TELCO_NUMERIC, *ENGINEERED_NUMERIC),
         categorical=(*TELCO_CATEGORICAL, *ENGINEERED_CATEGORICAL),
     )
-
-
-def build_preprocessor_for(schema: TabularSchema, *, scale: bool) -> Any:
-    """Linear models need scaled inputs; trees do not, and unscaled values keep the
-    fast serving path's arithmetic to imputation and encoding."""
-    return build_preprocessor(schema, scale_numeric=scale)

@@ -18,8 +18,14 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tenfold import tracking
-from tenfold.explain import FastScorer, Scores, top_factors
-from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+from tenfold.explain import FastScorer, Scores, plain, top_factors, value_at
+from tenfold.serving import (
+    ModelCard,
+    ServiceSettings,
+    ServiceSpec,
+    card_from_record,
+    create_app,
+)
 
 YesNo = Literal["Yes", "No"]
 InternetAddOn = Literal["Yes", "No", "No internet service"]
@@ -136,16 +142,6 @@ LABELS = {
 }
 
 
-def _readable_value(value: Any) -> str | float | int | None:
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return round(value, 2)
-    return value  # type: ignore[no-any-return]
-
-
 class ChurnPredictor:
     """Scores requests with the champion pipeline's fast path."""
 
@@ -162,7 +158,7 @@ class ChurnPredictor:
         self.card = card
 
     def factors(self, scores: Scores, i: int, k: int = 3) -> list[Factor]:
-        values = {name: _readable_value(_at(v, i)) for name, v in scores.inputs.items()}
+        values = {name: plain(value_at(v, i)) for name, v in scores.inputs.items()}
         out = []
         for f in top_factors(scores.contributions[i], self.scorer.sources, values, k=k):
             label = LABELS.get(f.feature, f.feature)
@@ -212,27 +208,12 @@ class ChurnPredictor:
         return out
 
 
-def _at(values: Any, i: int) -> Any:
-    if isinstance(values, np.ndarray | list | tuple):
-        return values[i] if len(values) > i else values[0]
-    return values
-
-
 def load(uri: str) -> ChurnPredictor:
     """A predictor for any churn model in the registry or on disk."""
     record = tracking.load_sklearn_model(uri)
     meta = record.metadata
-    card = ModelCard(
-        name=record.name,
-        version=record.version,
-        run_id=record.run_id,
-        trained_at=record.trained_at,
-        uri=uri,
-        metrics={
-            k: v
-            for k, v in record.metrics.items()
-            if k.startswith(("cv_", "test_")) and not k.endswith("_fold")
-        },
+    card = card_from_record(
+        record,
         details={
             "candidate": meta.get("candidate"),
             "decision_threshold": meta.get("decision_threshold"),

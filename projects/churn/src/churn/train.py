@@ -347,77 +347,46 @@ def from_latest_run(cfg: ChurnConfig, frame: pd.DataFrame, source: DataSource) -
     """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
 
     The split is recomputed from the same seed; the data must be the bytes that run was
-    trained on, or the "test" rows could have been seen in training.
+    trained on (checked by :func:`tenfold.tracking.latest_training`).
     """
-    import mlflow
-    from mlflow import MlflowClient
-
     from tenfold.data import DataError
 
-    parent = tracking.latest_run(cfg.experiment, filter_string="tags.`tenfold.stage` = 'train'")
-    if parent is None:
-        raise DataError(f"no training run in experiment {cfg.experiment!r}; run `train` first")
-    trained_on = {
-        k.removeprefix("data.sha256."): v
-        for k, v in parent.data.tags.items()
-        if k.startswith("data.sha256.")
-    }
-    if trained_on != dict(source.sha256) or parent.data.params.get("seed") != str(cfg.seed):
-        raise DataError(
-            "the latest training used other data or another seed; run `train` "
-            "again before `evaluate`"
-        )
+    training = tracking.latest_training(cfg.experiment, data=source, seed=cfg.seed)
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
-    client = MlflowClient()
-    children = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
-    )
     candidates: dict[str, Candidate] = {}
-    tuning: TuningResult | None = None
-    for child in children:
-        tags = child.data.tags
-        if tags.get("tenfold.stage") == "tuning":
-            m = child.data.metrics
-            tuning = TuningResult(
-                {},
-                m["tuning_best_cv_score"],
-                int(m["tuning_trials"]),
-                int(m["tuning_pruned"]),
-                pd.DataFrame(),
-            )
-            continue
-        if tags.get("tenfold.stage") != "candidate":
-            continue
-        record = tracking.load_sklearn_model(tags["tenfold.model_uri"])
-        oof = pd.read_csv(
-            io.StringIO(
-                mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/oof_predictions.csv")
-            )
-        )["oof_proba"].to_numpy()
-        folds = [m.value for m in client.get_metric_history(child.info.run_id, "cv_roc_auc_fold")]
-        # typed values from the model itself: MLflow keeps params as strings
-        model_params = record.model.named_steps["model"].get_params()
-        candidates[tags["tenfold.candidate"]] = Candidate(
-            tags["tenfold.candidate"],
-            record.model,
-            {k: model_params[k] for k in child.data.params},
-            folds,
-            oof,
-            retention_value_curve(split_.y_train, oof, cfg),
-            run_id=child.info.run_id,
-            model_uri=tags["tenfold.model_uri"],
+    for run in training.stage("candidate"):
+        logged = tracking.load_candidate(
+            run, text_artifacts=["oof_predictions.csv"], histories=["cv_roc_auc_fold"]
+        )
+        oof = pd.read_csv(io.StringIO(logged.artifacts["oof_predictions.csv"]))["oof_proba"]
+        candidates[logged.name] = Candidate(
+            logged.name,
+            logged.record.model,
+            logged.params,
+            logged.metric_history["cv_roc_auc_fold"],
+            oof.to_numpy(),
+            retention_value_curve(split_.y_train, oof.to_numpy(), cfg),
+            run_id=logged.run_id,
+            model_uri=logged.model_uri,
         )
     missing = [n for n in CANDIDATES if n not in candidates]
     if missing:
-        raise DataError(f"training run {parent.info.run_id} lacks candidate(s) {missing}")
-    candidates["xgboost_tuned"].tuning = tuning
+        raise DataError(f"training run {training.parent.info.run_id} lacks candidate(s) {missing}")
+    for run in training.stage("tuning"):
+        m = run.data.metrics
+        candidates["xgboost_tuned"].tuning = TuningResult(
+            {},
+            m["tuning_best_cv_score"],
+            int(m["tuning_trials"]),
+            int(m["tuning_pruned"]),
+            pd.DataFrame(),
+        )
     return TrainResult(
         candidates,
-        parent.data.tags["tenfold.champion"],
+        training.parent.data.tags["tenfold.champion"],
         split_,
         prepared,
         source,
-        parent_run_id=parent.info.run_id,
+        parent_run_id=training.parent.info.run_id,
     )

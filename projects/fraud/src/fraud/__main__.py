@@ -1,0 +1,346 @@
+"""Fraud CLI: ``python -m fraud run | train | evaluate | predict | serve | report``.
+
+``run`` is the whole project (what ``make fraud`` calls): transactions (simulated by
+default) → history features → four variants on time-ordered folds, tracked in MLflow →
+test-period evaluation in dollars with plots → champion registered, ready for ``serve``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fraud.config import PROJECT_DIR, ULB_PROTOCOL, Dataset, FraudConfig
+from tenfold.cli import console, progress, setup_logging, user_errors
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Card fraud: imbalance strategies, time-ordered evaluation and cost in dollars.",
+)
+
+DatasetOpt = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        help="'simulated' (the handbook-style simulator, default) or 'ulb' (creditcard.csv).",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="The one seed (simulator, models, bootstrap).")
+]
+CustomersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--customers",
+        min=100,
+        max=100_000,
+        help="Simulated customers (terminals and fraud rates scale with them). Default 2000.",
+    ),
+]
+ReviewOpt = Annotated[
+    float | None,
+    typer.Option("--review-cost", min=0.0, help="Cost of reviewing one alert ($). Default 5."),
+]
+ReportsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reports-dir",
+        help="Write reports here instead of projects/fraud/reports.",
+        file_okay=False,
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model-uri", help="Default: models:/fraud@champion (or a model folder)."),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Debug logging.")]
+
+
+def _config(
+    dataset: str,
+    seed: int,
+    customers: int | None = None,
+    review_cost: float | None = None,
+    reports_dir: Path | None = None,
+) -> FraudConfig:
+    if dataset not in ("simulated", "ulb"):
+        raise typer.BadParameter(
+            f"{dataset!r} is not a dataset; use 'simulated' or 'ulb'", param_hint="--dataset"
+        )
+    chosen: Dataset = "simulated" if dataset == "simulated" else "ulb"
+    base = FraudConfig()
+    changes: dict[str, Any] = {"seed": seed, "dataset": chosen}
+    if chosen == "ulb":
+        changes["protocol"] = ULB_PROTOCOL
+    if customers is not None:
+        changes["simulation"] = base.simulation.scaled(customers)
+    if review_cost is not None:
+        changes["economics"] = dataclasses.replace(base.economics, review_cost=review_cost)
+    if reports_dir is not None:
+        changes["reports_dir"] = reports_dir.resolve()
+    return dataclasses.replace(base, **changes)
+
+
+def _output_dir(cfg: FraudConfig, kind: str) -> Path:
+    """The default simulation is this project's published result; the ULB file's real
+    results go to ``ulb/``; anything else (the ULB twin, another seed, population or
+    review cost) to git-ignored folders, so they never overwrite the published numbers."""
+    if cfg.dataset == "ulb":
+        return cfg.reports_dir / "ulb" if kind == "real" else cfg.reports_dir / "synthetic" / "ulb"
+    default = FraudConfig()
+    if (cfg.seed, cfg.simulation, cfg.economics) == (
+        default.seed,
+        default.simulation,
+        default.economics,
+    ):
+        return cfg.reports_dir
+    tag = (
+        f"simulated-seed{cfg.seed}-c{cfg.simulation.n_customers}"
+        f"-review{cfg.economics.review_cost:g}"
+    )
+    return cfg.reports_dir / "custom" / tag
+
+
+def _load(cfg: FraudConfig) -> Any:
+    from fraud import data
+
+    frame, source = data.load(cfg)
+    if cfg.dataset == "ulb" and not source.is_real:
+        console().print(
+            "[bold yellow]Using the SYNTHETIC twin of the ULB file[/] (creditcard.csv not "
+            "found): numbers are illustrative only."
+        )
+    elif cfg.dataset == "simulated":
+        console().print(
+            f"[bold]Simulated transactions[/] (handbook design, seed {cfg.seed}): "
+            f"{len(frame):,} rows; `--dataset ulb` uses the real ULB file."
+        )
+    return frame, source
+
+
+def _train(cfg: FraudConfig) -> Any:
+    from fraud import train
+
+    frame, source = _load(cfg)
+    with progress("training variants", len(train.VARIANTS)) as update:
+        result = train.train(
+            cfg, frame, source, progress=lambda stage, done, total: update(done, total)
+        )
+    return result
+
+
+def _write_reports(cfg: FraudConfig, result: Any) -> Path:
+    """Evaluate on the test period, write metrics.json and figures, attach them to MLflow."""
+    import mlflow
+
+    from fraud import evaluate
+    from tenfold import tracking
+    from tenfold.evaluation import save_figure
+    from tenfold.repro import write_metrics
+
+    out = _output_dir(cfg, result.source.kind)
+    evaluation = evaluate.evaluate(result, cfg)
+    figures = {
+        **evaluation.figures,
+        "reason_codes.png": evaluate.reason_code_figure(result),
+        "timeline.png": evaluate.timeline_figure(result),
+    }
+    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
+    written += [save_figure(figure, out / name) for name, figure in figures.items()]
+    # test scores go back onto the runs that produced the models, reports onto the parent
+    for name, candidate in result.candidates.items():
+        test = evaluation.metrics["variants"][name]["test"]
+        tracking.log_metrics_to(
+            candidate.run_id,
+            {k: v for k, v in test.items() if not k.endswith("_per_day")},
+            prefix="test_",
+        )
+    with mlflow.start_run(run_id=result.parent_run_id):
+        for path in written:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+    return out
+
+
+def _finish(cfg: FraudConfig, out: Path, started: float) -> None:
+    # the README shows the published results only
+    if out == PROJECT_DIR / "reports":
+        _update_readme(cfg)
+    _summary(cfg, out, time.perf_counter() - started)
+
+
+@app.command()
+@user_errors
+def run(
+    dataset: DatasetOpt = "simulated",
+    seed: SeedOpt = 42,
+    customers: CustomersOpt = None,
+    review_cost: ReviewOpt = None,
+    reports_dir: ReportsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """The whole project: data, features, four variants, test evaluation, champion."""
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(dataset, seed, customers, review_cost, reports_dir)
+    result = _train(cfg)
+    _finish(cfg, _write_reports(cfg, result), started)
+
+
+@app.command()
+@user_errors
+def train(
+    dataset: DatasetOpt = "simulated",
+    seed: SeedOpt = 42,
+    customers: CustomersOpt = None,
+    review_cost: ReviewOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train the variants on the training days, track them, register the champion."""
+    setup_logging(verbose)
+    cfg = _config(dataset, seed, customers, review_cost)
+    result = _train(cfg)
+    best = result.best
+    console().print(
+        f"champion [bold]{result.champion}[/] (validation cost ${best.validation_cost:,.0f} "
+        f"at threshold {best.threshold:.3f}), registered as {cfg.registered_model_name} "
+        f"version {result.registered_version} @champion; `evaluate` scores the test period"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    dataset: DatasetOpt = "simulated",
+    seed: SeedOpt = 42,
+    customers: CustomersOpt = None,
+    review_cost: ReviewOpt = None,
+    reports_dir: ReportsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score the latest training's variants on the test period; write the reports."""
+    from fraud.train import from_latest_run
+
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(dataset, seed, customers, review_cost, reports_dir)
+    frame, source = _load(cfg)
+    result = from_latest_run(cfg, frame, source)
+    _finish(cfg, _write_reports(cfg, result), started)
+
+
+@app.command()
+@user_errors
+def predict(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="CSV of transactions: the API's fields as columns.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    output_path: Annotated[Path, typer.Option("--output", help="Where to write scores.")],
+    model_uri: ModelOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Batch scoring: probability, decision and reason codes per transaction."""
+    from fraud.data import read_scoring_file
+    from fraud.serve import SPEC, load
+
+    setup_logging(verbose)
+    predictor = load(model_uri or SPEC.default_model_uri)
+    frame = read_scoring_file(input_path, str(predictor.card.details.get("dataset")))
+    scores = predictor.score_frame(frame)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(output_path, index=False)
+    console().print(
+        f"scored {len(scores)} transactions → {output_path} "
+        f"({int(scores['flag_for_review'].sum())} flagged for review)"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    model_uri: ModelOpt = None,
+) -> None:
+    """Serve the champion over HTTP (FastAPI + uvicorn)."""
+    from fraud.serve import app as build_app
+    from tenfold.serving import ServiceSettings
+    from tenfold.serving import run as run_server
+
+    setup_logging()
+    settings = ServiceSettings()
+    if model_uri:
+        settings = settings.model_copy(update={"model_uri": model_uri})
+    run_server(build_app(settings), host=host, port=port)
+
+
+@app.command()
+def report() -> None:
+    """Regenerate the README results table from reports/metrics.json."""
+    changed = _update_readme(FraudConfig())
+    console().print("README updated" if changed else "README already up to date")
+
+
+def _update_readme(cfg: FraudConfig) -> bool:
+    from fraud.evaluate import results_table
+    from tenfold.reports import update_readme
+    from tenfold.repro import read_metrics
+
+    metrics = read_metrics(cfg.reports_dir / "metrics.json")
+    return update_readme(cfg.reports_dir.parent / "README.md", {"results": results_table(metrics)})
+
+
+def _summary(cfg: FraudConfig, out: Path, seconds: float) -> None:
+    from rich.table import Table
+
+    from fraud.evaluate import DISPLAY_NAMES
+    from fraud.train import VARIANTS
+    from tenfold.repro import read_metrics
+
+    metrics = read_metrics(out / "metrics.json")
+    base = metrics["baselines"]["test"]
+    table = Table(title=f"fraud: test period ({metrics['data']['kind']} data)")
+    for column in (
+        "variant",
+        "CV AUPRC",
+        "test AUPRC",
+        "ROC-AUC",
+        "cost @0.5",
+        "threshold",
+        "cost @tuned",
+    ):
+        table.add_column(column)
+    for name in VARIANTS:
+        row = metrics["variants"][name]
+        mark = " ★" if name == metrics["champion"] else ""
+        test = row["test"]
+        table.add_row(
+            DISPLAY_NAMES[name] + mark,
+            f"{row['cv_auprc']:.3f}",
+            f"{test['auprc']:.3f}",
+            f"{test['roc_auc']:.3f}",
+            f"${test['at_default_threshold']['cost']:,.0f}",
+            f"{row['validation']['threshold']:.3f}",
+            f"${test['at_tuned_threshold']['cost']:,.0f}",
+        )
+    out_console = console()
+    out_console.print(table)
+    out_console.print(
+        f"no model ${base['no_model']:,.0f}; flag everything ${base['flag_everything']:,.0f}"
+    )
+    out_console.print(
+        f"reports → {out}; champion → models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    app()

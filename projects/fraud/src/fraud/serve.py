@@ -1,0 +1,312 @@
+"""The fraud API: request and response models, and the predictor handed to
+``tenfold.serving.create_app``.
+
+What the client sends: the transaction being authorised (time, amount, optional ids) and
+the customer's and terminal's history aggregates, as a feature store computes them from
+the transaction log (:func:`fraud.features.history_features` is that computation):
+customer windows over transactions strictly before this one, terminal windows ending
+``label_delay_days`` ago. The model derives weekend, night and the amount relative to
+the customer's usual spending itself, with the same function as in training.
+
+A request is scored without pandas: the fitted preprocessing runs as compiled numpy and
+LightGBM's ``pred_contrib`` gives per-feature contributions (TreeSHAP) whose sum is the
+log-odds, so one call yields the probability and the reason codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from tenfold import tracking
+from tenfold.explain import FastScorer, Scores, top_factors
+from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+
+EXAMPLE: dict[str, Any] = {
+    "transaction_id": "tx-000123",
+    "customer_id": "c-0042",
+    "terminal_id": "t-3117",
+    "tx_datetime": "2018-08-05T02:14:09",
+    "tx_amount": 412.50,
+    "customer_nb_tx_1day": 3,
+    "customer_nb_tx_7day": 15,
+    "customer_nb_tx_30day": 61,
+    "customer_avg_amount_1day": 71.2,
+    "customer_avg_amount_7day": 78.9,
+    "customer_avg_amount_30day": 80.3,
+    "terminal_nb_tx_1day": 1,
+    "terminal_nb_tx_7day": 6,
+    "terminal_nb_tx_30day": 27,
+    "terminal_risk_1day": 0.0,
+    "terminal_risk_7day": 0.0,
+    "terminal_risk_30day": 0.0,
+}
+
+
+class FraudRequest(BaseModel):
+    """One card transaction to authorise, with its history aggregates."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    transaction_id: str | None = Field(default=None, max_length=64)
+    customer_id: str | None = Field(default=None, max_length=64)
+    terminal_id: str | None = Field(default=None, max_length=64)
+    tx_datetime: datetime = Field(description="local time at the terminal (ISO 8601)")
+    tx_amount: float = Field(gt=0, le=1_000_000, description="transaction amount ($)")
+    customer_nb_tx_1day: int = Field(
+        ge=0, le=100_000, description="customer's transactions in the previous 24 h"
+    )
+    customer_nb_tx_7day: int = Field(ge=0, le=100_000)
+    customer_nb_tx_30day: int = Field(ge=0, le=100_000)
+    customer_avg_amount_1day: float = Field(
+        ge=0, le=1_000_000, description="their mean amount; 0 without transactions"
+    )
+    customer_avg_amount_7day: float = Field(ge=0, le=1_000_000)
+    customer_avg_amount_30day: float = Field(ge=0, le=1_000_000)
+    terminal_nb_tx_1day: int = Field(
+        ge=0, le=100_000, description="terminal's transactions in the day ending 7 days ago"
+    )
+    terminal_nb_tx_7day: int = Field(ge=0, le=100_000)
+    terminal_nb_tx_30day: int = Field(ge=0, le=100_000)
+    terminal_risk_1day: float = Field(ge=0, le=1, description="share of those that were fraud")
+    terminal_risk_7day: float = Field(ge=0, le=1)
+    terminal_risk_30day: float = Field(ge=0, le=1)
+
+    @field_validator("tx_datetime")
+    @classmethod
+    def wall_clock(cls, value: datetime) -> datetime:
+        # weekend and night are about the terminal's local clock: keep it, drop the zone
+        return value.replace(tzinfo=None)
+
+    @field_validator(
+        "customer_nb_tx_7day", "customer_nb_tx_30day", "terminal_nb_tx_7day", "terminal_nb_tx_30day"
+    )
+    @classmethod
+    def windows_nest(cls, value: int, info: ValidationInfo) -> int:
+        """A longer window contains the shorter one."""
+        name = str(info.field_name)
+        prefix = name.rsplit("_", 1)[0]  # customer_nb_tx / terminal_nb_tx
+        shorter = {"7day": "1day", "30day": "7day"}[name.rsplit("_", 1)[1]]
+        other = info.data.get(f"{prefix}_{shorter}")
+        if other is not None and value < other:
+            raise ValueError(f"must be at least {prefix}_{shorter} ({other}): windows nest")
+        return value
+
+    @field_validator(
+        "customer_avg_amount_1day",
+        "customer_avg_amount_7day",
+        "customer_avg_amount_30day",
+        "terminal_risk_1day",
+        "terminal_risk_7day",
+        "terminal_risk_30day",
+    )
+    @classmethod
+    def zero_without_transactions(cls, value: float, info: ValidationInfo) -> float:
+        """An average over no transactions is 0 by convention, as in training."""
+        name = str(info.field_name)
+        entity = name.split("_", 1)[0]
+        window = name.rsplit("_", 1)[1]
+        count = info.data.get(f"{entity}_nb_tx_{window}")
+        if count == 0 and value != 0:
+            raise ValueError(f"must be 0 when {entity}_nb_tx_{window} is 0")
+        return value
+
+
+class ReasonCode(BaseModel):
+    """One driver of the score, in words and numbers."""
+
+    feature: str
+    value: float | int | None
+    direction: Literal["increases", "decreases"]
+    contribution: float = Field(description="contribution to the log-odds of fraud")
+    readable: str
+
+
+class FraudScore(BaseModel):
+    transaction_id: str | None = None
+    fraud_probability: float
+    flag_for_review: bool = Field(description="probability at or above the cost-optimal threshold")
+    threshold: float
+    expected_loss_if_approved: float = Field(description="probability x amount ($)")
+    review_cost: float
+    reasons: list[ReasonCode]
+    model_version: str | None = None
+
+
+LABELS = {
+    "tx_amount": "amount ($)",
+    "amount_vs_customer_avg_30day": "amount / customer's 30-day average",
+    "tx_during_night": "night-time transaction",
+    "tx_during_weekend": "weekend transaction",
+}
+
+
+def _label(feature: str) -> str:
+    if feature in LABELS:
+        return LABELS[feature]
+    entity, rest = feature.split("_", 1)
+    window = rest.rsplit("_", 1)[1].replace("day", "-day")
+    what = {
+        "nb_tx": "transactions",
+        "avg_amount": "average amount ($)",
+        "risk": "fraud rate (delayed)",
+    }[rest.rsplit("_", 1)[0]]
+    return f"{entity} {window} {what}"
+
+
+def _readable_value(value: Any) -> float | int | None:
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 3)
+    return value  # type: ignore[no-any-return]
+
+
+class FraudPredictor:
+    """Scores requests with the champion pipeline's fast path."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        *,
+        threshold: float,
+        review_cost: float,
+        card: ModelCard,
+        background_mean: Sequence[float] | None = None,
+        n_reasons: int = 3,
+    ) -> None:
+        self.scorer = FastScorer(pipeline, background_mean=background_mean)
+        self.threshold = threshold
+        self.review_cost = review_cost
+        self.card = card
+        self.n_reasons = n_reasons
+
+    def reasons(self, scores: Scores, i: int) -> list[ReasonCode]:
+        values = {name: _readable_value(_at(v, i)) for name, v in scores.inputs.items()}
+        out = []
+        for f in top_factors(
+            scores.contributions[i], self.scorer.sources, values, k=self.n_reasons
+        ):
+            out.append(
+                ReasonCode(
+                    feature=f.feature,
+                    value=f.value,
+                    direction=f.direction,
+                    contribution=round(f.contribution, 4),
+                    readable=f"{_label(f.feature)} = {f.value} {f.direction} fraud risk",
+                )
+            )
+        return out
+
+    def predict(self, items: Sequence[FraudRequest]) -> list[FraudScore]:
+        records = [item.model_dump() for item in items]
+        scores = self.scorer.score_records(records)
+        out = []
+        for i, record in enumerate(records):
+            probability = float(scores.prediction[i])
+            out.append(
+                FraudScore(
+                    transaction_id=record.get("transaction_id"),
+                    fraud_probability=round(probability, 4),
+                    flag_for_review=probability >= self.threshold,
+                    threshold=self.threshold,
+                    expected_loss_if_approved=round(probability * record["tx_amount"], 2),
+                    review_cost=self.review_cost,
+                    reasons=self.reasons(scores, i),
+                    model_version=self.card.version,
+                )
+            )
+        return out
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Batch scoring of a whole file, vectorised; one readable column per reason."""
+        scores = self.scorer.score({c: frame[c].to_numpy() for c in frame.columns})
+        out = pd.DataFrame(
+            {
+                "fraud_probability": np.round(scores.prediction, 4),
+                "flag_for_review": scores.prediction >= self.threshold,
+            }
+        )
+        if "transaction_id" in frame.columns:
+            out.insert(0, "transaction_id", frame["transaction_id"].to_numpy())
+        for i in range(len(frame)):
+            for rank, reason in enumerate(self.reasons(scores, i), start=1):
+                out.loc[i, f"reason_{rank}"] = reason.readable
+        return out
+
+
+def _at(values: Any, i: int) -> Any:
+    if isinstance(values, np.ndarray | list | tuple):
+        return values[i] if len(values) > i else values[0]
+    return values
+
+
+def load(uri: str) -> FraudPredictor:
+    """A predictor for any fraud model in the registry or on disk."""
+    record = tracking.load_sklearn_model(uri)
+    meta = record.metadata
+    card = ModelCard(
+        name=record.name,
+        version=record.version,
+        run_id=record.run_id,
+        trained_at=record.trained_at,
+        uri=uri,
+        metrics={
+            k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_", "validation_"))
+        },
+        details={
+            "candidate": meta.get("candidate"),
+            "decision_threshold": meta.get("decision_threshold"),
+            "review_cost": meta.get("review_cost"),
+            "dataset": meta.get("dataset", "simulated"),
+        },
+    )
+    return FraudPredictor(
+        record.model,
+        threshold=float(meta["decision_threshold"]),
+        review_cost=float(meta["review_cost"]),
+        card=card,
+        background_mean=meta.get("encoded_background_mean"),
+    )
+
+
+def load_predictor(settings: ServiceSettings) -> FraudPredictor:
+    uri = settings.model_uri or SPEC.default_model_uri
+    predictor = load(uri)
+    if predictor.card.details.get("dataset") != "simulated":
+        raise RuntimeError(
+            f"{uri} was trained on the ULB file (anonymised components); the API serves the "
+            "transaction schema. Score ULB rows with `predict --model-uri`."
+        )
+    return predictor
+
+
+def score_frame(frame: pd.DataFrame, model_uri: str) -> pd.DataFrame:
+    return load(model_uri).score_frame(frame)
+
+
+SPEC = ServiceSpec(
+    name="fraud",
+    title="tenfold fraud API",
+    description=(
+        "Fraud probability of a card transaction, the decision at the cost-optimal "
+        "threshold, and the top reason codes."
+    ),
+    request=FraudRequest,
+    response=FraudScore,
+    load=load_predictor,
+    default_model_uri="models:/fraud@champion",
+)
+
+
+def app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The ASGI app (``uvicorn --factory fraud.serve:app``)."""
+    return create_app(SPEC, settings)

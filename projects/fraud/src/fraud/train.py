@@ -1,0 +1,544 @@
+"""Training: a logistic-regression baseline, then LightGBM with the three imbalance
+approaches, all on the same time-ordered folds.
+
+- ``lightgbm``: no rebalancing (the model the threshold-tuning approach starts from);
+- ``lightgbm_class_weight``: fraud rows weighted by the class ratio of the fold;
+- ``lightgbm_smote``: SMOTE inside an imblearn Pipeline, after the preprocessing, so it
+  resamples each fold's training rows only and never runs at prediction time.
+
+Every variant gets the decision threshold that minimises the dollar cost on its
+out-of-fold predictions of the validation blocks (all before the test period), and the
+cost at the default 0.5 is kept for comparison: that makes threshold tuning the third
+approach, measured on every model. The champion is the variant with the lowest validation
+cost. The test period is not touched here: :mod:`fraud.evaluate` scores it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE
+from imblearn.pipeline import Pipeline as ImbPipeline
+from lightgbm import LGBMClassifier
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.pipeline import Pipeline
+
+from fraud.config import FraudConfig
+from fraud.features import (
+    RAW_INPUTS,
+    FraudFeatures,
+    UlbFeatures,
+    history_features,
+    preprocessor,
+    simulated_schema,
+    ulb_schema,
+)
+from tenfold import tracking
+from tenfold.data import DataError, DataSource
+from tenfold.evaluation import ValueCurve, value_curve
+from tenfold.explain import encoded_mean
+from tenfold.pipelines import SchemaError, Split, TabularSchema
+from tenfold.tuning import out_of_fold
+
+VARIANTS = ("logistic_regression", "lightgbm", "lightgbm_class_weight", "lightgbm_smote")
+MODEL_REQUIREMENTS = ("lightgbm", "imbalanced-learn", "pandas", "numpy", "scipy", "cloudpickle")
+DEFAULT_THRESHOLD = 0.5
+# Probabilities of rare events crowd near 0 (plain models) or 1 (rebalanced ones): the
+# grid is finer at both ends than tenfold's default 0.01 steps.
+THRESHOLDS = np.unique(
+    np.round(
+        np.concatenate(
+            [
+                np.linspace(0.001, 0.009, 9),
+                np.linspace(0.01, 0.99, 99),
+                np.linspace(0.991, 0.999, 9),
+            ]
+        ),
+        3,
+    )
+)
+Folds = list[tuple[np.ndarray, np.ndarray]]
+Progress = Callable[[str, int, int], None]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Model inputs and labels, with what evaluation needs beside them: the day of each
+    transaction (float, from the first one), its amount (what a missed fraud costs) and
+    its card (for card precision)."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    meta: pd.DataFrame  # day, amount, card (and scenario for simulated data)
+    schema: TabularSchema
+    kind: str  # "simulated" or "ulb"
+
+
+def prepare(frame: pd.DataFrame, cfg: FraudConfig) -> Prepared:
+    if cfg.dataset == "simulated":
+        history = history_features(frame, windows=cfg.windows, delay_days=cfg.label_delay_days)
+        X = pd.concat([frame[["tx_datetime", "tx_amount"]], history], axis=1)
+        meta = pd.DataFrame(
+            {
+                "day": frame["tx_time_seconds"].to_numpy() / 86_400,
+                "amount": frame["tx_amount"].to_numpy(dtype=float),
+                "card": frame["customer_id"].to_numpy(),
+                "scenario": frame["tx_fraud_scenario"].to_numpy(),
+            }
+        )
+        return Prepared(
+            X[list(RAW_INPUTS)],
+            frame["tx_fraud"].to_numpy(np.int64),
+            meta,
+            simulated_schema(),
+            "simulated",
+        )
+    if "Class" not in frame.columns:
+        raise SchemaError(f"column 'Class' not found; columns: {list(frame.columns)[:32]}")
+    seconds = frame["Time"].to_numpy(dtype=float)
+    meta = pd.DataFrame(
+        {
+            "day": (seconds - seconds.min()) / 86_400,
+            "amount": frame["Amount"].to_numpy(dtype=float),
+            # no card ids in the ULB file: each transaction counts as its own card
+            "card": np.arange(len(frame)),
+        }
+    )
+    X = frame.drop(columns=["Class"])
+    return Prepared(X, frame["Class"].to_numpy(np.int64), meta, ulb_schema(), "ulb")
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The time-ordered protocol applied: train and test rows, and the CV folds (row
+    positions inside the training rows)."""
+
+    split: Split
+    meta_train: pd.DataFrame
+    meta_test: pd.DataFrame
+    folds: Folds
+    bounds: dict[str, float]
+
+
+def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
+    """Burn-in | train | delay gap | test, by day; never a random split."""
+    p = cfg.protocol
+    day = prepared.meta["day"].to_numpy()
+    train_start = float(day.min()) + p.burn_in
+    train_end = train_start + p.train
+    test_start = train_end + p.delay
+    test_end = test_start + p.test
+    if day.max() < test_end - 0.1 * p.test:
+        raise DataError(
+            f"the data covers {day.max():.1f} days; the protocol needs {test_end:.1f} "
+            f"(burn-in {p.burn_in:g} + train {p.train:g} + delay {p.delay:g} + test {p.test:g})"
+        )
+    train = np.flatnonzero((day >= train_start) & (day < train_end))
+    test = np.flatnonzero((day >= test_start) & (day < test_end))
+    y = prepared.y
+    for name, rows in (("training", train), ("test", test)):
+        if y[rows].sum() == 0:
+            raise DataError(f"no fraud in the {name} period: the data is too small")
+    train_day = day[train]
+    folds: Folds = []
+    for k in range(p.cv_folds):
+        valid_start = train_end - (p.cv_folds - k) * p.cv_valid_days
+        fit = np.flatnonzero(train_day < valid_start - p.delay)
+        valid = np.flatnonzero(
+            (train_day >= valid_start) & (train_day < valid_start + p.cv_valid_days)
+        )
+        if y[train][fit].sum() == 0 or y[train][valid].sum() == 0:
+            raise DataError(f"CV fold {k + 1} has no fraud to learn from or to validate on")
+        folds.append((fit, valid))
+    split = Split(
+        prepared.X.iloc[train].reset_index(drop=True),
+        prepared.X.iloc[test].reset_index(drop=True),
+        y[train],
+        y[test],
+    )
+    return Periods(
+        split,
+        prepared.meta.iloc[train].reset_index(drop=True),
+        prepared.meta.iloc[test].reset_index(drop=True),
+        folds,
+        {
+            "train_start": train_start,
+            "train_end": train_end,
+            "test_start": test_start,
+            "test_end": test_end,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- models
+
+
+def lightgbm(cfg: FraudConfig, **overrides: Any) -> LGBMClassifier:
+    b = cfg.boosting
+    return LGBMClassifier(
+        n_estimators=b.n_estimators,
+        learning_rate=b.learning_rate,
+        num_leaves=b.num_leaves,
+        min_child_samples=b.min_child_samples,
+        subsample=b.subsample,
+        subsample_freq=1,
+        colsample_bytree=b.colsample_bytree,
+        reg_lambda=b.reg_lambda,
+        # one thread per model (folds run in parallel instead) and deterministic
+        # histograms: the same seed gives the same trees on any machine
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+        random_state=cfg.seed,
+        verbose=-1,
+        **overrides,
+    )
+
+
+def make_pipeline(prepared: Prepared, variant: str, cfg: FraudConfig) -> Pipeline:
+    """The variant's whole pipeline, with the named steps the fast scorer expects."""
+    features = FraudFeatures() if prepared.kind == "simulated" else UlbFeatures()
+    if variant == "logistic_regression":
+        model: Any = LogisticRegression(max_iter=2000, random_state=cfg.seed)
+        return Pipeline(
+            [
+                ("features", features),
+                ("preprocess", preprocessor(prepared.schema, scale=True)),
+                ("model", model),
+            ]
+        )
+    steps: list[tuple[str, Any]] = [
+        ("features", features),
+        ("preprocess", preprocessor(prepared.schema, scale=False)),
+    ]
+    if variant == "lightgbm":
+        model = lightgbm(cfg)
+    elif variant == "lightgbm_class_weight":
+        model = lightgbm(cfg, class_weight="balanced")
+    elif variant == "lightgbm_smote":
+        # after imputation (SMOTE interpolates numbers, it cannot handle missing values);
+        # an imblearn Pipeline applies samplers in fit only
+        steps.append(
+            (
+                "smote",
+                SMOTE(
+                    sampling_strategy=cfg.smote_ratio,
+                    k_neighbors=cfg.smote_neighbors,
+                    random_state=cfg.seed,
+                ),
+            )
+        )
+        return ImbPipeline([*steps, ("model", lightgbm(cfg))])
+    else:
+        raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
+    return Pipeline([*steps, ("model", model)])
+
+
+def variant_params(variant: str, cfg: FraudConfig) -> dict[str, Any]:
+    if variant == "logistic_regression":
+        return {"C": 1.0, "scaled": True}
+    params: dict[str, Any] = dataclasses.asdict(cfg.boosting)
+    if variant == "lightgbm_class_weight":
+        params["class_weight"] = "balanced"
+    if variant == "lightgbm_smote":
+        params.update(smote_ratio=cfg.smote_ratio, smote_neighbors=cfg.smote_neighbors)
+    return params
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def cost_curve(
+    y: np.ndarray, proba: np.ndarray, amount: np.ndarray, cfg: FraudConfig
+) -> ValueCurve:
+    """Total cost (as a negative value) of alerting on ``proba >= t`` for each ``t``:
+    every alert costs a review, every missed fraud its amount."""
+    review = -cfg.economics.review_cost
+    return value_curve(y, proba, tp=review, fp=review, fn=-amount, tn=0.0, thresholds=THRESHOLDS)
+
+
+def cost_at(
+    y: np.ndarray, proba: np.ndarray, amount: np.ndarray, threshold: float, cfg: FraudConfig
+) -> float:
+    alert = proba >= threshold
+    missed = (~alert) & (y == 1)
+    return float(alert.sum() * cfg.economics.review_cost + amount[missed].sum())
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass
+class Candidate:
+    name: str
+    pipeline: Any
+    params: dict[str, Any]
+    cv_fold_auprc: list[float]
+    valid_rows: np.ndarray  # positions in the training rows covered by a validation block
+    oof_proba: np.ndarray  # predictions for those rows, by the fold model that did not see them
+    validation_curve: ValueCurve
+    validation_cost_default: float
+    run_id: str | None = None
+    model_uri: str | None = None
+
+    @property
+    def cv_auprc(self) -> float:
+        return float(np.mean(self.cv_fold_auprc))
+
+    @property
+    def threshold(self) -> float:
+        return self.validation_curve.best_threshold
+
+    @property
+    def validation_cost(self) -> float:
+        return -self.validation_curve.best_value
+
+
+@dataclass
+class TrainResult:
+    candidates: dict[str, Candidate]
+    champion: str
+    periods: Periods
+    prepared: Prepared
+    source: DataSource
+    parent_run_id: str | None = None
+    registered_version: str | None = None
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[self.champion]
+
+
+def validation_rows(folds: Folds) -> np.ndarray:
+    return np.concatenate([valid for _, valid in folds])
+
+
+def fit_candidate(name: str, prepared: Prepared, periods: Periods, cfg: FraudConfig) -> Candidate:
+    """Out-of-fold predictions on the validation blocks, the cost-optimal threshold on
+    them, and the final fit on all training days."""
+    pipeline = make_pipeline(prepared, name, cfg)
+    split = periods.split
+    # The final fit does not depend on the folds: it runs beside them, so the largest
+    # fit does not wait alone at the end (each model is single-threaded and seeded, so
+    # the schedule cannot change a result).
+    with ThreadPoolExecutor(max_workers=1) as background:
+        final = background.submit(clone(pipeline).fit, split.X_train, split.y_train)
+        oof, fold_scores = out_of_fold(
+            pipeline,
+            split.X_train,
+            split.y_train,
+            periods.folds,
+            average_precision_score,
+            n_jobs=cfg.n_jobs,
+        )
+        fitted = final.result()
+    rows = validation_rows(periods.folds)
+    y_valid, p_valid = split.y_train[rows], oof[rows]
+    amount = periods.meta_train["amount"].to_numpy()[rows]
+    return Candidate(
+        name,
+        fitted,
+        variant_params(name, cfg),
+        fold_scores,
+        rows,
+        p_valid,
+        cost_curve(y_valid, p_valid, amount, cfg),
+        cost_at(y_valid, p_valid, amount, DEFAULT_THRESHOLD, cfg),
+    )
+
+
+def choose_champion(candidates: dict[str, Candidate]) -> str:
+    """Lowest validation cost at the tuned threshold; ties go to the better CV AUPRC."""
+    return min(VARIANTS, key=lambda n: (candidates[n].validation_cost, -candidates[n].cv_auprc))
+
+
+def train(
+    cfg: FraudConfig,
+    frame: pd.DataFrame,
+    source: DataSource,
+    *,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Fit every variant under one MLflow "train" run (a nested run each) and register
+    the champion with the alias ``champion``."""
+    report = progress or (lambda stage, done, total: None)
+    prepared = prepare(frame, cfg)
+    periods = split_periods(prepared, cfg)
+    with tracking.start_run(
+        cfg.experiment_name,
+        "train",
+        config=cfg,
+        data=source,
+        seed=cfg.seed,
+        tags={"tenfold.stage": "train"},
+    ) as parent:
+        candidates: dict[str, Candidate] = {}
+        for i, name in enumerate(VARIANTS):
+            report(name, i, len(VARIANTS))
+            candidates[name] = fit_candidate(name, prepared, periods, cfg)
+            _log_candidate(candidates[name], periods, cfg)
+            report(name, i + 1, len(VARIANTS))
+        champion = choose_champion(candidates)
+        best = candidates[champion]
+        tracking.log_metrics(
+            {
+                **{f"cv_auprc.{n}": c.cv_auprc for n, c in candidates.items()},
+                **{f"validation_cost.{n}": c.validation_cost for n, c in candidates.items()},
+            }
+        )
+        import mlflow
+
+        mlflow.set_tag("tenfold.champion", champion)
+        version = tracking.register(
+            str(best.model_uri),
+            cfg.registered_model_name,
+            tags={
+                "candidate": champion,
+                "decision_threshold": f"{best.threshold:.3f}",
+                "data_kind": source.kind,
+                "validation_cost": f"{best.validation_cost:.2f}",
+            },
+        )
+        return TrainResult(
+            candidates,
+            champion,
+            periods,
+            prepared,
+            source,
+            parent_run_id=parent.info.run_id,
+            registered_version=version,
+        )
+
+
+def _log_candidate(candidate: Candidate, periods: Periods, cfg: FraudConfig) -> None:
+    """A nested run per variant: params, CV metrics, validation predictions, the model."""
+    import mlflow
+
+    split = periods.split
+    with tracking.start_run(
+        cfg.experiment_name,
+        candidate.name,
+        nested=True,
+        tags={"tenfold.stage": "candidate", "tenfold.candidate": candidate.name},
+    ) as run:
+        mlflow.log_params({k: str(v) for k, v in candidate.params.items()})
+        for fold, score in enumerate(candidate.cv_fold_auprc):
+            mlflow.log_metric("cv_auprc_fold", score, step=fold)
+        tracking.log_metrics(
+            {
+                "cv_auprc": candidate.cv_auprc,
+                "decision_threshold": candidate.threshold,
+                "validation_cost": candidate.validation_cost,
+                "validation_cost_at_0.5": candidate.validation_cost_default,
+            }
+        )
+        mlflow.log_text(
+            pd.DataFrame({"row": candidate.valid_rows, "oof_proba": candidate.oof_proba}).to_csv(
+                index=False
+            ),
+            "validation_predictions.csv",
+        )
+        metadata: dict[str, Any] = {
+            "decision_threshold": candidate.threshold,
+            "candidate": candidate.name,
+            "cv_auprc": candidate.cv_auprc,
+            "review_cost": cfg.economics.review_cost,
+            "dataset": cfg.dataset,
+        }
+        if candidate.name == "logistic_regression":
+            # the reference point of linear reason codes
+            metadata["encoded_background_mean"] = encoded_mean(candidate.pipeline, split.X_train)
+        logged = tracking.log_sklearn_model(
+            candidate.pipeline,
+            input_example=split.X_train.head(5),
+            requirements=MODEL_REQUIREMENTS,
+            metadata=metadata,
+        )
+        mlflow.set_tag("tenfold.model_uri", logged.model_uri)
+        candidate.run_id = run.info.run_id
+        candidate.model_uri = logged.model_uri
+
+
+def from_latest_run(cfg: FraudConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
+    """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
+
+    The periods are recomputed from the same protocol; the data must be the bytes that
+    run was trained on, or "test" days could have been seen in training.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    parent = tracking.latest_run(
+        cfg.experiment_name, filter_string="tags.`tenfold.stage` = 'train'"
+    )
+    if parent is None:
+        raise DataError(f"no training run in experiment {cfg.experiment_name!r}; run `train` first")
+    trained_on = {
+        k.removeprefix("data.sha256."): v
+        for k, v in parent.data.tags.items()
+        if k.startswith("data.sha256.")
+    }
+    if trained_on != dict(source.sha256) or parent.data.params.get("seed") != str(cfg.seed):
+        raise DataError(
+            "the latest training used other data or another seed; run `train` again "
+            "before `evaluate`"
+        )
+    prepared = prepare(frame, cfg)
+    periods = split_periods(prepared, cfg)
+    client = MlflowClient()
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+    )
+    candidates: dict[str, Candidate] = {}
+    for child in children:
+        tags = child.data.tags
+        if tags.get("tenfold.stage") != "candidate":
+            continue
+        name = tags["tenfold.candidate"]
+        record = tracking.load_sklearn_model(tags["tenfold.model_uri"])
+        saved = pd.read_csv(
+            io.StringIO(
+                mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/validation_predictions.csv")
+            )
+        )
+        rows = saved["row"].to_numpy()
+        proba = saved["oof_proba"].to_numpy()
+        y_valid = periods.split.y_train[rows]
+        amount = periods.meta_train["amount"].to_numpy()[rows]
+        folds = [m.value for m in client.get_metric_history(child.info.run_id, "cv_auprc_fold")]
+        candidates[name] = Candidate(
+            name,
+            record.model,
+            dict(child.data.params),
+            folds,
+            rows,
+            proba,
+            cost_curve(y_valid, proba, amount, cfg),
+            cost_at(y_valid, proba, amount, DEFAULT_THRESHOLD, cfg),
+            run_id=child.info.run_id,
+            model_uri=tags["tenfold.model_uri"],
+        )
+    missing = [n for n in VARIANTS if n not in candidates]
+    if missing:
+        raise DataError(f"training run {parent.info.run_id} lacks variant(s) {missing}")
+    return TrainResult(
+        candidates,
+        parent.data.tags["tenfold.champion"],
+        periods,
+        prepared,
+        source,
+        parent_run_id=parent.info.run_id,
+    )

@@ -477,3 +477,45 @@ def load_candidate(
             m: [p.value for p in client.get_metric_history(run_id, m)] for m in histories
         },
     )
+
+
+def log_candidate(
+    experiment: str,
+    name: str,
+    model: Any,
+    *,
+    input_example: pd.DataFrame,
+    requirements: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    fold_metrics: Mapping[str, Sequence[float]] | None = None,
+    text_artifacts: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> LoggedModel:
+    """A nested run for one candidate model, in the shape :func:`load_candidate` reads back.
+
+    Call it inside a parent run. Tags ``tenfold.stage=candidate``, ``tenfold.candidate``
+    and ``tenfold.model_uri``; params; metrics (numeric leaves); per-fold scores as the
+    steps of one metric each (``fold_metrics``); text artifacts; the model with its
+    signature, input example and ``metadata``.
+    """
+    with start_run(
+        experiment,
+        name,
+        nested=True,
+        tags={"tenfold.stage": "candidate", "tenfold.candidate": name},
+    ):
+        if params:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+        for key, scores in (fold_metrics or {}).items():
+            for step, score in enumerate(scores):
+                mlflow.log_metric(metric_name(key), float(score), step=step)
+        if metrics:
+            log_metrics(metrics)
+        for artifact, text in (text_artifacts or {}).items():
+            mlflow.log_text(text, artifact)
+        logged = log_sklearn_model(
+            model, input_example=input_example, requirements=requirements, metadata=metadata
+        )
+        mlflow.set_tag("tenfold.model_uri", logged.model_uri)
+        return logged

@@ -194,14 +194,13 @@ def test_exported_model_keeps_its_registry_identity(
 
 
 def test_candidate_runs_round_trip(isolated_tracking: Path) -> None:
-    """What log_candidate writes, latest_training + load_candidate read back."""
+    """What training_run, log_candidate and register_champion write, latest_training and
+    load_candidate read back."""
     X = pd.DataFrame({"a": np.arange(20.0)})
     y = (X["a"] > 9).astype(int).to_numpy()
     model = LogisticRegression(C=0.5).fit(X, y)
     source = DataSource(dataset="toy", kind="real", origin="cache", sha256={"toy.csv": "cd34"})
-    with tracking.start_run(
-        "exp", "train", config={"seed": 5}, data=source, seed=5, tags={"tenfold.stage": "train"}
-    ):
+    with tracking.training_run("exp", config={"seed": 5}, data=source, seed=5):
         logged = tracking.log_candidate(
             "exp",
             "lr",
@@ -214,7 +213,11 @@ def test_candidate_runs_round_trip(isolated_tracking: Path) -> None:
             text_artifacts={"oof.csv": "p\n0.1\n"},
             metadata={"decision_threshold": 0.3},
         )
+        version = tracking.register_champion("lr", logged.model_uri, "toy-lr")
     training = tracking.latest_training("exp", data=source, seed=5)
+    assert training.parent.data.tags["tenfold.champion"] == "lr"
+    champion = MlflowClient().get_model_version_by_alias("toy-lr", "champion")
+    assert (str(champion.version), champion.tags["candidate"]) == (version, "lr")
     (run,) = training.stage("candidate")
     back = tracking.load_candidate(run, text_artifacts=["oof.csv"], histories=["cv_auc_fold"])
     assert (back.name, back.run_id, back.model_uri) == ("lr", logged.run_id, logged.model_uri)

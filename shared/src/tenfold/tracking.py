@@ -519,3 +519,29 @@ def log_candidate(
         )
         mlflow.set_tag("tenfold.model_uri", logged.model_uri)
         return logged
+
+
+@contextlib.contextmanager
+def training_run(
+    experiment: str, *, config: Any, data: DataSource, seed: int
+) -> Iterator[mlflow.ActiveRun]:
+    """The parent run of a training (tag ``tenfold.stage=train``): what
+    :func:`latest_training` finds again for a later ``evaluate`` stage."""
+    with start_run(
+        experiment,
+        "train",
+        config=config,
+        data=data,
+        seed=seed,
+        tags={"tenfold.stage": "train"},
+    ) as run:
+        yield run
+
+
+def register_champion(
+    candidate: str, model_uri: str, model_name: str, *, tags: Mapping[str, str] | None = None
+) -> str:
+    """Record ``candidate`` as the active training run's champion (tag
+    ``tenfold.champion``) and register its model with the alias ``champion``."""
+    mlflow.set_tag("tenfold.champion", candidate)
+    return register(model_uri, model_name, tags={"candidate": candidate, **(tags or {})})

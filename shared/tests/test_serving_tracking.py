@@ -226,3 +226,25 @@ def test_candidate_runs_round_trip(isolated_tracking: Path) -> None:
     assert back.metric_history == {"cv_auc_fold": [0.8, 1.0]}
     assert run.data.metrics["cv_auc"] == 0.9
     assert back.record.metadata["decision_threshold"] == 0.3
+
+
+def test_reason_codes_read_as_sentences() -> None:
+    from tenfold.explain import Scores
+    from tenfold.serving import reason_codes
+
+    scores = Scores(
+        prediction=np.array([0.9, 0.1]),
+        margin=np.array([2.2, -2.2]),
+        contributions=np.array([[0.5, -1.5, 0.25], [0.1, 0.2, -0.3]]),
+        base_value=-1.0,
+        inputs={"amount": np.array([412.5, 3.0]), "night": np.array([1.0, 0.0]), "kind": "web"},
+    )
+    codes = reason_codes(
+        scores, 0, ("amount", "night", "kind"), outcome="fraud risk", label=str.upper, k=2
+    )
+    assert [c.feature for c in codes] == ["night", "amount"]  # by magnitude
+    assert codes[0].direction == "decreases"
+    assert codes[0].readable == "NIGHT = 1.0 decreases fraud risk"
+    assert codes[1].value == 412.5
+    second = reason_codes(scores, 1, ("amount", "night", "kind"), outcome="risk", k=1)
+    assert second[0].readable == "kind = web decreases risk"  # a scalar input serves every row

@@ -9,7 +9,8 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -82,3 +83,16 @@ def progress(description: str, total: int) -> Iterator[Callable[[int, int], None
     task = bar.add_task(description, total=total)
     with bar:
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+# Options every project's CLI repeats (``serve`` and the commands that write reports).
+HostOption = Annotated[str, typer.Option(help="Interface to bind.")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+ReportsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--reports-dir",
+        help="Write reports here instead of the project's reports/ folder.",
+        file_okay=False,
+    ),
+]

@@ -6,7 +6,10 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Cell = Callable[[Mapping[str, Any]], object]
 
@@ -68,3 +71,16 @@ def refresh_results(
     """Regenerate a README's ``results`` section from a committed metrics file."""
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     return update_readme(readme, {"results": render(metrics)})
+
+
+def write_reports(
+    folder: Path, metrics: Mapping[str, Any], figures: Mapping[str, Figure]
+) -> list[Path]:
+    """A run's report files: ``metrics.json`` (byte-stable, :func:`tenfold.repro.write_metrics`)
+    and every figure as the PNG its key names (:func:`tenfold.evaluation.save_figure`)."""
+    from tenfold.evaluation import save_figure
+    from tenfold.repro import write_metrics
+
+    written = [write_metrics(folder / "metrics.json", metrics)]
+    written += [save_figure(figure, folder / name) for name, figure in figures.items()]
+    return written

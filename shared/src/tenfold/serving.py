@@ -28,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +44,8 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tenfold.explain import Scores, plain, top_factors, value_at
 
 if TYPE_CHECKING:
     from tenfold.tracking import ModelRecord
@@ -108,6 +110,40 @@ def card_from_record(
         },
         details=dict(details or {}),
     )
+
+
+class ReasonCode(BaseModel):
+    """One driver of a prediction, in words and numbers (a field of a response)."""
+
+    feature: str
+    value: str | float | int | None
+    direction: Literal["increases", "decreases"]
+    contribution: float = Field(description="contribution to the margin (log-odds of a classifier)")
+    readable: str
+
+
+def reason_codes(
+    scores: Scores,
+    i: int,
+    sources: Sequence[str],
+    *,
+    outcome: str,
+    label: Callable[[str], str] = str,
+    k: int = 3,
+) -> list[ReasonCode]:
+    """Row ``i``'s ``k`` largest contributions (from :class:`tenfold.explain.FastScorer`)
+    as reason codes that read "<label> = <value> increases <outcome>"."""
+    values = {name: plain(value_at(v, i)) for name, v in scores.inputs.items()}
+    return [
+        ReasonCode(
+            feature=f.feature,
+            value=f.value,
+            direction=f.direction,
+            contribution=round(f.contribution, 4),
+            readable=f"{label(f.feature)} = {f.value} {f.direction} {outcome}",
+        )
+        for f in top_factors(scores.contributions[i], sources, values, k=k)
+    ]
 
 
 class Predictor(Protocol):

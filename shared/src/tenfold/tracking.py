@@ -545,3 +545,10 @@ def register_champion(
     ``tenfold.champion``) and register its model with the alias ``champion``."""
     mlflow.set_tag("tenfold.champion", candidate)
     return register(model_uri, model_name, tags={"candidate": candidate, **(tags or {})})
+
+
+def log_artifacts_to(run_id: str, files: Sequence[Path], artifact_path: str | None = None) -> None:
+    """Attach files to a run (e.g. the reports a later stage wrote for a training run)."""
+    client = MlflowClient()
+    for file in files:
+        client.log_artifact(run_id, str(file), artifact_path)

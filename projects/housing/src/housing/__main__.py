@@ -1,0 +1,316 @@
+"""Housing CLI: ``python -m housing run | train | evaluate | predict | serve | report``.
+
+``run`` is the whole project (what ``make housing`` calls): data → tuning of three
+models tracked in MLflow → stack with CV+ intervals → held-out evaluation with plots →
+champion registered, ready for ``serve`` and the Streamlit app (``make housing-app``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from housing.config import PROJECT_DIR, HousingConfig
+from tenfold.cli import console, progress, setup_logging, user_errors
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Ames house prices: tuned ridge / random forest / LightGBM, a stack, CV+ intervals.",
+)
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Any regression CSV instead of Ames (schema inferred).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+TargetOpt = Annotated[str, typer.Option("--target", help="Target column (numeric).")]
+IdOpt = Annotated[str | None, typer.Option("--id", help="Id column, excluded from features.")]
+TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials (ridge, LightGBM).")]
+ForestTrialsOpt = Annotated[
+    int, typer.Option("--forest-trials", min=1, help="Optuna trials for the random forest.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
+FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model-uri", help="Default: models:/housing@champion (or a model folder)."),
+]
+ReportsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reports-dir",
+        help="Write reports here instead of projects/housing/reports.",
+        file_okay=False,
+    ),
+]
+DEFAULTS = HousingConfig()
+
+
+def _config(
+    data: Path | None,
+    target: str,
+    id_column: str | None,
+    trials: int,
+    forest_trials: int,
+    seed: int,
+    cv_folds: int,
+    reports_dir: Path | None = None,
+) -> HousingConfig:
+    changes: dict[str, Any] = {
+        "n_trials": trials,
+        "forest_trials": forest_trials,
+        "seed": seed,
+        "cv_folds": cv_folds,
+    }
+    if reports_dir is not None:
+        changes["reports_dir"] = reports_dir.resolve()
+    if data is not None:
+        changes.update(
+            data_path=data.resolve(),
+            target=target,
+            id_column=id_column,
+            experiment="housing-custom",
+        )
+    return dataclasses.replace(DEFAULTS, **changes)
+
+
+def _output_dir(cfg: HousingConfig, kind: str) -> Path:
+    """Real Ames results are the committed reports; anything else goes to a git-ignored
+    sub-folder, so an offline run never overwrites the published numbers."""
+    if cfg.data_path is not None:
+        return cfg.reports_dir / "custom" / cfg.data_path.stem
+    return cfg.reports_dir if kind == "real" else cfg.reports_dir / "synthetic"
+
+
+def _train(cfg: HousingConfig) -> Any:
+    from housing import data, train
+
+    loaded = data.load(cfg)
+    if not loaded.source.is_real:
+        console().print(
+            "[bold yellow]Using the SYNTHETIC twin of the Ames data[/] (real files "
+            "not found): numbers are illustrative only."
+        )
+    total = 2 * cfg.n_trials + cfg.forest_trials + 1
+    offsets = {
+        "ridge": 0,
+        "random_forest": cfg.n_trials,
+        "lightgbm": cfg.n_trials + cfg.forest_trials,
+    }
+    with progress("tuning ridge, forest, LightGBM; then the stack", total) as update:
+
+        def report(stage: str, done: int, _: int) -> None:
+            if stage.startswith("tuning "):
+                update(offsets[stage.removeprefix("tuning ")] + done, total)
+            elif stage.startswith("stack") and done:
+                update(total, total)
+
+        result = train.train(cfg, loaded, progress=report)
+    return loaded, result
+
+
+def _write_reports(cfg: HousingConfig, loaded: Any, result: Any) -> Path:
+    """Evaluate on the held-out sales, write metrics.json and figures, attach them to MLflow."""
+    from housing import evaluate
+    from tenfold import tracking
+    from tenfold.evaluation import save_figure
+    from tenfold.repro import write_metrics
+
+    out = _output_dir(cfg, result.source.kind)
+    evaluation = evaluate.evaluate(result, cfg, loaded.train if result.prepared.ames else None)
+    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
+    written += [save_figure(figure, out / name) for name, figure in evaluation.figures.items()]
+    # held-out scores go back onto the runs that produced the models, reports onto the parent
+    for name, candidate in result.candidates.items():
+        heldout = {
+            k: v
+            for k, v in evaluation.metrics["models"][name]["heldout"].items()
+            if "ci95" not in k
+        }
+        tracking.log_metrics_to(candidate.run_id, heldout, prefix="heldout_")
+    tracking.log_metrics_to(
+        result.parent_run_id, evaluation.metrics["interval"], prefix="interval_"
+    )
+    tracking.log_artifacts_to(result.parent_run_id, written, artifact_path="reports")
+    return out
+
+
+def _finish(cfg: HousingConfig, out: Path, started: float) -> None:
+    # the README shows the published results only: not a synthetic run, nor --reports-dir
+    if out == PROJECT_DIR / "reports":
+        _update_readme(cfg)
+    _summary(cfg, out, time.perf_counter() - started)
+
+
+@app.command()
+@user_errors
+def run(
+    data: DataOpt = None,
+    target: TargetOpt = DEFAULTS.target,
+    id_column: IdOpt = DEFAULTS.id_column,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    reports_dir: ReportsOpt = None,
+    verbose: bool = False,
+) -> None:
+    """The whole project: data, tuning, stack + intervals, evaluation, registered champion."""
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir)
+    loaded, result = _train(cfg)
+    _finish(cfg, _write_reports(cfg, loaded, result), started)
+
+
+@app.command()
+@user_errors
+def train(
+    data: DataOpt = None,
+    target: TargetOpt = DEFAULTS.target,
+    id_column: IdOpt = DEFAULTS.id_column,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    verbose: bool = False,
+) -> None:
+    """Tune and fit the models and the stack, track them in MLflow, register the champion."""
+    setup_logging(verbose)
+    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds)
+    _, result = _train(cfg)
+    scale = "log " if result.prepared.log_target else ""
+    console().print(
+        f"champion [bold]stack[/] (CV RMSE {scale}{cfg.target} {result.best.cv_rmse:.4f}), "
+        f"registered as {cfg.registered_model_name} version {result.registered_version} "
+        "@champion; `evaluate` scores the held-out sales"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    data: DataOpt = None,
+    target: TargetOpt = DEFAULTS.target,
+    id_column: IdOpt = DEFAULTS.id_column,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    reports_dir: ReportsOpt = None,
+    verbose: bool = False,
+) -> None:
+    """Score the latest training's candidates on the held-out sales; write the reports."""
+    from housing import data as housing_data
+    from housing.train import from_latest_run
+
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir)
+    loaded = housing_data.load(cfg)
+    result = from_latest_run(cfg, loaded)
+    _finish(cfg, _write_reports(cfg, loaded, result), started)
+
+
+@app.command()
+@user_errors
+def predict(
+    input_path: Annotated[
+        Path,
+        typer.Option("--input", help="CSV of houses to price.", exists=True, dir_okay=False),
+    ],
+    output_path: Annotated[Path, typer.Option("--output", help="Where to write prices.")],
+    model_uri: ModelOpt = None,
+    verbose: bool = False,
+) -> None:
+    """Batch pricing: predicted price and its interval per house (Kaggle's test.csv works)."""
+    from housing import data as housing_data
+    from housing.serve import SPEC, score_frame
+
+    setup_logging(verbose)
+    frame = housing_data.read_scoring_file(input_path, HousingConfig())
+    prices = score_frame(frame, model_uri or SPEC.default_model_uri)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    prices.to_csv(output_path, index=False)
+    priced = int(prices["predicted_price"].notna().sum())
+    console().print(
+        f"priced {priced} of {len(prices)} houses → {output_path} "
+        f"(median ${prices['predicted_price'].median():,.0f})"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    model_uri: ModelOpt = None,
+) -> None:
+    """Serve the champion over HTTP (FastAPI + uvicorn): price and interval."""
+    from housing.serve import app as build_app
+    from tenfold.serving import serve_app
+
+    setup_logging()
+    serve_app(build_app, host=host, port=port, model_uri=model_uri)
+
+
+@app.command()
+def report() -> None:
+    """Regenerate the README results table from reports/metrics.json."""
+    changed = _update_readme(HousingConfig())
+    console().print("README updated" if changed else "README already up to date")
+
+
+def _update_readme(cfg: HousingConfig) -> bool:
+    from housing.evaluate import results_table
+    from tenfold.reports import refresh_results
+
+    return refresh_results(
+        cfg.reports_dir.parent / "README.md", cfg.reports_dir / "metrics.json", results_table
+    )
+
+
+def _summary(cfg: HousingConfig, out: Path, seconds: float) -> None:
+    from rich.table import Table
+
+    from housing.evaluate import DISPLAY_NAMES
+    from housing.train import CANDIDATES
+    from tenfold.repro import read_metrics
+
+    metrics = read_metrics(out / "metrics.json")
+    log = metrics["data"]["target_scale"] == "log"
+    score = "rmse_log" if log else "rmse"
+    table = Table(title=f"housing: CV and held-out ({metrics['data']['kind']} data)")
+    for column in ("model", "CV RMSE", "held-out RMSE", "held-out MAE", "R²"):
+        table.add_column(column)
+    for name in CANDIDATES:
+        row = metrics["models"][name]
+        mark = " ★" if name == metrics["champion"] else ""
+        held = row["heldout"]
+        table.add_row(
+            DISPLAY_NAMES[name] + mark,
+            f"{row['cv_rmse']:.4f}",
+            f"{held[score]:.4f}",
+            f"{held['mae']:,.0f}",
+            f"{held['r2']:.3f}",
+        )
+    interval = metrics["interval"]
+    out_console = console()
+    out_console.print(table)
+    out_console.print(
+        f"interval coverage {interval['coverage']:.1%} at nominal {interval['nominal']:.0%} "
+        f"on {interval['rows']} held-out sales; reports → {out}; champion → "
+        f"models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,456 @@
+"""Ames features: the data-quality rules, engineered columns and the preprocessors.
+
+Every rule here runs inside the model's Pipeline, so cross-validation applies it to each
+fold and the served model applies it to each request:
+
+- :class:`AmesFeatures` (stateless) decides what a literal ``"NA"`` means. In 14 text
+  columns it means "none" (no alley, basement, garage, fireplace, pool, fence, misc
+  feature), but only when the house really has none: ``BsmtExposure = "NA"`` on a house
+  with 900 sq ft of basement is a missing value, not "no basement". The size column of
+  each amenity decides (TotalBsmtSF, GarageArea, Fireplaces, PoolArea); this reproduces
+  De Cock's own coding, which writes "NA" for "none" and a blank for "missing". In every
+  other text column "NA" is a missing value. It also fills the numbers that absence
+  implies (no basement → 0 sq ft), fixes impossible years, and adds engineered columns.
+- :class:`GroupMedianImputer` (learned) fills LotFrontage with the median frontage of
+  the neighbourhood, learned on the training rows of each fold.
+- :class:`SkewedLog1p` (learned) log-transforms right-skewed areas for the linear model.
+- Quality scales (Ex/Gd/TA/Fa/Po, "None" below Po) are ordinal codes; other categories
+  are one-hot encoded; unseen categories encode as "infrequent" (linear) or all zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import skew
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from tenfold.pipelines import MISSING_CATEGORY, TabularSchema, build_preprocessor
+
+NONE = "None"
+QUALITY = (NONE, "Po", "Fa", "TA", "Gd", "Ex")
+ORDINAL_LEVELS: dict[str, tuple[str, ...]] = {
+    "ExterQual": QUALITY,
+    "ExterCond": QUALITY,
+    "BsmtQual": QUALITY,
+    "BsmtCond": QUALITY,
+    "BsmtExposure": (NONE, "No", "Mn", "Av", "Gd"),
+    "BsmtFinType1": (NONE, "Unf", "LwQ", "Rec", "BLQ", "ALQ", "GLQ"),
+    "BsmtFinType2": (NONE, "Unf", "LwQ", "Rec", "BLQ", "ALQ", "GLQ"),
+    "HeatingQC": QUALITY,
+    "KitchenQual": QUALITY,
+    "Functional": ("Sal", "Sev", "Maj2", "Maj1", "Mod", "Min2", "Min1", "Typ"),
+    "FireplaceQu": QUALITY,
+    "GarageFinish": (NONE, "Unf", "RFn", "Fin"),
+    "GarageQual": QUALITY,
+    "GarageCond": QUALITY,
+    "PoolQC": QUALITY,
+}
+NOMINAL = (
+    "MSSubClass",
+    "MSZoning",
+    "Street",
+    "Alley",
+    "LotShape",
+    "LandContour",
+    "Utilities",
+    "LotConfig",
+    "LandSlope",
+    "Neighborhood",
+    "Condition1",
+    "Condition2",
+    "BldgType",
+    "HouseStyle",
+    "RoofStyle",
+    "RoofMatl",
+    "Exterior1st",
+    "Exterior2nd",
+    "MasVnrType",
+    "Foundation",
+    "Heating",
+    "CentralAir",
+    "Electrical",
+    "GarageType",
+    "PavedDrive",
+    "Fence",
+    "MiscFeature",
+    "MoSold",
+    "SaleType",
+    "SaleCondition",
+)
+NUMERIC = (
+    "LotFrontage",
+    "LotArea",
+    "OverallQual",
+    "OverallCond",
+    "YearBuilt",
+    "YearRemodAdd",
+    "MasVnrArea",
+    "BsmtFinSF1",
+    "BsmtFinSF2",
+    "BsmtUnfSF",
+    "TotalBsmtSF",
+    "1stFlrSF",
+    "2ndFlrSF",
+    "LowQualFinSF",
+    "GrLivArea",
+    "BsmtFullBath",
+    "BsmtHalfBath",
+    "FullBath",
+    "HalfBath",
+    "BedroomAbvGr",
+    "KitchenAbvGr",
+    "TotRmsAbvGrd",
+    "Fireplaces",
+    "GarageYrBlt",
+    "GarageCars",
+    "GarageArea",
+    "WoodDeckSF",
+    "OpenPorchSF",
+    "EnclosedPorch",
+    "3SsnPorch",
+    "ScreenPorch",
+    "PoolArea",
+    "MiscVal",
+    "YrSold",
+)
+ENGINEERED = (
+    "total_sf",
+    "total_bathrooms",
+    "house_age",
+    "years_since_remodel",
+    "porch_sf",
+    "has_basement",
+    "has_garage",
+    "has_fireplace",
+    "has_pool",
+    "has_second_floor",
+    "remodelled",
+)
+# Columns whose degree-2 terms the linear model may use (Optuna decides): the few
+# continuous drivers of price, where quality × size is the interaction that matters.
+POLYNOMIAL = ("OverallQual", "GrLivArea", "total_sf", "house_age", "total_bathrooms", "GarageCars")
+AMES_COLUMNS = (*NUMERIC, *NOMINAL, *ORDINAL_LEVELS)
+
+
+@dataclass(frozen=True)
+class Amenity:
+    """A part of a house that can be absent; ``size`` is 0 exactly when it is."""
+
+    name: str
+    size: str
+    text: tuple[str, ...]
+    numeric: tuple[str, ...] = ()
+
+
+AMENITIES = (
+    Amenity(
+        "basement",
+        "TotalBsmtSF",
+        ("BsmtQual", "BsmtCond", "BsmtExposure", "BsmtFinType1", "BsmtFinType2"),
+        ("BsmtFinSF1", "BsmtFinSF2", "BsmtUnfSF", "TotalBsmtSF", "BsmtFullBath", "BsmtHalfBath"),
+    ),
+    Amenity(
+        "garage",
+        "GarageArea",
+        ("GarageType", "GarageFinish", "GarageQual", "GarageCond"),
+        ("GarageCars", "GarageArea"),
+    ),
+    Amenity("fireplace", "Fireplaces", ("FireplaceQu",)),
+    Amenity("pool", "PoolArea", ("PoolQC",)),
+)
+# "NA" in these always means none: there is no size column to contradict it
+ALWAYS_NONE = ("Alley", "Fence", "MiscFeature")
+
+
+def clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """The Ames data-quality rules (stateless: no statistic of the rows is used)."""
+    out = frame.copy()
+    for col in (*NOMINAL, *ORDINAL_LEVELS):
+        out[col] = _text(out[col])
+    for col in NUMERIC:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for amenity in AMENITIES:
+        size = out[amenity.size]
+        # the size decides; without it, the first text column's "NA" does
+        absent = (size == 0) | (size.isna() & out[amenity.text[0]].isin(["NA", np.nan]))
+        for col in amenity.text:
+            unknown = out[col].isna() | (out[col] == "NA")
+            out[col] = out[col].mask(absent & unknown, NONE).mask(~absent & unknown, np.nan)
+        for col in amenity.numeric:
+            out[col] = out[col].mask(absent & out[col].isna(), 0.0)
+    for col in ALWAYS_NONE:
+        out[col] = out[col].mask(out[col] == "NA", NONE)
+    no_veneer = out["MasVnrType"] == NONE
+    out["MasVnrArea"] = out["MasVnrArea"].mask(no_veneer & out["MasVnrArea"].isna(), 0.0)
+    other_text = [c for c in (*NOMINAL, *ORDINAL_LEVELS) if c not in _NONE_AWARE]
+    out[other_text] = out[other_text].mask(out[other_text] == "NA", np.nan)
+    # impossible years are typos (one garage "built" in 2207): treat them as unknown
+    sold = out["YrSold"].fillna(out["YrSold"].max())
+    for col in ("YearBuilt", "YearRemodAdd", "GarageYrBlt"):
+        out[col] = out[col].mask(out[col] > sold + 1)
+    # De Cock: the remodel date equals the construction date when there was no remodel
+    out["YearRemodAdd"] = out["YearRemodAdd"].fillna(out["YearBuilt"])
+    out["YearRemodAdd"] = np.fmax(out["YearRemodAdd"], out["YearBuilt"])
+    # most garages are built with the house; no garage → "has_garage" carries that
+    out["GarageYrBlt"] = out["GarageYrBlt"].fillna(out["YearBuilt"])
+    return out
+
+
+_NONE_AWARE = {c for a in AMENITIES for c in a.text} | set(ALWAYS_NONE)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Text as stripped str (MSSubClass 20 → "20", "WD " → "WD"); missing stays NaN."""
+    as_text = values.map(_as_text, na_action="ignore")
+    return as_text.astype(object).where(as_text.notna(), np.nan)
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text if text else np.nan
+
+
+def engineer(frame: pd.DataFrame) -> pd.DataFrame:
+    """Engineered columns from cleaned Ames columns (missing in → missing out)."""
+    f = frame
+    sold = f["YrSold"]
+    return pd.DataFrame(
+        {
+            "total_sf": f["TotalBsmtSF"] + f["GrLivArea"],
+            "total_bathrooms": f["FullBath"]
+            + 0.5 * f["HalfBath"]
+            + f["BsmtFullBath"]
+            + 0.5 * f["BsmtHalfBath"],
+            # a house sold before it was finished has age 0, not -1
+            "house_age": (sold - f["YearBuilt"]).clip(lower=0),
+            "years_since_remodel": (sold - f["YearRemodAdd"]).clip(lower=0),
+            "porch_sf": f[
+                ["WoodDeckSF", "OpenPorchSF", "EnclosedPorch", "3SsnPorch", "ScreenPorch"]
+            ].sum(axis=1, min_count=1),
+            "has_basement": _flag(f["TotalBsmtSF"] > 0, f["TotalBsmtSF"]),
+            "has_garage": _flag(f["GarageArea"] > 0, f["GarageArea"]),
+            "has_fireplace": _flag(f["Fireplaces"] > 0, f["Fireplaces"]),
+            "has_pool": _flag(f["PoolArea"] > 0, f["PoolArea"]),
+            "has_second_floor": _flag(f["2ndFlrSF"] > 0, f["2ndFlrSF"]),
+            "remodelled": _flag(f["YearRemodAdd"] > f["YearBuilt"], f["YearRemodAdd"]),
+        },
+        index=frame.index,
+    )
+
+
+def _flag(condition: pd.Series, source: pd.Series) -> pd.Series:
+    return condition.astype(float).where(source.notna())
+
+
+class AmesFeatures(TransformerMixin, BaseEstimator):
+    """Cleans Ames columns (:func:`clean`) and adds :data:`ENGINEERED` ones.
+
+    Stateless: ``fit`` learns nothing from the rows, so there is nothing to leak; it
+    checks the columns and records them, as sklearn expects.
+    """
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> AmesFeatures:
+        missing = [c for c in AMES_COLUMNS if c not in X.columns]
+        if missing:
+            raise ValueError(f"AmesFeatures needs column(s) {missing}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "feature_names_in_")
+        cleaned = clean(X)
+        return pd.concat([cleaned, engineer(cleaned)], axis=1)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_in_")
+        return np.asarray([*self.feature_names_in_, *ENGINEERED], dtype=object)
+
+
+class GroupMedianImputer(TransformerMixin, BaseEstimator):
+    """Fills ``column`` with the median of its ``group`` (LotFrontage by Neighborhood:
+    lot shapes follow the street layout of a neighbourhood), else the overall median.
+
+    The medians are learned in ``fit``, on the training rows only.
+    """
+
+    def __init__(self, column: str = "LotFrontage", group: str = "Neighborhood") -> None:
+        self.column = column
+        self.group = group
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> GroupMedianImputer:
+        values = pd.to_numeric(X[self.column], errors="coerce")
+        self.medians_ = {
+            str(k): float(v) for k, v in values.groupby(X[self.group]).median().dropna().items()
+        }
+        self.overall_ = float(values.median())
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "medians_")
+        out = X.copy()
+        values = pd.to_numeric(out[self.column], errors="coerce").astype(float)
+        fill = out[self.group].map(lambda g: self.medians_.get(str(g), self.overall_))
+        out[self.column] = values.fillna(fill.astype(float))
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_in_")
+        return self.feature_names_in_
+
+
+class SkewedLog1p(TransformerMixin, BaseEstimator):
+    """``log1p`` of the non-negative columns whose training skewness exceeds ``threshold``.
+
+    Areas and lot sizes are right-skewed; a linear model on log areas treats a 10 %
+    larger house the same at every size. Which columns are skewed is learned in ``fit``.
+    """
+
+    def __init__(self, threshold: float = 0.75) -> None:
+        self.threshold = threshold
+
+    def fit(self, X: Any, y: Any = None) -> SkewedLog1p:
+        values = np.asarray(X, dtype=float)
+        self.n_features_in_ = values.shape[1]
+        skewness = np.nan_to_num(skew(values, axis=0, nan_policy="omit"), nan=0.0)
+        non_negative = np.nanmin(values, axis=0) >= 0
+        self.columns_ = np.flatnonzero((np.asarray(skewness) > self.threshold) & non_negative)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "columns_")
+        values = np.array(X, dtype=float)
+        values[:, self.columns_] = np.log1p(np.clip(values[:, self.columns_], 0, None))
+        return values
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        if input_features is None:
+            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return np.asarray(input_features, dtype=object)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def ames_schema() -> TabularSchema:
+    return TabularSchema(
+        numeric=(*NUMERIC, *ENGINEERED), categorical=NOMINAL, ordinal=dict(ORDINAL_LEVELS)
+    )
+
+
+def known_categories(X: pd.DataFrame) -> dict[str, list[str]]:
+    """The levels of each nominal column in the training rows, as text (what the API
+    compares a request's values with, to say when one is new)."""
+    return {
+        col: sorted({str(_as_text(v)) for v in X[col].dropna().unique()} - {"nan"})
+        for col in NOMINAL
+        if col in X.columns
+    }
+
+
+def features_step(ames: bool) -> Any:
+    return AmesFeatures() if ames else "passthrough"
+
+
+def _with_lot_frontage(schema: TabularSchema, columns: ColumnTransformer) -> Pipeline | Any:
+    if "LotFrontage" in schema.numeric and "Neighborhood" in schema.categorical:
+        return Pipeline([("lot_frontage", GroupMedianImputer()), ("columns", columns)])
+    return columns
+
+
+def linear_preprocessor(
+    schema: TabularSchema,
+    *,
+    polynomial: bool = False,
+    polynomial_columns: Sequence[str] = POLYNOMIAL,
+    min_frequency: int = 5,
+) -> Any:
+    """Inputs for the ridge member: imputed, log of skewed areas, scaled; ordinal codes
+    scaled; one-hot nominal columns with rare levels (fewer than ``min_frequency``
+    training rows) pooled, which is also where unseen levels go; optionally the
+    degree-2 terms of a few key columns."""
+
+    def numeric_block() -> list[tuple[str, Any]]:
+        return [
+            ("impute", SimpleImputer(strategy="median")),
+            ("log_skewed", SkewedLog1p()),
+            ("scale", StandardScaler()),
+        ]
+
+    transformers: list[tuple[str, Any, list[str]]] = [
+        ("num", Pipeline(numeric_block()), list(schema.numeric))
+    ]
+    if schema.ordinal:
+        transformers.append(
+            (
+                "ord",
+                Pipeline(
+                    [
+                        ("encode", _quality_encoder(schema.ordinal)),
+                        # a missing or unknown grade becomes the median grade
+                        ("impute", SimpleImputer(strategy="median")),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                list(schema.ordinal),
+            )
+        )
+    if schema.categorical:
+        transformers.append(
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+                        (
+                            "onehot",
+                            OneHotEncoder(
+                                handle_unknown="infrequent_if_exist",
+                                min_frequency=min_frequency,
+                                sparse_output=False,
+                            ),
+                        ),
+                    ]
+                ),
+                list(schema.categorical),
+            )
+        )
+    poly = [c for c in polynomial_columns if c in schema.numeric]
+    if polynomial and poly:
+        steps = [
+            *numeric_block(),
+            ("poly", PolynomialFeatures(degree=2, include_bias=False)),
+            ("scale_poly", StandardScaler()),
+        ]
+        transformers.append(("poly", Pipeline(steps), poly))
+    columns = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    return _with_lot_frontage(schema, columns)
+
+
+def _quality_encoder(levels: Mapping[str, tuple[str, ...]]) -> OrdinalEncoder:
+    return OrdinalEncoder(
+        categories=[list(v) for v in levels.values()],
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+    )
+
+
+def tree_preprocessor(schema: TabularSchema) -> Any:
+    """Inputs for the tree members: no scaling or log needed (splits are invariant to
+    monotone transforms); ordinal codes with unknown/missing as -1; one-hot nominal."""
+    return _with_lot_frontage(schema, build_preprocessor(schema, scale_numeric=False))

@@ -16,8 +16,9 @@ log prices, the effects multiply: typical price × Π exp(effect) = predicted pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from math import factorial
 from typing import Any, Literal
 
 import numpy as np
@@ -191,38 +192,59 @@ class Explained:
     drivers: list[Driver]
 
 
+def shapley_values(value: Callable[[np.ndarray], np.ndarray], k: int) -> tuple[np.ndarray, float]:
+    """Exact Shapley values of a k-player game and v(∅).
+
+    ``value`` maps a (2^k, k) 0/1 matrix of coalitions to their values in one call.
+    φ_i = Σ_{S ∌ i} |S|! (k − |S| − 1)! / k! · (v(S ∪ {i}) − v(S)).
+    """
+    coalitions = np.arange(2**k)
+    members = (coalitions[:, None] >> np.arange(k)) & 1
+    v = np.asarray(value(members), dtype=float)
+    size = members.sum(axis=1)
+    weight = np.array(
+        [factorial(s) * factorial(k - s - 1) / factorial(k) if s < k else 0.0 for s in size]
+    )
+    phi = np.empty(k)
+    for i in range(k):
+        without = members[:, i] == 0
+        phi[i] = np.sum(
+            weight[without] * (v[coalitions[without] | (1 << i)] - v[coalitions[without]])
+        )
+    return phi, float(v[0])
+
+
 def explain(
     model: Any,
     form: BuyerForm,
     typical: Mapping[str, Any],
     columns: list[str],
 ) -> Explained:
-    """Exact Shapley values of log(predicted price) over the form's fields (shap's exact
-    explainer), with the typical form as the baseline. One batch of 2^k houses."""
-    import shap
+    """Exact Shapley values of log(predicted price) over the form's fields, with the
+    typical form as the baseline: one batch of 2^k houses through the model.
 
+    Written out rather than taken from shap: shap's exact explainer computes the same
+    numbers, but its import and first (numba-compiled) call cost ~20 s, which the app's
+    first answer would wait for; the formula is the ten lines of :func:`shapley_values`.
+    """
     baseline = typical_form(typical)
     chosen, base = asdict(form), asdict(baseline)
-    k = len(FORM_FIELDS)
 
-    def log_price(masks: np.ndarray) -> np.ndarray:
+    def log_price(coalitions: np.ndarray) -> np.ndarray:
         houses = [
             house_from_form(
                 replace(
                     baseline,
-                    **{f: chosen[f] for f, on in zip(FORM_FIELDS, row, strict=True) if on > 0.5},
+                    **{f: chosen[f] for f, on in zip(FORM_FIELDS, row, strict=True) if on},
                 ),
                 typical,
             )
-            for row in masks
+            for row in coalitions
         ]
         return np.log(np.asarray(model.predict(houses_frame(houses, columns)), dtype=float))
 
-    masker = shap.maskers.Independent(np.zeros((1, k)), max_samples=1)
-    explainer = shap.explainers.Exact(log_price, masker)
-    result = explainer(np.ones((1, k)), max_evals=2**k + 2 * k + 10, silent=True)
-    effects = np.asarray(result.values[0], dtype=float)
-    typical_price = float(np.exp(np.asarray(result.base_values).reshape(-1)[0]))
+    effects, typical_log_price = shapley_values(log_price, len(FORM_FIELDS))
+    typical_price = float(np.exp(typical_log_price))
     price = float(typical_price * np.exp(effects.sum()))
     drivers = [
         Driver(f, LABELS[f], chosen[f], base[f], float(e))

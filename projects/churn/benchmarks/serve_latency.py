@@ -56,7 +56,8 @@ class NaivePredictor:
     def predict(self, items: Sequence[Any]) -> list[Any]:
         import pandas as pd
 
-        from churn.serve import ChurnPrediction, Factor
+        from churn.serve import ChurnPrediction
+        from tenfold.serving import ReasonCode
 
         out = []
         for item in items:
@@ -69,7 +70,7 @@ class NaivePredictor:
                 grouped[source] = grouped.get(source, 0.0) + float(value)
             top = sorted(grouped.items(), key=lambda kv: abs(kv[1]), reverse=True)[:3]
             factors = [
-                Factor(
+                ReasonCode(
                     feature=k,
                     value=str(frame.iloc[0].get(k, "")),
                     direction="increases" if v > 0 else "decreases",

@@ -14,7 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from churn.config import PROJECT_DIR, ChurnConfig
-from tenfold.cli import console, progress, setup_logging, user_errors
+from tenfold.cli import (
+    HostOption,
+    PortOption,
+    ReportsDirOption,
+    console,
+    progress,
+    setup_logging,
+    user_errors,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -39,16 +47,6 @@ FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV fol
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model-uri", help="Default: models:/churn@champion (or a model folder)."),
-]
-
-
-ReportsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--reports-dir",
-        help="Write reports here instead of projects/churn/reports.",
-        file_okay=False,
-    ),
 ]
 
 
@@ -101,28 +99,22 @@ def _train(cfg: ChurnConfig) -> Any:
 
 def _write_reports(cfg: ChurnConfig, frame: Any, result: Any) -> Path:
     """Evaluate on the test split, write metrics.json and figures, attach them to MLflow."""
-    import mlflow
-
     from churn import evaluate
     from tenfold import tracking
-    from tenfold.evaluation import save_figure
-    from tenfold.repro import write_metrics
+    from tenfold.reports import write_reports
 
     out = _output_dir(cfg, result.source.kind)
     evaluation = evaluate.evaluate(result, cfg)
     figures = {**evaluation.figures, **evaluate.shap_figures(result)}
     if result.prepared.telco:
         figures.update(evaluate.eda_figures(frame, result.prepared.y))
-    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
-    written += [save_figure(figure, out / name) for name, figure in figures.items()]
+    written = write_reports(out, evaluation.metrics, figures)
     # test scores go back onto the runs that produced the models, reports onto the parent
     for name, candidate in result.candidates.items():
         tracking.log_metrics_to(
             candidate.run_id, evaluation.metrics["models"][name]["test"], prefix="test_"
         )
-    with mlflow.start_run(run_id=result.parent_run_id):
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="reports")
+    tracking.log_artifacts_to(result.parent_run_id, written, artifact_path="reports")
     return out
 
 
@@ -142,7 +134,7 @@ def run(
     trials: TrialsOpt = 50,
     seed: SeedOpt = 42,
     cv_folds: FoldsOpt = 5,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, EDA, training, evaluation, registered champion."""
@@ -185,7 +177,7 @@ def evaluate(
     trials: TrialsOpt = 50,
     seed: SeedOpt = 42,
     cv_folds: FoldsOpt = 5,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """Score the latest training's candidates on the test split; write the reports."""
@@ -228,8 +220,8 @@ def predict(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     model_uri: ModelOpt = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn)."""

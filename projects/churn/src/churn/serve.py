@@ -18,13 +18,15 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tenfold import tracking
-from tenfold.explain import FastScorer, Scores, plain, top_factors, value_at
+from tenfold.explain import FastScorer, Scores
 from tenfold.serving import (
     ModelCard,
+    ReasonCode,
     ServiceSettings,
     ServiceSpec,
     card_from_record,
     create_app,
+    reason_codes,
 )
 
 YesNo = Literal["Yes", "No"]
@@ -110,22 +112,12 @@ class ChurnRequest(BaseModel):
         return self
 
 
-class Factor(BaseModel):
-    """One driver of the prediction, in words and numbers."""
-
-    feature: str
-    value: str | float | int | None
-    direction: Literal["increases", "decreases"]
-    contribution: float = Field(description="SHAP value in log-odds of churn")
-    readable: str
-
-
 class ChurnPrediction(BaseModel):
     customerID: str | None = None
     churn_probability: float
     will_churn: bool = Field(description="probability at or above the decision threshold")
     threshold: float
-    top_factors: list[Factor]
+    top_factors: list[ReasonCode]
     model_version: str | None = None
 
 
@@ -157,21 +149,14 @@ class ChurnPredictor:
         self.threshold = threshold
         self.card = card
 
-    def factors(self, scores: Scores, i: int, k: int = 3) -> list[Factor]:
-        values = {name: plain(value_at(v, i)) for name, v in scores.inputs.items()}
-        out = []
-        for f in top_factors(scores.contributions[i], self.scorer.sources, values, k=k):
-            label = LABELS.get(f.feature, f.feature)
-            out.append(
-                Factor(
-                    feature=f.feature,
-                    value=f.value,
-                    direction=f.direction,
-                    contribution=round(f.contribution, 4),
-                    readable=f"{label} = {f.value} {f.direction} churn risk",
-                )
-            )
-        return out
+    def factors(self, scores: Scores, i: int) -> list[ReasonCode]:
+        return reason_codes(
+            scores,
+            i,
+            self.scorer.sources,
+            outcome="churn risk",
+            label=lambda name: LABELS.get(name, name),
+        )
 
     def predict(self, items: Sequence[ChurnRequest]) -> list[ChurnPrediction]:
         records = [item.model_dump() for item in items]

@@ -226,14 +226,7 @@ def train(
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
     folds = make_folds(split_, cfg)
-    with tracking.start_run(
-        cfg.experiment,
-        "train",
-        config=cfg,
-        data=source,
-        seed=cfg.seed,
-        tags={"tenfold.stage": "train"},
-    ) as parent:
+    with tracking.training_run(cfg.experiment, config=cfg, data=source, seed=cfg.seed) as parent:
         candidates: dict[str, Candidate] = {}
         report("logistic regression", 0, 1)
         lr_pipeline = make_pipeline(prepared, logistic_regression(cfg), scale=True)
@@ -275,14 +268,11 @@ def train(
         champion = max(CANDIDATES, key=lambda name: candidates[name].cv_roc_auc)
         best = candidates[champion]
         tracking.log_metrics({f"cv_roc_auc.{n}": c.cv_roc_auc for n, c in candidates.items()})
-        import mlflow
-
-        mlflow.set_tag("tenfold.champion", champion)
-        version = tracking.register(
+        version = tracking.register_champion(
+            champion,
             str(best.model_uri),
             cfg.registered_model_name,
             tags={
-                "candidate": champion,
                 "decision_threshold": f"{best.threshold:.2f}",
                 "data_kind": source.kind,
                 "cv_roc_auc": f"{best.cv_roc_auc:.4f}",
@@ -301,46 +291,35 @@ def train(
 
 def _log_candidate(candidate: Candidate, split_: Split, cfg: ChurnConfig, *, telco: bool) -> None:
     """A nested run per candidate: params, CV metrics, OOF predictions and the model."""
-    import mlflow
-
-    with tracking.start_run(
+    logged = tracking.log_candidate(
         cfg.experiment,
         candidate.name,
-        nested=True,
-        tags={"tenfold.stage": "candidate", "tenfold.candidate": candidate.name},
-    ) as run:
-        mlflow.log_params({k: str(v) for k, v in candidate.params.items()})
-        for fold, score in enumerate(candidate.cv_fold_roc_auc):
-            mlflow.log_metric("cv_roc_auc_fold", score, step=fold)
-        tracking.log_metrics(
-            {
-                "cv_roc_auc": candidate.cv_roc_auc,
-                "cv_roc_auc_std": float(np.std(candidate.cv_fold_roc_auc)),
-                "decision_threshold": candidate.threshold,
-                "oof_value_per_customer": candidate.value_curve.best_value / len(split_.y_train),
-            }
-        )
-        mlflow.log_text(
-            pd.DataFrame({"oof_proba": candidate.oof_proba, "y": split_.y_train}).to_csv(
-                index=False
-            ),
-            "oof_predictions.csv",
-        )
-        logged = tracking.log_sklearn_model(
-            candidate.pipeline,
-            input_example=split_.X_train.head(5),
-            requirements=MODEL_REQUIREMENTS,
-            metadata={
-                "decision_threshold": candidate.threshold,
-                "candidate": candidate.name,
-                "cv_roc_auc": candidate.cv_roc_auc,
-                "telco_schema": telco,
-                "encoded_background_mean": encoded_mean(candidate.pipeline, split_.X_train),
-            },
-        )
-        mlflow.set_tag("tenfold.model_uri", logged.model_uri)
-        candidate.run_id = run.info.run_id
-        candidate.model_uri = logged.model_uri
+        candidate.pipeline,
+        input_example=split_.X_train.head(5),
+        requirements=MODEL_REQUIREMENTS,
+        params=candidate.params,
+        metrics={
+            "cv_roc_auc": candidate.cv_roc_auc,
+            "cv_roc_auc_std": float(np.std(candidate.cv_fold_roc_auc)),
+            "decision_threshold": candidate.threshold,
+            "oof_value_per_customer": candidate.value_curve.best_value / len(split_.y_train),
+        },
+        fold_metrics={"cv_roc_auc_fold": candidate.cv_fold_roc_auc},
+        text_artifacts={
+            "oof_predictions.csv": pd.DataFrame(
+                {"oof_proba": candidate.oof_proba, "y": split_.y_train}
+            ).to_csv(index=False)
+        },
+        metadata={
+            "decision_threshold": candidate.threshold,
+            "candidate": candidate.name,
+            "cv_roc_auc": candidate.cv_roc_auc,
+            "telco_schema": telco,
+            "encoded_background_mean": encoded_mean(candidate.pipeline, split_.X_train),
+        },
+    )
+    candidate.run_id = logged.run_id
+    candidate.model_uri = logged.model_uri
 
 
 def from_latest_run(cfg: ChurnConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:

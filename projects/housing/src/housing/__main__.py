@@ -15,7 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from housing.config import PROJECT_DIR, HousingConfig
-from tenfold.cli import console, progress, setup_logging, user_errors
+from tenfold.cli import (
+    HostOption,
+    PortOption,
+    ReportsDirOption,
+    console,
+    progress,
+    setup_logging,
+    user_errors,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -43,14 +51,6 @@ FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV fol
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model-uri", help="Default: models:/housing@champion (or a model folder)."),
-]
-ReportsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--reports-dir",
-        help="Write reports here instead of projects/housing/reports.",
-        file_okay=False,
-    ),
 ]
 DEFAULTS = HousingConfig()
 
@@ -122,13 +122,11 @@ def _write_reports(cfg: HousingConfig, loaded: Any, result: Any) -> Path:
     """Evaluate on the held-out sales, write metrics.json and figures, attach them to MLflow."""
     from housing import evaluate
     from tenfold import tracking
-    from tenfold.evaluation import save_figure
-    from tenfold.repro import write_metrics
+    from tenfold.reports import write_reports
 
     out = _output_dir(cfg, result.source.kind)
     evaluation = evaluate.evaluate(result, cfg, loaded.train if result.prepared.ames else None)
-    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
-    written += [save_figure(figure, out / name) for name, figure in evaluation.figures.items()]
+    written = write_reports(out, evaluation.metrics, evaluation.figures)
     # held-out scores go back onto the runs that produced the models, reports onto the parent
     for name, candidate in result.candidates.items():
         heldout = {
@@ -161,7 +159,7 @@ def run(
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
     seed: SeedOpt = DEFAULTS.seed,
     cv_folds: FoldsOpt = DEFAULTS.cv_folds,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, tuning, stack + intervals, evaluation, registered champion."""
@@ -206,7 +204,7 @@ def evaluate(
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
     seed: SeedOpt = DEFAULTS.seed,
     cv_folds: FoldsOpt = DEFAULTS.cv_folds,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """Score the latest training's candidates on the held-out sales; write the reports."""
@@ -250,8 +248,8 @@ def predict(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     model_uri: ModelOpt = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn): price and interval."""

@@ -326,9 +326,12 @@ class SkewedLog1p(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> SkewedLog1p:
         values = np.asarray(X, dtype=float)
         self.n_features_in_ = values.shape[1]
-        skewness = np.nan_to_num(skew(values, axis=0, nan_policy="omit"), nan=0.0)
+        # constant columns have no skewness (scipy would warn about precision instead)
+        varies = np.nanstd(values, axis=0) > 0
+        skewness = np.zeros(values.shape[1])
+        skewness[varies] = skew(values[:, varies], axis=0, nan_policy="omit")
         non_negative = np.nanmin(values, axis=0) >= 0
-        self.columns_ = np.flatnonzero((np.asarray(skewness) > self.threshold) & non_negative)
+        self.columns_ = np.flatnonzero((np.nan_to_num(skewness) > self.threshold) & non_negative)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

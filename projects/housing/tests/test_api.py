@@ -1,0 +1,98 @@
+"""The HTTP API through the shared factory: price + interval, 422 for client mistakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from housing.features import known_categories
+from housing.serve import EXAMPLE, SPEC, HousePredictor
+from housing.train import Candidate, Prepared
+from tenfold.serving import ModelCard, create_app
+
+
+@pytest.fixture
+def client(small_stack: Candidate, prepared: Prepared) -> Iterator[TestClient]:
+    metadata = {
+        "confidence_level": 0.9,
+        "max_living_area": 4000.0,
+        "categories": known_categories(prepared.X),
+    }
+    predictor = HousePredictor(
+        small_stack.model, card=ModelCard(name="housing", version="test"), metadata=metadata
+    )
+    with TestClient(create_app(SPEC, predictor=predictor)) as test_client:
+        yield test_client
+
+
+def test_price_and_interval(client: TestClient) -> None:
+    response = client.post("/v1/predict", json=EXAMPLE)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    interval = body["interval"]
+    assert interval["lower"] < body["predicted_price"] < interval["upper"]
+    assert interval["confidence_level"] == 0.9
+    assert body["notes"] == []
+    assert body["model_version"] == "test"
+
+
+def test_only_the_four_required_fields(client: TestClient) -> None:
+    house = {"Neighborhood": "NAmes", "GrLivArea": 1200, "OverallQual": 5, "YearBuilt": 1960}
+    response = client.post("/v1/predict", json=house)
+    assert response.status_code == 200, response.text
+    assert response.json()["predicted_price"] > 0
+
+
+def test_an_unseen_category_is_priced_with_a_note(client: TestClient) -> None:
+    response = client.post("/v1/predict", json={**EXAMPLE, "Neighborhood": "Atlantis"})
+    assert response.status_code == 200, response.text
+    assert any("Neighborhood='Atlantis'" in note for note in response.json()["notes"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"OverallQual": 11}, "OverallQual"),
+        ({"GrLivArea": -5}, "GrLivArea"),
+        ({"KitchenQual": "Great"}, "KitchenQual"),
+        ({"1stFlrSF": -1}, "1stFlrSF"),
+        ({"GarageCars": "two"}, "GarageCars"),
+        ({"SwimmingPool": True}, "SwimmingPool"),
+        ({"GrLivArea": 4500}, "GrLivArea"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(
+    client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    response = client.post("/v1/predict", json={**EXAMPLE, **change})
+    assert response.status_code == 422, response.text
+    fields = [d["field"] for d in response.json()["detail"]]
+    assert field in fields
+
+
+def test_a_missing_required_field_is_a_422(client: TestClient) -> None:
+    house = {k: v for k, v in EXAMPLE.items() if k != "Neighborhood"}
+    response = client.post("/v1/predict", json=house)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "Neighborhood"
+
+
+def test_beyond_the_scope_is_explained(client: TestClient) -> None:
+    response = client.post("/v1/predict", json={**EXAMPLE, "GrLivArea": 4500})
+    assert "4000 sq ft" in response.json()["detail"][0]["message"]
+
+
+def test_batch(client: TestClient) -> None:
+    bigger = {**EXAMPLE, "GrLivArea": 2500, "OverallQual": 9}
+    response = client.post("/v1/predict/batch", json={"items": [EXAMPLE, bigger]})
+    assert response.status_code == 200, response.text
+    prices = [p["predicted_price"] for p in response.json()["predictions"]]
+    assert prices[1] > prices[0]
+    out_of_scope = client.post(
+        "/v1/predict/batch", json={"items": [EXAMPLE, {**EXAMPLE, "GrLivArea": 5000}]}
+    )
+    assert out_of_scope.status_code == 422
+    assert out_of_scope.json()["detail"][0]["field"] == "items.1.GrLivArea"

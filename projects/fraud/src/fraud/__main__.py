@@ -15,7 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from fraud.config import PROJECT_DIR, ULB_PROTOCOL, Dataset, FraudConfig
-from tenfold.cli import console, progress, setup_logging, user_errors
+from tenfold.cli import (
+    HostOption,
+    PortOption,
+    ReportsDirOption,
+    console,
+    progress,
+    setup_logging,
+    user_errors,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -45,14 +53,6 @@ CustomersOpt = Annotated[
 ReviewOpt = Annotated[
     float | None,
     typer.Option("--review-cost", min=0.0, help="Cost of reviewing one alert ($). Default 5."),
-]
-ReportsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--reports-dir",
-        help="Write reports here instead of projects/fraud/reports.",
-        file_okay=False,
-    ),
 ]
 ModelOpt = Annotated[
     str | None,
@@ -136,12 +136,9 @@ def _train(cfg: FraudConfig) -> Any:
 
 def _write_reports(cfg: FraudConfig, result: Any) -> Path:
     """Evaluate on the test period, write metrics.json and figures, attach them to MLflow."""
-    import mlflow
-
     from fraud import evaluate
     from tenfold import tracking
-    from tenfold.evaluation import save_figure
-    from tenfold.repro import write_metrics
+    from tenfold.reports import write_reports
 
     out = _output_dir(cfg, result.source.kind)
     evaluation = evaluate.evaluate(result, cfg)
@@ -150,8 +147,7 @@ def _write_reports(cfg: FraudConfig, result: Any) -> Path:
         "reason_codes.png": evaluate.reason_code_figure(result),
         "timeline.png": evaluate.timeline_figure(result),
     }
-    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
-    written += [save_figure(figure, out / name) for name, figure in figures.items()]
+    written = write_reports(out, evaluation.metrics, figures)
     # test scores go back onto the runs that produced the models, reports onto the parent
     for name, candidate in result.candidates.items():
         test = evaluation.metrics["variants"][name]["test"]
@@ -160,9 +156,7 @@ def _write_reports(cfg: FraudConfig, result: Any) -> Path:
             {k: v for k, v in test.items() if not k.endswith("_per_day")},
             prefix="test_",
         )
-    with mlflow.start_run(run_id=result.parent_run_id):
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="reports")
+    tracking.log_artifacts_to(result.parent_run_id, written, artifact_path="reports")
     return out
 
 
@@ -180,7 +174,7 @@ def run(
     seed: SeedOpt = 42,
     customers: CustomersOpt = None,
     review_cost: ReviewOpt = None,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """The whole project: data, features, four variants, test evaluation, champion."""
@@ -219,7 +213,7 @@ def evaluate(
     seed: SeedOpt = 42,
     customers: CustomersOpt = None,
     review_cost: ReviewOpt = None,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Score the latest training's variants on the test period; write the reports."""
@@ -267,20 +261,16 @@ def predict(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     model_uri: ModelOpt = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn)."""
     from fraud.serve import app as build_app
-    from tenfold.serving import ServiceSettings
-    from tenfold.serving import run as run_server
+    from tenfold.serving import serve_app
 
     setup_logging()
-    settings = ServiceSettings()
-    if model_uri:
-        settings = settings.model_copy(update={"model_uri": model_uri})
-    run_server(build_app(settings), host=host, port=port)
+    serve_app(build_app, host=host, port=port, model_uri=model_uri)
 
 
 @app.command()
@@ -292,11 +282,11 @@ def report() -> None:
 
 def _update_readme(cfg: FraudConfig) -> bool:
     from fraud.evaluate import results_table
-    from tenfold.reports import update_readme
-    from tenfold.repro import read_metrics
+    from tenfold.reports import refresh_results
 
-    metrics = read_metrics(cfg.reports_dir / "metrics.json")
-    return update_readme(cfg.reports_dir.parent / "README.md", {"results": results_table(metrics)})
+    return refresh_results(
+        PROJECT_DIR / "README.md", PROJECT_DIR / "reports" / "metrics.json", results_table
+    )
 
 
 def _summary(cfg: FraudConfig, out: Path, seconds: float) -> None:

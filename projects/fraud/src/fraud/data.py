@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,22 +29,12 @@ log = logging.getLogger("fraud.data")
 SIMULATED_DATASET = "fraud-simulator"
 
 
-def load(
-    cfg: FraudConfig,
-    *,
-    urls: Sequence[str] | None = None,
-    manifest: tfdata.Manifest | None = None,
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
-    download: bool | None = None,
-) -> tuple[pd.DataFrame, tfdata.DataSource]:
-    """Transactions and their source. The keyword arguments only concern the ULB file:
-    ``urls`` replaces the manifest's download URLs (a local mirror, a test server)."""
+def load(cfg: FraudConfig, **ulb_options: Any) -> tuple[pd.DataFrame, tfdata.DataSource]:
+    """Transactions and their source. ``ulb_options`` go to :func:`load_ulb` (download
+    URLs, manifest, data and cache folders) and only matter for the ULB file."""
     if cfg.dataset == "simulated":
         return load_simulated(cfg)
-    return load_ulb(
-        cfg, urls=urls, manifest=manifest, data_dir=data_dir, cache_dir=cache_dir, download=download
-    )
+    return load_ulb(cfg, **ulb_options)
 
 
 def load_simulated(cfg: FraudConfig) -> tuple[pd.DataFrame, tfdata.DataSource]:
@@ -94,10 +85,11 @@ def load_ulb(
     cache_dir: Path | None = None,
     download: bool | None = None,
 ) -> tuple[pd.DataFrame, tfdata.DataSource]:
-    options: dict[str, object] = {"manifest": ulb_manifest(cfg, urls=urls, manifest=manifest)}
-    for key, value in (("data_dir", data_dir), ("cache_dir", cache_dir), ("download", download)):
-        if value is not None:
-            options[key] = value
+    """The ULB file through ``tenfold.data`` (data dir → cache → download → twin).
+    ``urls`` replaces the manifest's download URLs (a local mirror, a test server)."""
+    given = {"data_dir": data_dir, "cache_dir": cache_dir, "download": download}
+    options: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    options["manifest"] = ulb_manifest(cfg, urls=urls, manifest=manifest)
     frame, source = tfdata.load_table(
         cfg.ulb_dataset,
         cfg.ulb_file,

@@ -27,9 +27,16 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
 from fraud.config import FraudConfig
-from fraud.train import DEFAULT_THRESHOLD, VARIANTS, Candidate, TrainResult, cost_at
+from fraud.train import (
+    DEFAULT_THRESHOLD,
+    VARIANTS,
+    Candidate,
+    TrainResult,
+    background_mean,
+    cost_at,
+)
 from tenfold.evaluation import bootstrap_ci, new_figure, plot_importance, plot_pr
-from tenfold.explain import FastScorer, encoded_mean
+from tenfold.explain import FastScorer
 from tenfold.reports import fmt, markdown_table
 
 DISPLAY_NAMES = {
@@ -278,6 +285,10 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- figures
 
 
+def _no_model_line(ax: Any, cost: float) -> None:
+    ax.axhline(cost, color="tab:red", linestyle="--", linewidth=1, label=f"no model (${cost:,.0f})")
+
+
 def plot_validation_costs(result: TrainResult, baselines: Mapping[str, float]) -> Figure:
     """Cost against threshold on the validation blocks, with each variant's choice."""
     fig = new_figure(7, 4.5)
@@ -292,13 +303,7 @@ def plot_validation_costs(result: TrainResult, baselines: Mapping[str, float]) -
             color=line.get_color(),
             markersize=5,
         )
-    ax.axhline(
-        baselines["no_model"],
-        color="grey",
-        linestyle="--",
-        linewidth=1,
-        label=f"no model (${baselines['no_model']:,.0f})",
-    )
+    _no_model_line(ax, baselines["no_model"])
     ax.set_xscale("log")
     ax.set_ylim(0, baselines["no_model"] * 1.6)
     ax.set(
@@ -320,13 +325,7 @@ def plot_test_costs(document: Mapping[str, Any]) -> Figure:
     tuned = [document["variants"][n]["test"]["at_tuned_threshold"]["cost"] for n in VARIANTS]
     ax.bar(x - 0.2, default, width=0.4, label="threshold 0.5", color="tab:gray")
     ax.bar(x + 0.2, tuned, width=0.4, label="threshold tuned on validation", color="tab:blue")
-    ax.axhline(
-        test_base["no_model"],
-        color="tab:red",
-        linestyle="--",
-        linewidth=1,
-        label=f"no model: ${test_base['no_model']:,.0f}",
-    )
+    _no_model_line(ax, test_base["no_model"])
     for xi, value in zip(x + 0.2, tuned, strict=True):
         ax.annotate(f"${value:,.0f}", (xi, value), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [DISPLAY_NAMES[n].replace(" + ", "\n+ ") for n in VARIANTS], fontsize=8)
@@ -366,7 +365,7 @@ def reason_code_figure(result: TrainResult, *, max_rows: int = 2000) -> Figure:
     about a millisecond per row, hence a sample)."""
     split = result.periods.split
     pipeline = result.best.pipeline
-    scorer = FastScorer(pipeline, background_mean=encoded_mean(pipeline, split.X_train))
+    scorer = FastScorer(pipeline, background_mean=background_mean(pipeline, split.X_train))
     # evenly spread over the test period, not its first hours
     X = split.X_test.iloc[np.linspace(0, len(split.X_test) - 1, max_rows).astype(np.int64)]
     scores = scorer.score({c: X[c].to_numpy() for c in X.columns})
@@ -469,7 +468,8 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         f"({money(data['test_fraud_amount'])}). Baselines on the same days: **no model** "
         f"{money(base['no_model'])} (every fraud lost), **flag everything** "
         f"{money(base['flag_everything'])} (every transaction reviewed at "
-        f"${metrics['economics']['review_cost']:g}). {data['kind']} data "
+        f"${metrics['economics']['review_cost']:g}). CP@{k} of a perfect ranking on these "
+        f"days: {fmt(base[f'card_precision@{k}_perfect'])}. {data['kind']} data "
         f"({data['dataset']}), seed {metrics['protocol']['seed']}, "
         f"{metrics['protocol']['bootstrap_resamples']} bootstrap resamples."
     )

@@ -20,10 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from tenfold.pipelines import TabularSchema, build_preprocessor
+from tenfold.pipelines import ColumnFeatures, TabularSchema, as_floats, build_preprocessor
 
 SECONDS_PER_DAY = 86_400
 WINDOWS = (1, 7, 30)
@@ -130,8 +128,8 @@ def derive(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     days = when.astype("datetime64[D]").astype(np.int64)
     hour = (when.astype(np.int64) - days * SECONDS_PER_DAY) // 3600
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    amount = _floats(columns["tx_amount"])
-    usual = _floats(columns["customer_avg_amount_30day"])
+    amount = as_floats(columns["tx_amount"])
+    usual = as_floats(columns["customer_avg_amount_30day"])
     # no spending history: no ratio (the imputer fills it); 5x usual is scenario 3's mark
     ratio = np.divide(amount, usual, out=np.full_like(amount, np.nan), where=usual > 0)
     return {
@@ -141,37 +139,14 @@ def derive(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     }
 
 
-def _floats(value: Any) -> np.ndarray:
-    array = np.atleast_1d(np.asarray(value, dtype=object))
-    return np.array([np.nan if v is None else v for v in array], dtype=float)
+class FraudFeatures(ColumnFeatures):
+    """Adds the derived columns; stateless, so ``fit`` learns nothing that could leak."""
 
+    requires = RAW_INPUTS
+    adds = DERIVED_COLUMNS
 
-class FraudFeatures(TransformerMixin, BaseEstimator):
-    """Adds the derived columns. Stateless: ``fit`` only checks and records the input
-    columns, as sklearn expects."""
-
-    def fit(self, X: pd.DataFrame, y: Any = None) -> FraudFeatures:
-        missing = [c for c in RAW_INPUTS if c not in X.columns]
-        if missing:
-            raise ValueError(f"FraudFeatures needs column(s) {missing}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
-        out = X.copy()
-        for name, values in derive({c: X[c].to_numpy() for c in RAW_INPUTS}).items():
-            out[name] = values
-        return out
-
-    def transform_columns(self, columns: Mapping[str, Any]) -> dict[str, Any]:
-        """The same on a mapping (one request, or a few): used by the serving path."""
-        return {**columns, **derive(columns)}
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_in_")
-        return np.asarray([*self.feature_names_in_, *DERIVED_COLUMNS], dtype=object)
+    def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return derive(columns)
 
 
 def simulated_schema() -> TabularSchema:
@@ -183,32 +158,16 @@ def simulated_schema() -> TabularSchema:
 ULB_COMPONENTS = tuple(f"V{i}" for i in range(1, 29))
 
 
-class UlbFeatures(TransformerMixin, BaseEstimator):
+class UlbFeatures(ColumnFeatures):
     """The ULB file's features are anonymised principal components; the one thing to
     derive is the hour of day from ``Time`` (seconds since the first transaction, which
     falls near midnight: activity is lowest 1-7 hours into each day)."""
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> UlbFeatures:
-        if "Time" not in X.columns:
-            raise ValueError("UlbFeatures needs column(s) ['Time']")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
+    requires = ("Time",)
+    adds = ("hour_of_day",)
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
-        return X.assign(hour_of_day=_hour_of_day(X["Time"].to_numpy()))
-
-    def transform_columns(self, columns: Mapping[str, Any]) -> dict[str, Any]:
-        return {**columns, "hour_of_day": _hour_of_day(columns["Time"])}
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_in_")
-        return np.asarray([*self.feature_names_in_, "hour_of_day"], dtype=object)
-
-
-def _hour_of_day(seconds: Any) -> np.ndarray:
-    return (_floats(seconds) % SECONDS_PER_DAY) / 3600.0
+    def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return {"hour_of_day": (as_floats(columns["Time"]) % SECONDS_PER_DAY) / 3600.0}
 
 
 def ulb_schema() -> TabularSchema:

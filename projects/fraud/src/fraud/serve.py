@@ -17,16 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI
+from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
-from tenfold.explain import FastScorer, Scores, top_factors
-from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+from tenfold.data import DataError
+from tenfold.explain import FastScorer, Scores
+from tenfold.serving import (
+    ModelCard,
+    ReasonCode,
+    ServiceSettings,
+    ServiceSpec,
+    card_from_record,
+    create_app,
+    reason_codes,
+)
 
 EXAMPLE: dict[str, Any] = {
     "transaction_id": "tx-000123",
@@ -118,16 +128,6 @@ class FraudRequest(BaseModel):
         return value
 
 
-class ReasonCode(BaseModel):
-    """One driver of the score, in words and numbers."""
-
-    feature: str
-    value: float | int | None
-    direction: Literal["increases", "decreases"]
-    contribution: float = Field(description="contribution to the log-odds of fraud")
-    readable: str
-
-
 class FraudScore(BaseModel):
     transaction_id: str | None = None
     fraud_probability: float
@@ -147,7 +147,7 @@ LABELS = {
 }
 
 
-def _label(feature: str) -> str:
+def label(feature: str) -> str:
     if feature in LABELS:
         return LABELS[feature]
     entity, rest = feature.split("_", 1)
@@ -158,16 +158,6 @@ def _label(feature: str) -> str:
         "risk": "fraud rate (delayed)",
     }[rest.rsplit("_", 1)[0]]
     return f"{entity} {window} {what}"
-
-
-def _readable_value(value: Any) -> float | int | None:
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return None if np.isnan(value) else round(value, 3)
-    return value  # type: ignore[no-any-return]
 
 
 class FraudPredictor:
@@ -190,21 +180,9 @@ class FraudPredictor:
         self.n_reasons = n_reasons
 
     def reasons(self, scores: Scores, i: int) -> list[ReasonCode]:
-        values = {name: _readable_value(_at(v, i)) for name, v in scores.inputs.items()}
-        out = []
-        for f in top_factors(
-            scores.contributions[i], self.scorer.sources, values, k=self.n_reasons
-        ):
-            out.append(
-                ReasonCode(
-                    feature=f.feature,
-                    value=f.value,
-                    direction=f.direction,
-                    contribution=round(f.contribution, 4),
-                    readable=f"{_label(f.feature)} = {f.value} {f.direction} fraud risk",
-                )
-            )
-        return out
+        return reason_codes(
+            scores, i, self.scorer.sources, outcome="fraud risk", label=label, k=self.n_reasons
+        )
 
     def predict(self, items: Sequence[FraudRequest]) -> list[FraudScore]:
         records = [item.model_dump() for item in items]
@@ -243,31 +221,25 @@ class FraudPredictor:
         return out
 
 
-def _at(values: Any, i: int) -> Any:
-    if isinstance(values, np.ndarray | list | tuple):
-        return values[i] if len(values) > i else values[0]
-    return values
-
-
 def load(uri: str) -> FraudPredictor:
     """A predictor for any fraud model in the registry or on disk."""
-    record = tracking.load_sklearn_model(uri)
+    try:
+        record = tracking.load_sklearn_model(uri)
+    except (MlflowException, OSError) as exc:
+        raise DataError(
+            f"cannot load the model {uri}: {str(exc).splitlines()[0]}. Train one with "
+            "`python -m fraud run` (or pass --model-uri)"
+        ) from None
     meta = record.metadata
-    card = ModelCard(
-        name=record.name,
-        version=record.version,
-        run_id=record.run_id,
-        trained_at=record.trained_at,
-        uri=uri,
-        metrics={
-            k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_", "validation_"))
-        },
+    card = card_from_record(
+        record,
         details={
             "candidate": meta.get("candidate"),
             "decision_threshold": meta.get("decision_threshold"),
             "review_cost": meta.get("review_cost"),
             "dataset": meta.get("dataset", "simulated"),
         },
+        metric_prefixes=("cv_", "test_", "validation_"),
     )
     return FraudPredictor(
         record.model,

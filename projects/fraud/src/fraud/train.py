@@ -66,6 +66,7 @@ THRESHOLDS = np.unique(
         3,
     )
 )
+PREDICTIONS = "validation_predictions.csv"
 Folds = list[tuple[np.ndarray, np.ndarray]]
 Progress = Callable[[str, int, int], None]
 
@@ -186,16 +187,9 @@ def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
 
 
 def lightgbm(cfg: FraudConfig, **overrides: Any) -> LGBMClassifier:
-    b = cfg.boosting
     return LGBMClassifier(
-        n_estimators=b.n_estimators,
-        learning_rate=b.learning_rate,
-        num_leaves=b.num_leaves,
-        min_child_samples=b.min_child_samples,
-        subsample=b.subsample,
-        subsample_freq=1,
-        colsample_bytree=b.colsample_bytree,
-        reg_lambda=b.reg_lambda,
+        **dataclasses.asdict(cfg.boosting),
+        subsample_freq=1,  # bagging every iteration, so `subsample` applies
         # one thread per model (folds run in parallel instead) and deterministic
         # histograms: the same seed gives the same trees on any machine
         n_jobs=1,
@@ -244,6 +238,16 @@ def make_pipeline(prepared: Prepared, variant: str, cfg: FraudConfig) -> Pipelin
     else:
         raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
     return Pipeline([*steps, ("model", model)])
+
+
+def background_mean(pipeline: Any, X: pd.DataFrame) -> list[float] | None:
+    """The reference point of linear reason codes (trees carry their own): the mean of
+    the encoded training rows. Taken from the preprocessing steps only, so a sampler
+    step (SMOTE) is never asked to transform."""
+    if not hasattr(pipeline.named_steps["model"], "coef_"):
+        return None
+    head = Pipeline([*pipeline.steps[:2], ("model", "passthrough")])  # features, preprocess
+    return encoded_mean(head, X)
 
 
 def variant_params(variant: str, cfg: FraudConfig) -> dict[str, Any]:
@@ -376,13 +380,8 @@ def train(
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(frame, cfg)
     periods = split_periods(prepared, cfg)
-    with tracking.start_run(
-        cfg.experiment_name,
-        "train",
-        config=cfg,
-        data=source,
-        seed=cfg.seed,
-        tags={"tenfold.stage": "train"},
+    with tracking.training_run(
+        cfg.experiment_name, config=cfg, data=source, seed=cfg.seed
     ) as parent:
         candidates: dict[str, Candidate] = {}
         for i, name in enumerate(VARIANTS):
@@ -398,14 +397,11 @@ def train(
                 **{f"validation_cost.{n}": c.validation_cost for n, c in candidates.items()},
             }
         )
-        import mlflow
-
-        mlflow.set_tag("tenfold.champion", champion)
-        version = tracking.register(
+        version = tracking.register_champion(
+            champion,
             str(best.model_uri),
             cfg.registered_model_name,
             tags={
-                "candidate": champion,
                 "decision_threshold": f"{best.threshold:.3f}",
                 "data_kind": source.kind,
                 "validation_cost": f"{best.validation_cost:.2f}",
@@ -424,121 +420,78 @@ def train(
 
 def _log_candidate(candidate: Candidate, periods: Periods, cfg: FraudConfig) -> None:
     """A nested run per variant: params, CV metrics, validation predictions, the model."""
-    import mlflow
-
     split = periods.split
-    with tracking.start_run(
+    metadata: dict[str, Any] = {
+        "decision_threshold": candidate.threshold,
+        "candidate": candidate.name,
+        "cv_auprc": candidate.cv_auprc,
+        "review_cost": cfg.economics.review_cost,
+        "dataset": cfg.dataset,
+    }
+    background = background_mean(candidate.pipeline, split.X_train)
+    if background is not None:
+        metadata["encoded_background_mean"] = background
+    predictions = pd.DataFrame({"row": candidate.valid_rows, "oof_proba": candidate.oof_proba})
+    logged = tracking.log_candidate(
         cfg.experiment_name,
         candidate.name,
-        nested=True,
-        tags={"tenfold.stage": "candidate", "tenfold.candidate": candidate.name},
-    ) as run:
-        mlflow.log_params({k: str(v) for k, v in candidate.params.items()})
-        for fold, score in enumerate(candidate.cv_fold_auprc):
-            mlflow.log_metric("cv_auprc_fold", score, step=fold)
-        tracking.log_metrics(
-            {
-                "cv_auprc": candidate.cv_auprc,
-                "decision_threshold": candidate.threshold,
-                "validation_cost": candidate.validation_cost,
-                "validation_cost_at_0.5": candidate.validation_cost_default,
-            }
-        )
-        mlflow.log_text(
-            pd.DataFrame({"row": candidate.valid_rows, "oof_proba": candidate.oof_proba}).to_csv(
-                index=False
-            ),
-            "validation_predictions.csv",
-        )
-        metadata: dict[str, Any] = {
-            "decision_threshold": candidate.threshold,
-            "candidate": candidate.name,
+        candidate.pipeline,
+        input_example=split.X_train.head(5),
+        requirements=MODEL_REQUIREMENTS,
+        params=candidate.params,
+        metrics={
             "cv_auprc": candidate.cv_auprc,
-            "review_cost": cfg.economics.review_cost,
-            "dataset": cfg.dataset,
-        }
-        if candidate.name == "logistic_regression":
-            # the reference point of linear reason codes
-            metadata["encoded_background_mean"] = encoded_mean(candidate.pipeline, split.X_train)
-        logged = tracking.log_sklearn_model(
-            candidate.pipeline,
-            input_example=split.X_train.head(5),
-            requirements=MODEL_REQUIREMENTS,
-            metadata=metadata,
-        )
-        mlflow.set_tag("tenfold.model_uri", logged.model_uri)
-        candidate.run_id = run.info.run_id
-        candidate.model_uri = logged.model_uri
+            "decision_threshold": candidate.threshold,
+            "validation_cost": candidate.validation_cost,
+            "validation_cost_at_0.5": candidate.validation_cost_default,
+        },
+        fold_metrics={"cv_auprc_fold": candidate.cv_fold_auprc},
+        text_artifacts={PREDICTIONS: predictions.to_csv(index=False)},
+        metadata=metadata,
+    )
+    candidate.run_id = logged.run_id
+    candidate.model_uri = logged.model_uri
 
 
 def from_latest_run(cfg: FraudConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
     """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
 
     The periods are recomputed from the same protocol; the data must be the bytes that
-    run was trained on, or "test" days could have been seen in training.
+    run was trained on (checked by :func:`tenfold.tracking.latest_training`).
     """
-    import mlflow
-    from mlflow import MlflowClient
-
-    parent = tracking.latest_run(
-        cfg.experiment_name, filter_string="tags.`tenfold.stage` = 'train'"
-    )
-    if parent is None:
-        raise DataError(f"no training run in experiment {cfg.experiment_name!r}; run `train` first")
-    trained_on = {
-        k.removeprefix("data.sha256."): v
-        for k, v in parent.data.tags.items()
-        if k.startswith("data.sha256.")
-    }
-    if trained_on != dict(source.sha256) or parent.data.params.get("seed") != str(cfg.seed):
-        raise DataError(
-            "the latest training used other data or another seed; run `train` again "
-            "before `evaluate`"
-        )
+    training = tracking.latest_training(cfg.experiment_name, data=source, seed=cfg.seed)
     prepared = prepare(frame, cfg)
     periods = split_periods(prepared, cfg)
-    client = MlflowClient()
-    children = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
-    )
     candidates: dict[str, Candidate] = {}
-    for child in children:
-        tags = child.data.tags
-        if tags.get("tenfold.stage") != "candidate":
-            continue
-        name = tags["tenfold.candidate"]
-        record = tracking.load_sklearn_model(tags["tenfold.model_uri"])
-        saved = pd.read_csv(
-            io.StringIO(
-                mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/validation_predictions.csv")
-            )
+    for run in training.stage("candidate"):
+        logged = tracking.load_candidate(
+            run, text_artifacts=[PREDICTIONS], histories=["cv_auprc_fold"]
         )
-        rows = saved["row"].to_numpy()
-        proba = saved["oof_proba"].to_numpy()
+        saved = pd.read_csv(io.StringIO(logged.artifacts[PREDICTIONS]))
+        rows, proba = saved["row"].to_numpy(), saved["oof_proba"].to_numpy()
         y_valid = periods.split.y_train[rows]
         amount = periods.meta_train["amount"].to_numpy()[rows]
-        folds = [m.value for m in client.get_metric_history(child.info.run_id, "cv_auprc_fold")]
-        candidates[name] = Candidate(
-            name,
-            record.model,
-            dict(child.data.params),
-            folds,
+        candidates[logged.name] = Candidate(
+            logged.name,
+            logged.record.model,
+            # from the config, like training: MLflow keeps sampler params as strings
+            variant_params(logged.name, cfg),
+            logged.metric_history["cv_auprc_fold"],
             rows,
             proba,
             cost_curve(y_valid, proba, amount, cfg),
             cost_at(y_valid, proba, amount, DEFAULT_THRESHOLD, cfg),
-            run_id=child.info.run_id,
-            model_uri=tags["tenfold.model_uri"],
+            run_id=logged.run_id,
+            model_uri=logged.model_uri,
         )
     missing = [n for n in VARIANTS if n not in candidates]
     if missing:
-        raise DataError(f"training run {parent.info.run_id} lacks variant(s) {missing}")
+        raise DataError(f"training run {training.parent.info.run_id} lacks variant(s) {missing}")
     return TrainResult(
         candidates,
-        parent.data.tags["tenfold.champion"],
+        training.parent.data.tags["tenfold.champion"],
         periods,
         prepared,
         source,
-        parent_run_id=parent.info.run_id,
+        parent_run_id=training.parent.info.run_id,
     )

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1.7
+# fraud API image: multi-stage, only the fraud package and its locked dependencies, non-root.
+# Build from the repository root:  docker build -f docker/fraud.Dockerfile -t tenfold-fraud .
+# Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-fraud
+# or with an exported model dir:   python -m tenfold export-model models:/fraud@champion model
+#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-fraud
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+# Dependencies first, from the lock alone, so code changes do not invalidate this layer.
+COPY pyproject.toml uv.lock ./
+COPY shared/pyproject.toml shared/README.md shared/
+COPY projects/fraud/pyproject.toml projects/fraud/README.md projects/fraud/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package fraud --no-install-workspace
+COPY shared/src shared/src
+COPY projects/fraud/src projects/fraud/src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package fraud --no-editable
+
+FROM ${PYTHON_IMAGE} AS runtime
+# LightGBM's wheel links OpenMP at run time
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY --from=build --chown=app:app /app/.venv /app/.venv
+COPY --chown=app:app data/datasets.toml /app/data/datasets.toml
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    TENFOLD_HOME=/app \
+    TENFOLD_MODEL_URI=models:/fraud@champion
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2).status != 200)"]
+CMD ["python", "-m", "fraud", "serve", "--host", "0.0.0.0", "--port", "8000"]

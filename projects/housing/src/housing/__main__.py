@@ -46,6 +46,12 @@ TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials (
 ForestTrialsOpt = Annotated[
     int, typer.Option("--forest-trials", min=1, help="Optuna trials for the random forest.")
 ]
+RowsOpt = Annotated[
+    int,
+    typer.Option(
+        "--synthetic-rows", min=50, help="Training sales of the synthetic twin (used offline only)."
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
 FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
 ModelOpt = Annotated[
@@ -64,8 +70,10 @@ def _config(
     seed: int,
     cv_folds: int,
     reports_dir: Path | None = None,
+    synthetic_rows: int = DEFAULTS.synthetic_rows,
 ) -> HousingConfig:
     changes: dict[str, Any] = {
+        "synthetic_rows": synthetic_rows,
         "n_trials": trials,
         "forest_trials": forest_trials,
         "seed": seed,
@@ -160,12 +168,15 @@ def run(
     seed: SeedOpt = DEFAULTS.seed,
     cv_folds: FoldsOpt = DEFAULTS.cv_folds,
     reports_dir: ReportsDirOption = None,
+    synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, tuning, stack + intervals, evaluation, registered champion."""
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir)
+    cfg = _config(
+        data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir, synthetic_rows
+    )
     loaded, result = _train(cfg)
     _finish(cfg, _write_reports(cfg, loaded, result), started)
 
@@ -180,11 +191,14 @@ def train(
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
     seed: SeedOpt = DEFAULTS.seed,
     cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
 ) -> None:
     """Tune and fit the models and the stack, track them in MLflow, register the champion."""
     setup_logging(verbose)
-    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds)
+    cfg = _config(
+        data, target, id_column, trials, forest_trials, seed, cv_folds, None, synthetic_rows
+    )
     _, result = _train(cfg)
     scale = "log " if result.prepared.log_target else ""
     console().print(
@@ -205,6 +219,7 @@ def evaluate(
     seed: SeedOpt = DEFAULTS.seed,
     cv_folds: FoldsOpt = DEFAULTS.cv_folds,
     reports_dir: ReportsDirOption = None,
+    synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
 ) -> None:
     """Score the latest training's candidates on the held-out sales; write the reports."""
@@ -213,7 +228,9 @@ def evaluate(
 
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir)
+    cfg = _config(
+        data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir, synthetic_rows
+    )
     loaded = housing_data.load(cfg)
     result = from_latest_run(cfg, loaded)
     _finish(cfg, _write_reports(cfg, loaded, result), started)

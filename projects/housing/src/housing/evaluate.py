@@ -114,8 +114,9 @@ def evaluate(
     stack = result.candidates["stack"]
     interval = Interval(*stack.model.predict_interval(X))
     score = "rmse_log" if prepared.log_target else "rmse"
+    scale = np.log if prepared.log_target else np.asarray
     low, high = bootstrap_ci(
-        lambda t, p: heldout_metrics(t, p, log_target=prepared.log_target)[score],
+        lambda t, p: float(np.sqrt(np.mean((scale(t) - scale(p)) ** 2))),
         y,
         predictions["stack"],
         n_boot=1000,

@@ -211,7 +211,15 @@ _NONE_AWARE = {c for a in AMENITIES for c in a.text} | set(ALWAYS_NONE)
 
 def _text(values: pd.Series) -> pd.Series:
     """Text as stripped str (MSSubClass 20 → "20", "WD " → "WD"); missing stays NaN."""
-    as_text = values.map(_as_text, na_action="ignore")
+    if values.dtype.kind in "biuf":
+        as_text = values.map(_as_text, na_action="ignore")
+    else:
+        as_text = values.astype(object).str.strip()
+        # .str gives NaN for non-strings: numbers in a text column (a JSON request)
+        others = as_text.isna() & values.notna()
+        if others.any():
+            as_text[others] = values[others].map(_as_text)
+        as_text = as_text.mask(as_text == "")
     return as_text.astype(object).where(as_text.notna(), np.nan)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from joblib import parallel_config
 from mapie.conformity_scores import BaseRegressionScore
 from mapie.regression import CrossConformalRegressor
 from numpy.typing import ArrayLike, NDArray
@@ -94,7 +95,10 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             random_state=self.random_state,
         )
-        self.conformal_ = conformal.fit_conformalize(X, np.asarray(y, dtype=float))
+        # threads, not processes: the models release the GIL while fitting, and worker
+        # processes would each re-import the whole stack first (seconds per run)
+        with parallel_config(backend="threading"):
+            self.conformal_ = conformal.fit_conformalize(X, np.asarray(y, dtype=float))
         # signed out-of-fold residuals (log y − log ŷ, or y − ŷ), in row order
         self.oof_residuals_ = np.asarray(self.conformal_.conformity_scores, dtype=float)
         self.n_features_in_ = int(np.shape(X)[1])

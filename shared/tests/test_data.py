@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tenfold import data
+from tenfold.testing import local_http_server
 
 CSV = b"id,amount,kind,when\n1,10.5,a,2024-01-01\n2, ,b,2024-01-02\n3,7,a,2024-01-03\n"
 
@@ -173,35 +171,10 @@ def test_unknown_dataset_lists_known_ones(manifest: data.Manifest) -> None:
 # --------------------------------------------------------------------------- downloads
 
 
-class _Files(http.server.BaseHTTPRequestHandler):
-    routes: ClassVar[dict[str, bytes]] = {}
-
-    def do_GET(self) -> None:
-        body = self.routes.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def http_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    routes: ClassVar[dict[str, bytes]] = {}
-    handler = type("Handler", (_Files,), {"routes": routes})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", routes
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server() as served:
+        yield served
 
 
 def test_download_falls_back_to_the_next_url_and_caches(

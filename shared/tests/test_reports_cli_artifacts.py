@@ -15,7 +15,7 @@ from tenfold import tracking
 from tenfold.cli import HostOption, PortOption, ReportsDirOption
 from tenfold.evaluation import new_figure
 from tenfold.reports import write_reports
-from tenfold.testing import local_http_server
+from tenfold.testing import check_reason_codes, local_http_server
 
 
 def test_write_reports_writes_stable_metrics_and_pngs(tmp_path: Path) -> None:
@@ -64,3 +64,15 @@ def test_local_http_server_serves_routes_and_404s() -> None:
             assert response.read() == b"x,y\n1,2\n"
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"{base}/b.csv", timeout=5)
+
+
+def test_check_reason_codes_catches_a_wrong_order() -> None:
+    good = [
+        {"contribution": -2.0, "direction": "decreases", "readable": "a = 1 decreases risk"},
+        {"contribution": 0.5, "direction": "increases", "readable": "b = 2 increases risk"},
+    ]
+    check_reason_codes(good, k=2, outcome="risk")
+    with pytest.raises(AssertionError, match="not by magnitude"):
+        check_reason_codes(good[::-1], k=2, outcome="risk")
+    with pytest.raises(AssertionError, match="direction"):
+        check_reason_codes([{**good[0], "direction": "increases"}], k=1, outcome="risk")

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from fraud.serve import EXAMPLE, SPEC, FraudPredictor
 from tenfold.serving import ModelCard, ServiceSettings, create_app
+from tenfold.testing import check_reason_codes
 
 THRESHOLD = 0.2
 
@@ -36,13 +37,7 @@ def test_valid_request(small_model) -> None:  # type: ignore[no-untyped-def]
         "3",
         5.0,
     )
-    reasons = body["reasons"]
-    assert len(reasons) == 3
-    magnitudes = [abs(r["contribution"]) for r in reasons]
-    assert magnitudes == sorted(magnitudes, reverse=True)
-    for reason in reasons:
-        assert reason["direction"] == ("increases" if reason["contribution"] > 0 else "decreases")
-        assert reason["readable"].endswith("fraud risk")
+    check_reason_codes(body["reasons"], k=3, outcome="fraud risk")
 
 
 def test_a_leaked_card_pattern_scores_higher(small_model) -> None:  # type: ignore[no-untyped-def]

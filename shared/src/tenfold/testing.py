@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 
 @contextmanager
@@ -40,3 +41,16 @@ def local_http_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def check_reason_codes(codes: Sequence[Mapping[str, Any]], *, k: int, outcome: str) -> None:
+    """Assert what every API's reason codes promise (see :func:`tenfold.serving.reason_codes`):
+    ``k`` of them, the largest |contribution| first, a direction matching the sign, and a
+    sentence ending in ``outcome``."""
+    assert len(codes) == k, f"expected {k} reason codes, got {len(codes)}"
+    magnitudes = [abs(c["contribution"]) for c in codes]
+    assert magnitudes == sorted(magnitudes, reverse=True), f"not by magnitude: {magnitudes}"
+    for code in codes:
+        sign = "increases" if code["contribution"] > 0 else "decreases"
+        assert code["direction"] == sign, f"direction does not match the sign: {code}"
+        assert str(code["readable"]).endswith(outcome), f"unexpected wording: {code['readable']}"

@@ -35,8 +35,27 @@ def test_price_and_interval(client: TestClient) -> None:
     interval = body["interval"]
     assert interval["lower"] < body["predicted_price"] < interval["upper"]
     assert interval["confidence_level"] == 0.9
-    assert body["notes"] == []
+    given = len(EXAMPLE)
+    assert body["notes"] == [
+        f"{79 - given} of 79 characteristics not given: imputed from the training sales "
+        "(typical values); a fuller description gives a better price"
+    ]
     assert body["model_version"] == "test"
+
+
+def test_a_complete_house_has_no_notes(client: TestClient, prepared: Prepared) -> None:
+    house = prepared.X_heldout.iloc[0].to_dict()
+    response = client.post("/v1/predict", json={k: _json(v) for k, v in house.items()})
+    assert response.status_code == 200, response.text
+    notes = response.json()["notes"]
+    missing = sum(v is None or v != v for v in house.values())  # NaN != NaN
+    assert len(notes) == (1 if missing else 0)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def test_only_the_four_required_fields(client: TestClient) -> None:

@@ -91,6 +91,29 @@ def test_numbers_that_absence_implies_and_impossible_years() -> None:
     assert out.loc[0, "MSSubClass"] == "20"
 
 
+def test_area_sums_fill_what_they_determine() -> None:
+    frame = houses(
+        GrLivArea=[1600.0, 1500.0, 1200.0],
+        HouseStyle=["2Story", "1Story", "1.5Fin"],
+        **{"1stFlrSF": [np.nan, np.nan, 800.0], "2ndFlrSF": [np.nan, np.nan, np.nan]},
+        LowQualFinSF=[np.nan, np.nan, 0.0],
+        TotalBsmtSF=[np.nan, 1000.0, 900.0],
+        BsmtFinSF1=[400.0, 600.0, np.nan],
+        BsmtFinSF2=[0.0, 0.0, np.nan],
+        BsmtUnfSF=[300.0, np.nan, 100.0],
+        BsmtQual=["Gd", "Gd", "Gd"],
+    )
+    out = clean(frame)
+    # only the living area known: split by style (half upstairs in a two-storey house)
+    assert out["1stFlrSF"].tolist() == [800.0, 1500.0, 800.0]
+    assert out["2ndFlrSF"].tolist() == [800.0, 0.0, 400.0]
+    # a missing total is the sum of its parts; a single missing part is the rest
+    assert out.loc[0, "TotalBsmtSF"] == 700.0
+    assert out.loc[1, "BsmtUnfSF"] == 400.0
+    # two unknown parts: left to the imputer, not guessed
+    assert pd.isna(out.loc[2, "BsmtFinSF1"])
+
+
 def test_engineered_columns() -> None:
     frame = clean(
         houses(

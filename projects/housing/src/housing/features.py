@@ -14,8 +14,10 @@ fold and the served model applies it to each request:
 - :class:`GroupMedianImputer` (learned) fills LotFrontage with the median frontage of
   the neighbourhood, learned on the training rows of each fold.
 - :class:`SkewedLog1p` (learned) log-transforms right-skewed areas for the linear model.
-- Quality scales (Ex/Gd/TA/Fa/Po, "None" below Po) are ordinal codes; other categories
-  are one-hot encoded; unseen categories encode as "infrequent" (linear) or all zeros.
+- :func:`preprocessor`: quality scales (Ex/Gd/TA/Fa/Po, "None" below Po) as ordinal
+  codes, other categories one-hot with rare and unseen levels pooled, medians and most
+  common levels for what is missing; for ridge also log areas, scaling and optional
+  degree-2 terms.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from tenfold.pipelines import MISSING_CATEGORY, TabularSchema, build_preprocessor
+from tenfold.pipelines import TabularSchema
 
 NONE = "None"
 QUALITY = (NONE, "Po", "Fa", "TA", "Gd", "Ex")
@@ -170,6 +172,14 @@ AMENITIES = (
 )
 # "NA" in these always means none: there is no size column to contradict it
 ALWAYS_NONE = ("Alley", "Fence", "MiscFeature")
+# areas that add up exactly in every Ames sale: total = sum of parts
+AREA_SUMS = (
+    ("GrLivArea", ("1stFlrSF", "2ndFlrSF", "LowQualFinSF")),
+    ("TotalBsmtSF", ("BsmtFinSF1", "BsmtFinSF2", "BsmtUnfSF")),
+)
+# share of the living area upstairs, when only the total is known (1.5 storeys: a
+# third under the roof; two storeys: half)
+UPSTAIRS_SHARE = {"2Story": 0.5, "2.5Fin": 0.5, "2.5Unf": 0.5, "1.5Fin": 1 / 3}
 
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +200,7 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].mask(absent & out[col].isna(), 0.0)
     for col in ALWAYS_NONE:
         out[col] = out[col].mask(out[col] == "NA", NONE)
+    _complete_area_sums(out)
     no_veneer = out["MasVnrType"] == NONE
     out["MasVnrArea"] = out["MasVnrArea"].mask(no_veneer & out["MasVnrArea"].isna(), 0.0)
     other_text = [c for c in (*NOMINAL, *ORDINAL_LEVELS) if c not in _NONE_AWARE]
@@ -209,12 +220,33 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
 _NONE_AWARE = {c for a in AMENITIES for c in a.text} | set(ALWAYS_NONE)
 
 
+def _complete_area_sums(out: pd.DataFrame) -> None:
+    """Fill what the area sums determine (a request often gives only the living area):
+    a missing total is the sum of its parts; a single missing part is the rest. With
+    both floors unknown, low-quality area is taken as 0 (98 % of sales) and the living
+    area is split by house style."""
+    floors = out[["1stFlrSF", "2ndFlrSF"]].isna().all(axis=1) & out["GrLivArea"].notna()
+    out["LowQualFinSF"] = out["LowQualFinSF"].mask(floors & out["LowQualFinSF"].isna(), 0.0)
+    share = out["HouseStyle"].map(UPSTAIRS_SHARE).astype(float).fillna(0.0)
+    living = out["GrLivArea"] - out["LowQualFinSF"]
+    out["2ndFlrSF"] = out["2ndFlrSF"].mask(floors, (living * share).round())
+    for total, parts in AREA_SUMS:
+        missing = out[list(parts)].isna()
+        known_sum = out[list(parts)].sum(axis=1)
+        out[total] = out[total].fillna(known_sum.where(~missing.any(axis=1)))
+        rest = (out[total] - known_sum).clip(lower=0)
+        only = missing.sum(axis=1) == 1
+        for part in parts:
+            out[part] = out[part].mask(only & missing[part], rest)
+
+
 def _text(values: pd.Series) -> pd.Series:
     """Text as stripped str (MSSubClass 20 → "20", "WD " → "WD"); missing stays NaN."""
-    if values.dtype.kind in "biuf":
+    try:
+        as_text = values.astype(object).str.strip()
+    except AttributeError:  # no string at all (numbers, or only missing values)
         as_text = values.map(_as_text, na_action="ignore")
     else:
-        as_text = values.astype(object).str.strip()
         # .str gives NaN for non-strings: numbers in a text column (a JSON request)
         others = as_text.isna() & values.notna()
         if others.any():
@@ -377,79 +409,67 @@ def features_step(ames: bool) -> Any:
     return AmesFeatures() if ames else "passthrough"
 
 
-def _with_lot_frontage(schema: TabularSchema, columns: ColumnTransformer) -> Pipeline | Any:
+def preprocessor(
+    schema: TabularSchema,
+    *,
+    linear: bool,
+    polynomial: bool = False,
+    polynomial_columns: Sequence[str] = POLYNOMIAL,
+    min_frequency: int = 5,
+) -> Any:
+    """A member's inputs. Every block imputes what is missing with the training median
+    or most common level: a house with no recorded kitchen grade most likely has the
+    common one ("TA"), not a grade below "Poor", and an all-zero one-hot row would be a
+    house unlike any in training. Nominal levels seen in fewer than ``min_frequency``
+    training rows are pooled, and that pool is where unseen levels go.
+
+    ``linear`` (ridge) adds the log of skewed areas and scaling, and optionally the
+    degree-2 terms of a few key columns; trees need neither (their splits do not change
+    under monotone transforms).
+    """
+
+    def numeric(*extra: tuple[str, Any]) -> list[tuple[str, Any]]:
+        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if linear:
+            steps += [("log_skewed", SkewedLog1p()), ("scale", StandardScaler())]
+        return [*steps, *extra]
+
+    transformers: list[tuple[str, Any, list[str]]] = [
+        ("num", Pipeline(numeric()), list(schema.numeric))
+    ]
+    if schema.ordinal:
+        steps = [
+            ("encode", _quality_encoder(schema.ordinal)),
+            ("impute", SimpleImputer(strategy="median")),
+        ]
+        if linear:
+            steps.append(("scale", StandardScaler()))
+        transformers.append(("ord", Pipeline(steps), list(schema.ordinal)))
+    if schema.categorical:
+        onehot = OneHotEncoder(
+            handle_unknown="infrequent_if_exist", min_frequency=min_frequency, sparse_output=False
+        )
+        steps = [("impute", SimpleImputer(strategy="most_frequent")), ("onehot", onehot)]
+        transformers.append(("cat", Pipeline(steps), list(schema.categorical)))
+    poly = [c for c in polynomial_columns if c in schema.numeric]
+    if linear and polynomial and poly:
+        terms = numeric(
+            ("poly", PolynomialFeatures(degree=2, include_bias=False)),
+            ("scale_poly", StandardScaler()),
+        )
+        transformers.append(("poly", Pipeline(terms), poly))
+    columns = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
     if "LotFrontage" in schema.numeric and "Neighborhood" in schema.categorical:
         return Pipeline([("lot_frontage", GroupMedianImputer()), ("columns", columns)])
     return columns
 
 
-def linear_preprocessor(
-    schema: TabularSchema,
-    *,
-    polynomial: bool = False,
-    polynomial_columns: Sequence[str] = POLYNOMIAL,
-    min_frequency: int = 5,
-) -> Any:
-    """Inputs for the ridge member: imputed, log of skewed areas, scaled; ordinal codes
-    scaled; one-hot nominal columns with rare levels (fewer than ``min_frequency``
-    training rows) pooled, which is also where unseen levels go; optionally the
-    degree-2 terms of a few key columns."""
+def linear_preprocessor(schema: TabularSchema, *, polynomial: bool = False) -> Any:
+    return preprocessor(schema, linear=True, polynomial=polynomial)
 
-    def numeric_block() -> list[tuple[str, Any]]:
-        return [
-            ("impute", SimpleImputer(strategy="median")),
-            ("log_skewed", SkewedLog1p()),
-            ("scale", StandardScaler()),
-        ]
 
-    transformers: list[tuple[str, Any, list[str]]] = [
-        ("num", Pipeline(numeric_block()), list(schema.numeric))
-    ]
-    if schema.ordinal:
-        transformers.append(
-            (
-                "ord",
-                Pipeline(
-                    [
-                        ("encode", _quality_encoder(schema.ordinal)),
-                        # a missing or unknown grade becomes the median grade
-                        ("impute", SimpleImputer(strategy="median")),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                list(schema.ordinal),
-            )
-        )
-    if schema.categorical:
-        transformers.append(
-            (
-                "cat",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-                        (
-                            "onehot",
-                            OneHotEncoder(
-                                handle_unknown="infrequent_if_exist",
-                                min_frequency=min_frequency,
-                                sparse_output=False,
-                            ),
-                        ),
-                    ]
-                ),
-                list(schema.categorical),
-            )
-        )
-    poly = [c for c in polynomial_columns if c in schema.numeric]
-    if polynomial and poly:
-        steps = [
-            *numeric_block(),
-            ("poly", PolynomialFeatures(degree=2, include_bias=False)),
-            ("scale_poly", StandardScaler()),
-        ]
-        transformers.append(("poly", Pipeline(steps), poly))
-    columns = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
-    return _with_lot_frontage(schema, columns)
+def tree_preprocessor(schema: TabularSchema) -> Any:
+    return preprocessor(schema, linear=False)
 
 
 def _quality_encoder(levels: Mapping[str, tuple[str, ...]]) -> OrdinalEncoder:
@@ -459,9 +479,3 @@ def _quality_encoder(levels: Mapping[str, tuple[str, ...]]) -> OrdinalEncoder:
         unknown_value=np.nan,
         encoded_missing_value=np.nan,
     )
-
-
-def tree_preprocessor(schema: TabularSchema) -> Any:
-    """Inputs for the tree members: no scaling or log needed (splits are invariant to
-    monotone transforms); ordinal codes with unknown/missing as -1; one-hot nominal."""
-    return _with_lot_frontage(schema, build_preprocessor(schema, scale_numeric=False))

@@ -206,6 +206,12 @@ class HousePredictor:
 
     def notes(self, record: Mapping[str, Any]) -> list[str]:
         notes = []
+        missing = sum(record.get(c) is None for c in self.columns)
+        if missing:
+            notes.append(
+                f"{missing} of {len(self.columns)} characteristics not given: imputed from the "
+                "training sales (typical values); a fuller description gives a better price"
+            )
         for column, levels in self.known.items():
             value = record.get(column)
             if value is not None and str(value) not in levels:

@@ -14,7 +14,9 @@ APP = Path(housing.__file__).with_name("app.py")
 
 
 def fresh_app() -> AppTest:
-    st.cache_resource.clear()  # the champion is cached per URI, and AppTest shares the process
+    # the champion and estimates are cached per URI, and AppTest shares the process
+    st.cache_resource.clear()
+    st.cache_data.clear()
     return AppTest.from_file(str(APP), default_timeout=120)
 
 

@@ -12,6 +12,7 @@ import pytest
 from housing.buyer import (
     FORM_FIELDS,
     explain,
+    form_from_query,
     house_from_form,
     houses_frame,
     shapley_values,
@@ -53,6 +54,17 @@ def test_the_form_describes_a_consistent_house(typical: dict[str, Any]) -> None:
     assert bigger["GarageArea"] > 0
     assert bigger["GarageType"] != "NA"
     assert bigger["BsmtFinSF1"] + bigger["BsmtUnfSF"] == 1200.0
+
+
+def test_form_from_a_link_ignores_what_does_not_parse(typical: dict[str, Any]) -> None:
+    defaults = typical_form(typical)
+    query = {"living_area": "2400", "garage_cars": "three", "storeys": "two", "bedrooms": "4"}
+    form = form_from_query(defaults, query)
+    assert form.living_area == 2400.0
+    assert form.garage_cars == defaults.garage_cars
+    assert form.storeys == "two"
+    assert form.bedrooms == 4
+    assert form_from_query(defaults, {"storeys": "seven"}).storeys == defaults.storeys
 
 
 def test_shapley_values_of_known_games() -> None:

@@ -22,6 +22,7 @@ from housing.buyer import (
     BuyerForm,
     Explained,
     explain,
+    form_from_query,
     house_from_form,
     houses_frame,
     typical_form,
@@ -36,6 +37,17 @@ def load_champion(uri: str) -> Any:
     from tenfold import tracking
 
     return tracking.load_sklearn_model(uri)
+
+
+@st.cache_data(show_spinner="Pricing the house…", max_entries=256)
+def estimate(_record: Any, uri: str, form: BuyerForm) -> tuple[float, float, float, Explained]:
+    """Price, interval and drivers of one house (cached: the same form in the same
+    model is answered at once; ``uri`` keys the cache, the record itself is not hashed)."""
+    typical = _record.metadata["typical_house"]
+    columns = [str(c) for c in _record.model.feature_names_in_]
+    house = houses_frame([house_from_form(form, typical)], columns)
+    point, lower, upper = (float(np.asarray(v)[0]) for v in _record.model.predict_interval(house))
+    return point, lower, upper, explain(_record.model, form, typical, columns)
 
 
 def form_inputs(defaults: BuyerForm, neighbourhoods: list[str], max_area: float) -> BuyerForm:
@@ -159,21 +171,17 @@ def main() -> None:
         st.error(f"{uri} is not a housing champion with a buyer form (trained on a custom CSV?).")
         st.stop()
     typical = meta["typical_house"]
-    columns = [str(c) for c in record.model.feature_names_in_]
     level = float(meta["confidence_level"])
 
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column, st.form("house"):
         st.subheader("The house")
-        form = form_inputs(
-            typical_form(typical), list(meta["neighbourhoods"]), meta["max_living_area"]
-        )
+        defaults = form_from_query(typical_form(typical), st.query_params.to_dict())
+        form = form_inputs(defaults, list(meta["neighbourhoods"]), meta["max_living_area"])
         st.form_submit_button("Estimate the price", type="primary")
         st.caption("Everything else (lot shape, roof, heating, porches, …) is typical for Ames.")
 
-    house = houses_frame([house_from_form(form, typical)], columns)
-    price, lower, upper = (float(np.asarray(v)[0]) for v in record.model.predict_interval(house))
-    explained = explain(record.model, form, typical, columns)
+    price, lower, upper, explained = estimate(record, uri, form)
     with result_column:
         st.subheader("Estimate")
         st.metric("Predicted price", f"${price:,.0f}")

@@ -104,6 +104,24 @@ def typical_form(typical: Mapping[str, Any]) -> BuyerForm:
     )
 
 
+def form_from_query(defaults: BuyerForm, query: Mapping[str, str]) -> BuyerForm:
+    """The form prefilled from a link (``?living_area=2400&neighbourhood=NridgHt``):
+    values that do not parse as their field's type are ignored, not fatal."""
+    changes: dict[str, Any] = {}
+    for name in FORM_FIELDS:
+        if name not in query:
+            continue
+        kind = type(getattr(defaults, name))
+        try:
+            value = kind(float(query[name])) if kind in (int, float) else str(query[name])
+        except ValueError:
+            continue
+        if name == "storeys" and value not in ("one", "two"):
+            continue
+        changes[name] = value
+    return replace(defaults, **changes)
+
+
 def house_from_form(form: BuyerForm, typical: Mapping[str, Any]) -> dict[str, Any]:
     """A full Ames record: the form's values, what they imply, typical values elsewhere."""
     house = dict(typical)

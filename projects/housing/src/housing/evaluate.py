@@ -318,6 +318,19 @@ def results_table(metrics: Mapping[str, Any]) -> str:
             ("Sales", lambda r: str(r["rows"])),
         ],
     )
+    bands = markdown_table(
+        interval["by_predicted_price"],
+        [
+            (
+                "Predicted price",
+                lambda r: (
+                    f"${r['predicted_from'] / 1000:,.0f}k – ${r['predicted_to'] / 1000:,.0f}k"
+                ),
+            ),
+            ("Coverage", lambda r: f"{r['coverage']:.1%}"),
+            ("Median width", lambda r: f"${r['median_width']:,.0f}"),
+        ],
+    )
     data, protocol = metrics["data"], metrics["protocol"]
     ci_low, ci_high = models["stack"]["heldout"][f"{score}_ci95"]
     note = (
@@ -328,4 +341,6 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         f"LightGBM), {protocol['forest_trials']} (forest). Stack held-out RMSE 95 % bootstrap "
         f"CI: {ci_low:.4f} – {ci_high:.4f}."
     )
-    return f"{table}\n\n{coverage}\n\n{note}"
+    return (
+        f"{table}\n\n{coverage}\n\nBy fifth of the predicted price (held-out):\n\n{bands}\n\n{note}"
+    )

@@ -96,3 +96,16 @@ ReportsDirOption = Annotated[
         file_okay=False,
     ),
 ]
+# ... and the ones of the commands that train (``run``, ``train``, ``evaluate``, ``predict``)
+SeedOption = Annotated[int, typer.Option("--seed", help="The one seed.")]
+CvFoldsOption = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
+IdColumnOption = Annotated[
+    str | None, typer.Option("--id", help="Id column, excluded from features.")
+]
+ModelUriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model-uri",
+        help="Default: the project's champion (models:/<project>@champion), or a model folder.",
+    ),
+]

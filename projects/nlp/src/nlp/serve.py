@@ -1,0 +1,208 @@
+"""The topic API: request and response models, and the predictor handed to
+``tenfold.serving.create_app``.
+
+Which model answers is configuration: ``NLP_MODEL=champion|tfidf|embeddings`` (the
+registry aliases of model ``nlp``), or ``TENFOLD_MODEL_URI`` for any model URI or folder.
+The TF-IDF model also says which n-grams drove its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nlp.features import DenseUnavailable, TokenExplainer, dense_available, texts_of
+from tenfold import tracking
+from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+
+# About twice BBC's longest article (25,485 characters): longer is a client mistake
+# (a whole feed pasted in), and the embedding model reads only the first 256 word pieces.
+MAX_TEXT_CHARS = 50_000
+# A batch of articles is heavier than a batch of table rows.
+DEFAULT_MAX_BATCH = 64
+
+EXAMPLE = {
+    "id": "bbc-0001",
+    "text": (
+        "Ad sales boost Time Warner profit\n\nQuarterly profits at US media giant TimeWarner "
+        "jumped 76% to $1.13bn (£600m) for the three months to December, from $639m "
+        "year-earlier."
+    ),
+}
+
+ModelChoice = Literal["champion", "tfidf", "embeddings"]
+
+
+class NlpSettings(BaseSettings):
+    """``NLP_MODEL``: which registered model the API serves."""
+
+    model_config = SettingsConfigDict(env_prefix="NLP_", extra="ignore", protected_namespaces=())
+
+    model: ModelChoice = Field(default="champion", description="a registry alias of model nlp")
+
+
+class NewsArticle(BaseModel):
+    """One article: the text (headline and body), an optional id echoed back."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    id: str | None = Field(default=None, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+    @field_validator("text")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty (only whitespace)")
+        return value
+
+
+class Token(BaseModel):
+    """An n-gram's contribution to the predicted class: tf-idf value × coefficient."""
+
+    token: str
+    kind: Literal["word", "char"]
+    weight: float
+
+
+class TopicPrediction(BaseModel):
+    id: str | None = None
+    label: str
+    confidence: float = Field(description="probability of the predicted label")
+    probabilities: dict[str, float]
+    top_tokens: list[Token] | None = Field(
+        default=None, description="TF-IDF model only: the word n-grams that drove the label"
+    )
+    model: str
+    model_version: str | None = None
+
+
+class TopicPredictor:
+    """Classifies articles with a fitted pipeline (``text`` → ``features`` → ``model``)."""
+
+    def __init__(self, pipeline: Any, *, card: ModelCard, candidate: str, top_tokens: int = 5):
+        self.pipeline = pipeline
+        self.card = card
+        self.candidate = candidate
+        self.model = pipeline.named_steps["model"]
+        self.classes = [str(c) for c in self.model.classes_]
+        self.explainer = TokenExplainer(pipeline) if candidate == "tfidf" else None
+        self.top_tokens = top_tokens
+
+    def warm_up(self) -> None:
+        """Load what the first request would otherwise wait for (the embedding weights)."""
+        self.pipeline.predict_proba(["warm up"])
+
+    def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, Any]:
+        features = self.pipeline[:-1].transform(list(texts))
+        return self.model.predict_proba(features), features
+
+    def predict(self, items: Sequence[NewsArticle]) -> list[TopicPrediction]:
+        proba, features = self.scores([item.text for item in items])
+        out = []
+        for i, item in enumerate(items):
+            best = int(np.argmax(proba[i]))
+            tokens = None
+            if self.explainer is not None:
+                found = self.explainer.top(
+                    features, i, self.classes[best], k=self.top_tokens, kind="word"
+                )
+                tokens = [Token(token=t.token, kind=t.kind, weight=round(t.weight, 4)) for t in found]
+            out.append(
+                TopicPrediction(
+                    id=item.id,
+                    label=self.classes[best],
+                    confidence=round(float(proba[i, best]), 4),
+                    probabilities={c: round(float(p), 4) for c, p in zip(self.classes, proba[i], strict=True)},
+                    top_tokens=tokens,
+                    model=self.candidate,
+                    model_version=self.card.version,
+                )
+            )
+        return out
+
+    def classify_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Batch classification of a file: label, confidence, one column per class."""
+        proba, _ = self.scores(texts_of(frame))
+        out = pd.DataFrame({"label": np.asarray(self.classes)[np.argmax(proba, axis=1)]})
+        out["confidence"] = np.round(proba.max(axis=1), 4)
+        for k, name in enumerate(self.classes):
+            out[f"p_{name}"] = np.round(proba[:, k], 4)
+        if "id" in frame.columns:
+            out.insert(0, "id", frame["id"].to_numpy())
+        return out
+
+
+def load(uri: str) -> TopicPredictor:
+    """A predictor for any nlp model in the registry or on disk, warmed up."""
+    record = tracking.load_sklearn_model(uri)
+    meta = record.metadata
+    candidate = str(meta.get("candidate", "tfidf"))
+    if candidate == "embeddings" and not dense_available():
+        raise DenseUnavailable(
+            f"{uri} is the embeddings model; this environment lacks torch / "
+            "sentence-transformers (`make nlp-deep`, or serve NLP_MODEL=tfidf)"
+        )
+    card = ModelCard(
+        name=record.name,
+        version=record.version,
+        run_id=record.run_id,
+        trained_at=record.trained_at,
+        uri=uri,
+        metrics={k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_"))},
+        details={"candidate": candidate, "classes": meta.get("classes"), "bbc": meta.get("bbc")},
+    )
+    predictor = TopicPredictor(record.model, card=card, candidate=candidate)
+    predictor.warm_up()
+    return predictor
+
+
+def model_uri(choice: ModelChoice, name: str = "nlp") -> str:
+    return f"models:/{name}@{choice}"
+
+
+def load_predictor(settings: ServiceSettings) -> TopicPredictor:
+    return load(settings.model_uri or SPEC.default_model_uri)
+
+
+def classify_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
+    return load(uri).classify_frame(frame)
+
+
+SPEC = ServiceSpec(
+    name="nlp",
+    title="tenfold nlp API: BBC News topics",
+    description=(
+        "Topic of a news article (business, entertainment, politics, sport, tech) with class "
+        "probabilities; the TF-IDF model also returns the n-grams that drove its answer."
+    ),
+    request=NewsArticle,
+    response=TopicPrediction,
+    load=load_predictor,
+    default_model_uri=model_uri("champion"),
+)
+
+
+def settings_for(
+    settings: ServiceSettings | None = None, choice: ModelChoice | None = None
+) -> ServiceSettings:
+    """The service settings with the model choice applied: an explicit TENFOLD_MODEL_URI
+    wins, else ``choice`` (or NLP_MODEL) picks a registry alias; batches default to 64."""
+    settings = settings or ServiceSettings()
+    update: dict[str, Any] = {}
+    if settings.model_uri is None:
+        update["model_uri"] = model_uri(choice or NlpSettings().model)
+    if "max_batch" not in settings.model_fields_set:
+        update["max_batch"] = DEFAULT_MAX_BATCH
+    return settings.model_copy(update=update)
+
+
+def app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The ASGI app (``uvicorn --factory nlp.serve:app``)."""
+    return create_app(SPEC, settings_for(settings))

@@ -72,16 +72,10 @@ def small_stack(prepared: Prepared) -> Candidate:
 def register_champion(candidate: Candidate, prepared: Prepared) -> str:
     """Log ``candidate`` as the training code does and give it the alias ``champion``
     (inside the caller's isolated MLflow store)."""
-    from housing.buyer import neighbourhoods, typical_house
-    from housing.features import known_categories
-    from housing.train import _log_candidate
+    from housing.train import _log_candidate, serving_metadata
     from tenfold import tracking
 
-    form = {
-        "typical_house": typical_house(prepared.X),
-        "neighbourhoods": neighbourhoods(prepared.X),
-        "categories": known_categories(prepared.X),
-    }
+    form = serving_metadata(prepared)
     source = DataSource(dataset="ames-housing", kind="synthetic", origin="synthetic")
     with tracking.training_run(SMALL.experiment, config=SMALL, data=source, seed=SMALL.seed):
         _log_candidate(candidate, prepared, SMALL, form=form)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from housing.features import known_categories
 from housing.serve import EXAMPLE, SPEC, HousePredictor
 from housing.train import Candidate, Prepared
-from tenfold.serving import ModelCard, create_app
+from tenfold.serving import ModelCard, ServiceSettings, create_app
 
 
 @pytest.fixture
@@ -115,3 +115,17 @@ def test_batch(client: TestClient) -> None:
     )
     assert out_of_scope.status_code == 422
     assert out_of_scope.json()["detail"][0]["field"] == "items.1.GrLivArea"
+
+
+def test_the_registered_champion_serves_with_its_own_metadata(champion: str) -> None:
+    """Loaded from the registry as in production: scope, level and known levels come
+    from the model's metadata."""
+    with TestClient(create_app(SPEC, ServiceSettings(model_uri=champion))) as served:
+        response = served.post("/v1/predict", json={**EXAMPLE, "Neighborhood": "Atlantis"})
+        assert response.status_code == 200, response.text
+        assert any("Neighborhood='Atlantis'" in n for n in response.json()["notes"])
+        card = served.get("/v1/model").json()
+        assert card["details"]["confidence_level"] == 0.9
+        assert card["details"]["max_living_area"] == 4000.0
+        too_big = served.post("/v1/predict", json={**EXAMPLE, "GrLivArea": 4100})
+        assert too_big.status_code == 422

@@ -134,7 +134,7 @@ def model_scale_rmse(prepared: Prepared) -> Callable[[np.ndarray, np.ndarray], f
 # --------------------------------------------------------------------------- models
 
 
-def ridge(cfg: HousingConfig, *, alpha: float = 15.0) -> Ridge:
+def ridge(*, alpha: float = 15.0) -> Ridge:
     return Ridge(alpha=alpha)
 
 
@@ -208,7 +208,7 @@ def member(
     """One member's preprocessing and model (the features step comes before it)."""
     if name == "ridge":
         preprocess = linear_preprocessor(schema, polynomial=bool(params.get("polynomial")))
-        return Pipeline([("preprocess", preprocess), ("model", ridge(cfg, alpha=params["alpha"]))])
+        return Pipeline([("preprocess", preprocess), ("model", ridge(alpha=params["alpha"]))])
     if name == "random_forest":
         return Pipeline(
             [("preprocess", tree_preprocessor(schema)), ("model", random_forest(cfg, **params))]
@@ -252,11 +252,6 @@ def stack(
 
 
 STACK_INNER_FOLDS = 3
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "ridge": {"alpha": 15.0, "polynomial": False},
-    "random_forest": dict(RF_DEFAULTS),
-    "lightgbm": dict(LGBM_DEFAULTS),
-}
 
 
 # --------------------------------------------------------------------------- tuning
@@ -293,7 +288,7 @@ def tune_member(
         params = suggest(name, trial)
         if name == "ridge":
             folds = fold_data["ridge_polynomial" if params.pop("polynomial") else "ridge"]
-            model: Any = ridge(cfg, **params)
+            model: Any = ridge(**params)
         else:
             folds = fold_data["trees"]
             model = (
@@ -414,8 +409,6 @@ def train(
     """Tune and fit the three members and the stack under one MLflow "train" run (a
     nested run per Optuna study and per candidate) and register the stack, with its
     intervals, as ``champion``."""
-    from housing.buyer import neighbourhoods, typical_house
-
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(data, cfg)
     folds = make_folds(len(prepared.y), cfg)
@@ -446,12 +439,7 @@ def train(
         candidates["stack"] = fit_stack(prepared, folds, cfg, params)
         report("stack + CV+ intervals", 1, 1)
 
-        form: dict[str, Any] = {}
-        if prepared.ames:
-            form = {
-                "typical_house": typical_house(prepared.X),
-                "neighbourhoods": neighbourhoods(prepared.X),
-            }
+        form = serving_metadata(prepared)
         for candidate in candidates.values():
             _log_candidate(candidate, prepared, cfg, form=form)
         tracking.log_metrics({f"cv_rmse.{n}": c.cv_rmse for n, c in candidates.items()})
@@ -474,6 +462,21 @@ def train(
             parent_run_id=parent.info.run_id,
             registered_version=version,
         )
+
+
+def serving_metadata(prepared: Prepared) -> dict[str, Any]:
+    """What the app and the API need besides the model, saved with the champion: the
+    typical house, the neighbourhoods of the form, the known level of every category."""
+    from housing.buyer import neighbourhoods, typical_house
+    from housing.features import known_categories
+
+    if not prepared.ames:
+        return {}
+    return {
+        "typical_house": typical_house(prepared.X),
+        "neighbourhoods": neighbourhoods(prepared.X),
+        "categories": known_categories(prepared.X),
+    }
 
 
 def _log_candidate(

@@ -17,7 +17,18 @@ from typing import Annotated, Any
 import typer
 
 from nlp.config import MODELS, PROJECT_DIR, ModelName, NlpConfig
-from tenfold.cli import console, progress, setup_logging, user_errors
+from tenfold.cli import (
+    CvFoldsOption,
+    HostOption,
+    ModelUriOption,
+    PortOption,
+    ReportsDirOption,
+    SeedOption,
+    console,
+    progress,
+    setup_logging,
+    user_errors,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -41,17 +52,12 @@ ModelsOpt = Annotated[
     typer.Option("--model", "-m", help="Train only these (repeat): tfidf, embeddings."),
 ]
 TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials per model.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
-FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
-ReportsOpt = Annotated[
-    Path | None,
+RealOpt = Annotated[
+    bool,
     typer.Option(
-        "--reports-dir", help="Write reports here instead of projects/nlp/reports.", file_okay=False
+        "--require-real-data",
+        help="Fail instead of falling back to the synthetic corpus (image builds).",
     ),
-]
-UriOpt = Annotated[
-    str | None,
-    typer.Option("--model-uri", help="Any model URI or folder (overrides --serve-model)."),
 ]
 ChoiceOpt = Annotated[
     str | None,
@@ -98,13 +104,12 @@ def _output_dir(cfg: NlpConfig, kind: str, trained: tuple[str, ...]) -> Path:
     """Real BBC results with every model are the committed reports; anything else goes to
     a git-ignored sub-folder, so an offline run, another corpus or a run without the
     dense extra never overwrites the published numbers."""
-    if cfg.data_path is not None:
-        return cfg.reports_dir / "custom" / cfg.data_path.stem
-    if kind != "real":
-        return cfg.reports_dir / "synthetic"
-    if trained != MODELS:
+    from tenfold.reports import output_dir
+
+    out = output_dir(cfg.reports_dir, kind=kind, data_path=cfg.data_path)
+    if out == cfg.reports_dir and trained != MODELS:
         return cfg.reports_dir / "custom" / "-".join(trained)
-    return cfg.reports_dir
+    return out
 
 
 def _announce(source: Any, skipped: dict[str, str]) -> None:
@@ -135,10 +140,16 @@ def _staged_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
-def _train(cfg: NlpConfig) -> tuple[Any, Any]:
+def _train(cfg: NlpConfig, require_real: bool = False) -> tuple[Any, Any]:
     from nlp import data, train
+    from tenfold.data import DataError
 
     frame, source = data.load(cfg)
+    if require_real and not source.is_real:
+        raise DataError(
+            "--require-real-data: BBC News could not be found or assembled (see the lines "
+            "above); refusing to train on the synthetic corpus"
+        )
     _, skipped = train.available_models(cfg)
     _announce(source, skipped)
     with _staged_progress() as report:
@@ -149,27 +160,22 @@ def _train(cfg: NlpConfig) -> tuple[Any, Any]:
 def _write_reports(cfg: NlpConfig, result: Any) -> Path:
     """Evaluate on the test split; write metrics.json, figures and the error analysis;
     attach them to MLflow."""
-    import mlflow
-
     from nlp import evaluate
     from tenfold import tracking
-    from tenfold.evaluation import save_figure
-    from tenfold.repro import write_metrics
+    from tenfold.reports import write_reports
 
     out = _output_dir(cfg, result.source.kind, tuple(result.candidates))
     evaluation = evaluate.evaluate(result, cfg)
-    written = [write_metrics(out / "metrics.json", evaluation.metrics)]
-    written += [save_figure(figure, out / name) for name, figure in evaluation.figures.items()]
+    written = write_reports(out, evaluation.metrics, evaluation.figures)
     analysis = out / "error_analysis.md"
     analysis.write_text(evaluation.error_analysis, encoding="utf-8")
     written.append(analysis)
+    # test scores go back onto the runs that produced the models, reports onto the parent
     for name, candidate in result.candidates.items():
         test = evaluation.metrics["models"][name]["test"]
         scalar = {k: v for k, v in test.items() if isinstance(v, float)}
         tracking.log_metrics_to(candidate.run_id, scalar, prefix="test_")
-    with mlflow.start_run(run_id=result.parent_run_id):
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="reports")
+    tracking.log_artifacts_to(result.parent_run_id, written, artifact_path="reports")
     return out
 
 
@@ -188,9 +194,9 @@ def run(
     label_column: LabelOpt = DEFAULTS.label_column,
     model: ModelsOpt = None,
     trials: TrialsOpt = DEFAULTS.n_trials,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
-    reports_dir: ReportsOpt = None,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, both models tuned, evaluation, error analysis, champion."""
@@ -214,16 +220,19 @@ def train(
     label_column: LabelOpt = DEFAULTS.label_column,
     model: ModelsOpt = None,
     trials: TrialsOpt = DEFAULTS.n_trials,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
+    require_real_data: RealOpt = False,
     verbose: bool = False,
 ) -> None:
     """Tune and train the models, track them in MLflow, register the champion."""
     from nlp.evaluate import SHORT_NAMES
+    from nlp.features import embedding_cache
 
     setup_logging(verbose)
     cfg = _config(data, text_column, label_column, model, trials, seed, cv_folds)
-    _, result = _train(cfg)
+    with embedding_cache():
+        _, result = _train(cfg, require_real_data)
     scores = ", ".join(
         f"{SHORT_NAMES[n]} {c.cv_macro_f1:.4f}" for n, c in result.candidates.items()
     )
@@ -240,10 +249,10 @@ def evaluate(
     data: DataOpt = None,
     text_column: TextOpt = DEFAULTS.text_column,
     label_column: LabelOpt = DEFAULTS.label_column,
-    seed: SeedOpt = DEFAULTS.seed,
-    cv_folds: FoldsOpt = DEFAULTS.cv_folds,
+    seed: SeedOption = DEFAULTS.seed,
+    cv_folds: CvFoldsOption = DEFAULTS.cv_folds,
     trials: TrialsOpt = DEFAULTS.n_trials,
-    reports_dir: ReportsOpt = None,
+    reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
     """Score the latest training's models on the test split; write the reports."""
@@ -271,11 +280,16 @@ def evaluate(
 def predict(
     input_path: Annotated[
         Path,
-        typer.Option("--input", help="CSV of articles (a text column, optional id).", exists=True, dir_okay=False),
+        typer.Option(
+            "--input",
+            help="CSV of articles (a text column, optional id).",
+            exists=True,
+            dir_okay=False,
+        ),
     ],
     output_path: Annotated[Path, typer.Option("--output", help="Where to write the labels.")],
     text_column: TextOpt = "text",
-    model_uri: UriOpt = None,
+    model_uri: ModelUriOption = None,
     serve_model: ChoiceOpt = None,
     verbose: bool = False,
 ) -> None:
@@ -298,9 +312,9 @@ def predict(
 @app.command()
 @user_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    model_uri: UriOpt = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    model_uri: ModelUriOption = None,
     serve_model: ChoiceOpt = None,
 ) -> None:
     """Serve a model over HTTP (FastAPI + uvicorn); the champion unless told otherwise."""

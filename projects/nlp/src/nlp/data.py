@@ -235,7 +235,7 @@ def make_synthetic(n_docs: int, seed: int) -> pd.DataFrame:
     for label in labels:
         others = [t for t in topics if t != label]
 
-        def word(topic: str = str(label)) -> str:
+        def word(topic: str = str(label), others: list[str] = others) -> str:
             roll = rng.random()
             if roll < 0.25:
                 return str(rng.choice(TOPIC_WORDS[topic]))

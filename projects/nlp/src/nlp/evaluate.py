@@ -58,7 +58,9 @@ def predict_test(candidate: Candidate, X: Any) -> TestPredictions:
     pipeline = candidate.pipeline
     features = pipeline[:-1].transform(X)
     model = pipeline.named_steps["model"]
-    return TestPredictions([str(c) for c in model.classes_], model.predict_proba(features), features)
+    return TestPredictions(
+        [str(c) for c in model.classes_], model.predict_proba(features), features
+    )
 
 
 def most_confused(
@@ -76,9 +78,7 @@ def most_confused(
     return [{"true": t, "predicted": p, "count": n} for n, t, p in cells[:k]]
 
 
-def test_metrics(
-    y: np.ndarray, predictions: TestPredictions, cfg: NlpConfig
-) -> dict[str, Any]:
+def test_metrics(y: np.ndarray, predictions: TestPredictions, cfg: NlpConfig) -> dict[str, Any]:
     classes = predictions.classes
     pred = predictions.predicted
     precision, recall, f1, support = skm.precision_recall_fscore_support(
@@ -159,7 +159,9 @@ def evaluate(result: TrainResult, cfg: NlpConfig) -> Evaluation:
         "confidence.png": plot_confidence(split.y_test, predictions),
     }
     if "tfidf" in result.candidates:
-        figures["top_terms.png"] = plot_top_terms(TokenExplainer(result.candidates["tfidf"].pipeline))
+        figures["top_terms.png"] = plot_top_terms(
+            TokenExplainer(result.candidates["tfidf"].pipeline)
+        )
     report = error_analysis(result, predictions, per_model, cfg)
     return Evaluation(document, figures, report, predictions)
 
@@ -255,7 +257,9 @@ def plot_confidence(y: np.ndarray, predictions: Mapping[str, TestPredictions]) -
         ax.hist(pred.confidence[right], bins=bins, alpha=0.7, label=f"right ({right.sum()})")
         ax.hist(pred.confidence[~right], bins=bins, alpha=0.9, label=f"wrong ({(~right).sum()})")
         ax.set_yscale("log")
-        ax.set(xlabel="confidence (top class probability)", ylabel="articles", title=SHORT_NAMES[name])
+        ax.set(
+            xlabel="confidence (top class probability)", ylabel="articles", title=SHORT_NAMES[name]
+        )
         ax.legend(fontsize=8, loc="upper left")
     return fig
 
@@ -321,7 +325,12 @@ def error_analysis(
             "",
             f"Errors: {test['errors']} of {len(y)} (macro-F1 {test['macro_f1']:.4f}). "
             "Most confused pairs: "
-            + ("; ".join(f"{p['true']} → {p['predicted']} ({p['count']})" for p in test["most_confused"]) or "none")
+            + (
+                "; ".join(
+                    f"{p['true']} → {p['predicted']} ({p['count']})" for p in test["most_confused"]
+                )
+                or "none"
+            )
             + ".",
             "",
         ]
@@ -348,7 +357,8 @@ def _tfidf_rows(
 ) -> list[str]:
     explainer = TokenExplainer(candidate.pipeline)
     table = [
-        "| # | article | true | predicted | confidence | p(true) | words that drove it (predicted − true) | char n-grams |",
+        "| # | article | true | predicted | confidence | p(true) "
+        "| words that drove it (predicted − true) | char n-grams |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for rank, i in enumerate(rows, start=1):
@@ -382,7 +392,8 @@ def _dense_rows(
     train_vectors = candidate.pipeline[:-1].transform(result.split.X_train)
     raw_train = result.split.X_train["text"].tolist()
     table = [
-        "| # | article | true | predicted | confidence | p(true) | nearest training article (cosine, its class) |",
+        "| # | article | true | predicted | confidence | p(true) "
+        "| nearest training article (cosine, its class) |",
         "|---|---|---|---|---|---|---|",
     ]
     for rank, i in enumerate(rows, start=1):
@@ -421,10 +432,14 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         [
             (
                 "Model",
-                lambda r: DISPLAY_NAMES[r["name"]]
-                + (" **(champion)**" if r["name"] == champion else ""),
+                lambda r: (
+                    DISPLAY_NAMES[r["name"]] + (" **(champion)**" if r["name"] == champion else "")
+                ),
             ),
-            ("CV macro-F1", lambda r: f"{fmt(r['cv_macro_f1'], 4)} ± {fmt(r['cv_macro_f1_std'], 4)}"),
+            (
+                "CV macro-F1",
+                lambda r: f"{fmt(r['cv_macro_f1'], 4)} ± {fmt(r['cv_macro_f1_std'], 4)}",
+            ),
             ("Test macro-F1 (95 % CI)", lambda r: _with_ci(r["test"])),
             ("Accuracy", lambda r: fmt(r["test"]["accuracy"], 4)),
             ("Log loss", lambda r: fmt(r["test"]["log_loss"], 3)),

@@ -32,6 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from nlp.config import NlpConfig
+from tenfold import paths
 
 # --------------------------------------------------------------------------- article text
 
@@ -250,7 +251,9 @@ def verified_weights(folder: Path, expected: str = EXPECTED_WEIGHTS_SHA256) -> s
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     foreign = [m["type"] for m in modules if not m["type"].startswith("sentence_transformers.")]
     if foreign:
-        raise WeightsError(f"{folder}/modules.json names modules outside sentence-transformers: {foreign}")
+        raise WeightsError(
+            f"{folder}/modules.json names modules outside sentence-transformers: {foreign}"
+        )
     return actual
 
 
@@ -291,35 +294,90 @@ def embedding_dimension(encoder: Any) -> int:
 
 
 class EmbeddingCache:
-    """Embeddings by (weights, max length, text sha256), for one training run: each article
-    is embedded once however many folds, trials and reports use it."""
+    """Embeddings by (weights, max length, text sha256): each article is embedded once
+    however many folds, trials and reports use it.
 
-    def __init__(self) -> None:
+    With a ``folder`` the vectors also persist there (one ``.npz`` per weights and max
+    length), so a second run, the reproducibility test or CI's next job re-reads them
+    instead of spending minutes of CPU. The key holds the weights' sha256, so other
+    weights never see these vectors.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
         self._vectors: dict[tuple[str, int, str], np.ndarray] = {}
+        self._on_disk: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._vectors)
 
     def get(self, key: tuple[str, int, str]) -> np.ndarray | None:
+        self._load(key[0], key[1])
         return self._vectors.get(key)
 
     def put(self, key: tuple[str, int, str], vector: np.ndarray) -> None:
         with self._lock:
             self._vectors.setdefault(key, vector)
 
+    def file_for(self, weights_sha256: str, max_seq_length: int) -> Path | None:
+        if self.folder is None:
+            return None
+        return self.folder / f"all-minilm-l6-v2-{weights_sha256[:16]}-{max_seq_length}.npz"
+
+    def _load(self, sha: str, length: int) -> None:
+        path = self.file_for(sha, length)
+        if path is None or (sha, length) in self._on_disk:
+            return
+        with self._lock:
+            self._on_disk.add((sha, length))
+            if not path.is_file():
+                return
+            try:
+                with np.load(path, allow_pickle=False) as stored:
+                    keys, vectors = stored["keys"], stored["vectors"]
+            except (OSError, ValueError, KeyError):  # a damaged cache is recomputed
+                return
+            for text_key, vector in zip(keys.tolist(), vectors, strict=True):
+                self._vectors.setdefault((sha, length, str(text_key)), vector)
+
+    def save(self, sha: str, length: int) -> Path | None:
+        """Write this (weights, length)'s vectors to the folder (atomically)."""
+        path = self.file_for(sha, length)
+        if path is None:
+            return None
+        with self._lock:
+            items = sorted((k[2], v) for k, v in self._vectors.items() if k[:2] == (sha, length))
+        if not items:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.stem}.part.npz")
+        np.savez(
+            partial,
+            keys=np.array([k for k, _ in items]),
+            vectors=np.vstack([v for _, v in items]).astype(np.float32),
+        )
+        partial.replace(path)
+        return path
+
 
 _ACTIVE_CACHES: list[EmbeddingCache] = []
 
 
+def embedding_cache_dir() -> Path:
+    """Where embeddings persist: the data cache (git-ignored), beside the datasets."""
+    return paths.cache_dir() / "embeddings"
+
+
 @contextlib.contextmanager
-def embedding_cache() -> Iterator[EmbeddingCache]:
-    """Cache embeddings inside the block (training, evaluation). Serving runs without one:
-    a service must not grow with every text it is sent, nor look faster than it is."""
+def embedding_cache(persist: bool = True) -> Iterator[EmbeddingCache]:
+    """Cache embeddings inside the block (training, evaluation), on disk too unless
+    ``persist`` is false. Serving runs without one: a service must not grow with every
+    text it is sent, nor look faster than it is."""
     if _ACTIVE_CACHES:  # nested (train inside run): one cache for the whole run
         yield _ACTIVE_CACHES[-1]
         return
-    cache = EmbeddingCache()
+    cache = EmbeddingCache(embedding_cache_dir() if persist else None)
     _ACTIVE_CACHES.append(cache)
     try:
         yield cache
@@ -378,6 +436,9 @@ class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             vectors = self._encode(list(todo.values()), progress)
             for key, vector in zip(todo, vectors, strict=True):
                 cache.put(key, vector)
+            cache.save(sha, self.max_seq_length)
+        elif progress is not None:
+            progress(len(texts), len(texts))
         vectors = [cache.get(key) for key in keys]
         return np.vstack([v for v in vectors if v is not None]).astype(np.float32, copy=False)
 

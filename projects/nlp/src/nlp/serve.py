@@ -113,13 +113,17 @@ class TopicPredictor:
                 found = self.explainer.top(
                     features, i, self.classes[best], k=self.top_tokens, kind="word"
                 )
-                tokens = [Token(token=t.token, kind=t.kind, weight=round(t.weight, 4)) for t in found]
+                tokens = [
+                    Token(token=t.token, kind=t.kind, weight=round(t.weight, 4)) for t in found
+                ]
             out.append(
                 TopicPrediction(
                     id=item.id,
                     label=self.classes[best],
                     confidence=round(float(proba[i, best]), 4),
-                    probabilities={c: round(float(p), 4) for c, p in zip(self.classes, proba[i], strict=True)},
+                    probabilities={
+                        c: round(float(p), 4) for c, p in zip(self.classes, proba[i], strict=True)
+                    },
                     top_tokens=tokens,
                     model=self.candidate,
                     model_version=self.card.version,

@@ -3,13 +3,26 @@ under, the standard options, and the test runner for `run`."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pytest
 import typer
+import typer.main
 from typer.testing import CliRunner
 
-from tenfold.cli import CvFoldsOption, IdColumnOption, ModelUriOption, SeedOption
+from tenfold.cli import (
+    CvFoldsOption,
+    IdColumnOption,
+    ModelUriOption,
+    ProjectCli,
+    SeedOption,
+    Summary,
+    load_object,
+    write_csv,
+)
 from tenfold.reports import output_dir
 from tenfold.testing import run_metrics
 from tenfold.tracking import model_name_for
@@ -51,3 +64,65 @@ def test_standard_options_and_run_metrics(tmp_path: Path) -> None:
     assert produced == b'{"seed": 7, "folds": 3}\n'
     rejected = CliRunner().invoke(app, ["run", "--reports-dir", "r", "--cv-folds", "1"])
     assert rejected.exit_code == 2
+
+
+def _render(metrics: Mapping[str, Any]) -> str:
+    return f"| score |\n|---|\n| {metrics['score']} |"
+
+
+def _project(tmp_path: Path) -> ProjectCli:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "README.md").write_text(
+        "# p\n<!-- results:start -->\nold\n<!-- results:end -->\n", encoding="utf-8"
+    )
+    (tmp_path / "reports" / "metrics.json").write_text('{"score": 0.9}\n')
+    return ProjectCli(
+        tmp_path, service="tenfold.serving:create_app", results_table=f"{__name__}:_render"
+    )
+
+
+def test_project_cli_adds_serve_and_report(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    app = typer.Typer()
+
+    @app.command()
+    def run() -> None:
+        pass
+
+    project.install(app)
+    assert set(typer.main.get_command(app).commands) == {"run", "serve", "report"}  # type: ignore[attr-defined]
+    first = CliRunner().invoke(app, ["report"])
+    assert first.exit_code == 0, first.output
+    assert "| 0.9 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "old" not in (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 2  # port range
+
+
+def test_project_cli_finish_refreshes_the_readme_only_for_published_reports(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    seen: list[Mapping[str, Any]] = []
+
+    def summarise(metrics: Mapping[str, Any]) -> Summary:
+        seen.append(metrics)
+        return Summary(title="t", columns=("model",), rows=[("m",)], notes=("n",))
+
+    elsewhere = tmp_path / "reports" / "synthetic"
+    elsewhere.mkdir()
+    (elsewhere / "metrics.json").write_text('{"score": 0.5}\n')
+    project.finish(elsewhere, time.perf_counter(), summarise, model_name="p")
+    assert "old" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    project.finish(tmp_path / "reports", time.perf_counter(), summarise, model_name="p")
+    assert "| 0.9 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert [m["score"] for m in seen] == [0.5, 0.9]
+
+
+def test_load_object_and_write_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    assert load_object("tenfold.cli:write_csv") is write_csv
+    with pytest.raises(ValueError, match="module:attribute"):
+        load_object("tenfold.cli")
+    written = write_csv(pd.DataFrame({"a": [1, 2]}), tmp_path / "out" / "s.csv")
+    assert written.read_text() == "a\n1\n2\n"

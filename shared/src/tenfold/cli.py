@@ -1,4 +1,6 @@
-"""Shared CLI plumbing: logging through rich, progress bars, and user-facing errors.
+"""Shared CLI plumbing: logging through rich, progress bars, user-facing errors, the
+options every project repeats, and :class:`ProjectCli`, the commands (``serve``,
+``report``) and finishing steps that are the same in every project.
 
 Functions elsewhere return values and never print; commands print through these.
 """
@@ -6,11 +8,14 @@ Functions elsewhere return values and never print; commands print through these.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +25,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from tenfold.data import DataError
 from tenfold.pipelines import SchemaError
 from tenfold.serving import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,3 +117,118 @@ ModelUriOption = Annotated[
         help="Default: the project's champion (models:/<project>@champion), or a model folder.",
     ),
 ]
+
+
+def load_object(target: str) -> Any:
+    """``"package.module:attribute"`` → the attribute, imported only when called (so a
+    CLI module stays cheap to import, and ``--help`` does not load scikit-learn)."""
+    module, _, attribute = target.partition(":")
+    if not attribute:
+        raise ValueError(f"{target!r} is not 'module:attribute'")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def announce_synthetic(dataset: str, missing: str = "real file not found") -> None:
+    """The one clear line a run prints when it falls back to a synthetic twin."""
+    console().print(
+        f"[bold yellow]Using the SYNTHETIC twin of the {dataset}[/] ({missing}): "
+        "numbers are illustrative only."
+    )
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A batch command's output file (folders created, no index column)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The end-of-run table a project prints: one row per model, then a few notes."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    notes: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ProjectCli:
+    """What is the same in every project's CLI, from where the project lives and two
+    names: the app factory (``"<pkg>.serve:app"``, a ``ServiceSettings → FastAPI``
+    callable) and the README results renderer (``"<pkg>.evaluate:results_table"``,
+    ``metrics → markdown``)."""
+
+    project_dir: Path
+    service: str
+    results_table: str
+
+    @property
+    def published(self) -> Path:
+        """The committed reports folder whose ``metrics.json`` the README shows."""
+        return self.project_dir / "reports"
+
+    def refresh_readme(self) -> bool:
+        """Regenerate the README's results section from the published metrics."""
+        from tenfold.reports import refresh_results
+
+        return refresh_results(
+            self.project_dir / "README.md",
+            self.published / "metrics.json",
+            load_object(self.results_table),
+        )
+
+    def finish(
+        self,
+        out: Path,
+        started: float,
+        summarise: Callable[[Mapping[str, Any]], Summary],
+        *,
+        model_name: str,
+    ) -> None:
+        """After a run wrote its reports to ``out``: refresh the README when they are the
+        published ones (never for a synthetic run, a user's CSV or ``--reports-dir``),
+        then print the summary table and where everything went."""
+        from rich.table import Table
+
+        from tenfold.repro import read_metrics
+
+        if out.resolve() == self.published.resolve():
+            self.refresh_readme()
+        summary = summarise(read_metrics(out / "metrics.json"))
+        table = Table(title=summary.title)
+        for column in summary.columns:
+            table.add_column(column)
+        for row in summary.rows:
+            table.add_row(*row)
+        out_console = console()
+        out_console.print(table)
+        for note in summary.notes:
+            out_console.print(note)
+        seconds = time.perf_counter() - started
+        out_console.print(
+            f"reports → {out}; champion → models:/{model_name}@champion; {seconds:.0f} s"
+        )
+
+    def install(self, app: typer.Typer) -> None:
+        """Add the ``serve`` and ``report`` commands to a project's Typer app."""
+        project = self
+
+        @app.command()
+        def serve(
+            host: HostOption = "127.0.0.1",
+            port: PortOption = 8000,
+            model_uri: ModelUriOption = None,
+        ) -> None:
+            """Serve the champion over HTTP (FastAPI + uvicorn)."""
+            from tenfold.serving import serve_app
+
+            setup_logging()
+            serve_app(load_object(project.service), host=host, port=port, model_uri=model_uri)
+
+        @app.command()
+        def report() -> None:
+            """Regenerate the README results table from reports/metrics.json."""
+            changed = project.refresh_readme()
+            console().print("README updated" if changed else "README already up to date")

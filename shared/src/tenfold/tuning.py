@@ -20,6 +20,10 @@ import pandas as pd
 from sklearn.base import clone
 
 Scorer = Callable[[np.ndarray, np.ndarray], float]
+# (train rows, validation rows) per fold, as positions
+Folds = list[tuple[np.ndarray, np.ndarray]]
+# what a training function reports while it works: (stage, done, total)
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

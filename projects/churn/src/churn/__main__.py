@@ -15,13 +15,19 @@ import typer
 
 from churn.config import PROJECT_DIR, ChurnConfig
 from tenfold.cli import (
-    HostOption,
-    PortOption,
+    CvFoldsOption,
+    IdColumnOption,
+    ModelUriOption,
+    ProjectCli,
     ReportsDirOption,
+    SeedOption,
+    Summary,
+    announce_synthetic,
     console,
     progress,
     setup_logging,
     user_errors,
+    write_csv,
 )
 
 app = typer.Typer(
@@ -40,14 +46,10 @@ DataOpt = Annotated[
     ),
 ]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target column (two classes).")]
-IdOpt = Annotated[str | None, typer.Option("--id", help="Id column, excluded from features.")]
 TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="The one seed.")]
-FoldsOpt = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="CV folds.")]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model-uri", help="Default: models:/churn@champion (or a model folder)."),
-]
+CLI = ProjectCli(
+    PROJECT_DIR, service="churn.serve:app", results_table="churn.evaluate:results_table"
+)
 
 
 def _config(
@@ -70,23 +72,12 @@ def _config(
     return dataclasses.replace(base, **changes)
 
 
-def _output_dir(cfg: ChurnConfig, kind: str) -> Path:
-    """Real Telco results are the committed reports; anything else goes to a git-ignored
-    sub-folder, so an offline run never overwrites the published numbers."""
-    if cfg.data_path is not None:
-        return cfg.reports_dir / "custom" / cfg.data_path.stem
-    return cfg.reports_dir if kind == "real" else cfg.reports_dir / "synthetic"
-
-
 def _train(cfg: ChurnConfig) -> Any:
     from churn import data, train
 
     frame, source = data.load(cfg)
     if not source.is_real:
-        console().print(
-            "[bold yellow]Using the SYNTHETIC twin of the Telco data[/] (real file "
-            "not found): numbers are illustrative only."
-        )
+        announce_synthetic("Telco data")
     with progress("training", cfg.n_trials) as update:
         result = train.train(
             cfg,
@@ -101,9 +92,9 @@ def _write_reports(cfg: ChurnConfig, frame: Any, result: Any) -> Path:
     """Evaluate on the test split, write metrics.json and figures, attach them to MLflow."""
     from churn import evaluate
     from tenfold import tracking
-    from tenfold.reports import write_reports
+    from tenfold.reports import output_dir, write_reports
 
-    out = _output_dir(cfg, result.source.kind)
+    out = output_dir(cfg.reports_dir, kind=result.source.kind, data_path=cfg.data_path)
     evaluation = evaluate.evaluate(result, cfg)
     figures = {**evaluation.figures, **evaluate.shap_figures(result)}
     if result.prepared.telco:
@@ -118,22 +109,15 @@ def _write_reports(cfg: ChurnConfig, frame: Any, result: Any) -> Path:
     return out
 
 
-def _finish(cfg: ChurnConfig, result: Any, out: Path, started: float) -> None:
-    # the README shows the published results only: not a synthetic run, nor --reports-dir
-    if out == PROJECT_DIR / "reports":
-        _update_readme(cfg)
-    _summary(cfg, out, time.perf_counter() - started)
-
-
 @app.command()
 @user_errors
 def run(
     data: DataOpt = None,
     target: TargetOpt = "Churn",
-    id_column: IdOpt = "customerID",
+    id_column: IdColumnOption = "customerID",
     trials: TrialsOpt = 50,
-    seed: SeedOpt = 42,
-    cv_folds: FoldsOpt = 5,
+    seed: SeedOption = 42,
+    cv_folds: CvFoldsOption = 5,
     reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
@@ -142,7 +126,9 @@ def run(
     started = time.perf_counter()
     cfg = _config(data, target, id_column, trials, seed, cv_folds, reports_dir)
     frame, result = _train(cfg)
-    _finish(cfg, result, _write_reports(cfg, frame, result), started)
+    CLI.finish(
+        _write_reports(cfg, frame, result), started, _summary, model_name=cfg.registered_model_name
+    )
 
 
 @app.command()
@@ -150,10 +136,10 @@ def run(
 def train(
     data: DataOpt = None,
     target: TargetOpt = "Churn",
-    id_column: IdOpt = "customerID",
+    id_column: IdColumnOption = "customerID",
     trials: TrialsOpt = 50,
-    seed: SeedOpt = 42,
-    cv_folds: FoldsOpt = 5,
+    seed: SeedOption = 42,
+    cv_folds: CvFoldsOption = 5,
     verbose: bool = False,
 ) -> None:
     """Train the three candidates, track them in MLflow, register the champion."""
@@ -173,10 +159,10 @@ def train(
 def evaluate(
     data: DataOpt = None,
     target: TargetOpt = "Churn",
-    id_column: IdOpt = "customerID",
+    id_column: IdColumnOption = "customerID",
     trials: TrialsOpt = 50,
-    seed: SeedOpt = 42,
-    cv_folds: FoldsOpt = 5,
+    seed: SeedOption = 42,
+    cv_folds: CvFoldsOption = 5,
     reports_dir: ReportsDirOption = None,
     verbose: bool = False,
 ) -> None:
@@ -189,7 +175,9 @@ def evaluate(
     cfg = _config(data, target, id_column, trials, seed, cv_folds, reports_dir)
     frame, source = churn_data.load(cfg)
     result = from_latest_run(cfg, frame, source)
-    _finish(cfg, result, _write_reports(cfg, frame, result), started)
+    CLI.finish(
+        _write_reports(cfg, frame, result), started, _summary, model_name=cfg.registered_model_name
+    )
 
 
 @app.command()
@@ -200,7 +188,7 @@ def predict(
         typer.Option("--input", help="CSV of customers to score.", exists=True, dir_okay=False),
     ],
     output_path: Annotated[Path, typer.Option("--output", help="Where to write scores.")],
-    model_uri: ModelOpt = None,
+    model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
     """Batch scoring: probability, decision and top-3 factors per customer."""
@@ -210,71 +198,38 @@ def predict(
     setup_logging(verbose)
     frame = churn_data.read_scoring_file(input_path, ChurnConfig())
     scores = score_frame(frame, model_uri or SPEC.default_model_uri)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(output_path, index=False)
+    write_csv(scores, output_path)
     console().print(
         f"scored {len(scores)} customers → {output_path} "
         f"({int(scores['will_churn'].sum())} flagged for a retention offer)"
     )
 
 
-@app.command()
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    model_uri: ModelOpt = None,
-) -> None:
-    """Serve the champion over HTTP (FastAPI + uvicorn)."""
-    from churn.serve import app as build_app
-    from tenfold.serving import serve_app
-
-    setup_logging()
-    serve_app(build_app, host=host, port=port, model_uri=model_uri)
-
-
-@app.command()
-def report() -> None:
-    """Regenerate the README results table from reports/metrics.json."""
-    changed = _update_readme(ChurnConfig())
-    console().print("README updated" if changed else "README already up to date")
-
-
-def _update_readme(cfg: ChurnConfig) -> bool:
-    from churn.evaluate import results_table
-    from tenfold.reports import refresh_results
-
-    return refresh_results(
-        PROJECT_DIR / "README.md", PROJECT_DIR / "reports" / "metrics.json", results_table
-    )
-
-
-def _summary(cfg: ChurnConfig, out: Path, seconds: float) -> None:
-    from rich.table import Table
-
+def _summary(metrics: dict[str, Any]) -> Summary:
     from churn.evaluate import DISPLAY_NAMES
-    from tenfold.repro import read_metrics
 
-    metrics = read_metrics(out / "metrics.json")
-    table = Table(title=f"churn: held-out test ({metrics['data']['kind']} data)")
-    for column in ("model", "CV ROC-AUC", "test ROC-AUC", "PR-AUC", "Brier", "F1@thr"):
-        table.add_column(column)
+    rows = []
     for name, row in metrics["models"].items():
         mark = " ★" if name == metrics["champion"] else ""
         test = row["test"]
-        table.add_row(
-            DISPLAY_NAMES[name] + mark,
-            f"{row['cv_roc_auc']:.4f}",
-            f"{test['roc_auc']:.4f}",
-            f"{test['pr_auc']:.4f}",
-            f"{test['brier']:.4f}",
-            f"{test['f1']:.3f}",
+        rows.append(
+            (
+                DISPLAY_NAMES[name] + mark,
+                f"{row['cv_roc_auc']:.4f}",
+                f"{test['roc_auc']:.4f}",
+                f"{test['pr_auc']:.4f}",
+                f"{test['brier']:.4f}",
+                f"{test['f1']:.3f}",
+            )
         )
-    out_console = console()
-    out_console.print(table)
-    out_console.print(
-        f"reports → {out}; champion → models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    return Summary(
+        title=f"churn: held-out test ({metrics['data']['kind']} data)",
+        columns=("model", "CV ROC-AUC", "test ROC-AUC", "PR-AUC", "Brier", "F1@thr"),
+        rows=rows,
     )
 
+
+CLI.install(app)  # serve and report, the same in every project
 
 if __name__ == "__main__":
     app()

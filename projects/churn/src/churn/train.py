@@ -39,12 +39,18 @@ from tenfold.pipelines import (
     stratified_cv,
     stratified_holdout,
 )
-from tenfold.tuning import TuningResult, cv_score_prepared, out_of_fold, prepare_folds, tune
+from tenfold.tuning import (
+    Folds,
+    Progress,
+    TuningResult,
+    cv_score_prepared,
+    out_of_fold,
+    prepare_folds,
+    tune,
+)
 
 CANDIDATES = ("logistic_regression", "xgboost", "xgboost_tuned")
 MODEL_REQUIREMENTS = ("xgboost", "pandas", "numpy", "scipy", "cloudpickle")
-Folds = list[tuple[np.ndarray, np.ndarray]]
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,16 @@ import typer
 
 from fraud.config import PROJECT_DIR, ULB_PROTOCOL, Dataset, FraudConfig
 from tenfold.cli import (
-    HostOption,
-    PortOption,
+    ModelUriOption,
+    ProjectCli,
     ReportsDirOption,
+    Summary,
+    announce_synthetic,
     console,
     progress,
     setup_logging,
     user_errors,
+    write_csv,
 )
 
 app = typer.Typer(
@@ -54,11 +57,10 @@ ReviewOpt = Annotated[
     float | None,
     typer.Option("--review-cost", min=0.0, help="Cost of reviewing one alert ($). Default 5."),
 ]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model-uri", help="Default: models:/fraud@champion (or a model folder)."),
-]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Debug logging.")]
+CLI = ProjectCli(
+    PROJECT_DIR, service="fraud.serve:app", results_table="fraud.evaluate:results_table"
+)
 
 
 def _config(
@@ -111,10 +113,7 @@ def _load(cfg: FraudConfig) -> Any:
 
     frame, source = data.load(cfg)
     if cfg.dataset == "ulb" and not source.is_real:
-        console().print(
-            "[bold yellow]Using the SYNTHETIC twin of the ULB file[/] (creditcard.csv not "
-            "found): numbers are illustrative only."
-        )
+        announce_synthetic("ULB file", "creditcard.csv not found")
     elif cfg.dataset == "simulated":
         console().print(
             f"[bold]Simulated transactions[/] (handbook design, seed {cfg.seed}): "
@@ -160,13 +159,6 @@ def _write_reports(cfg: FraudConfig, result: Any) -> Path:
     return out
 
 
-def _finish(cfg: FraudConfig, out: Path, started: float) -> None:
-    # the README shows the published results only
-    if out == PROJECT_DIR / "reports":
-        _update_readme(cfg)
-    _summary(cfg, out, time.perf_counter() - started)
-
-
 @app.command()
 @user_errors
 def run(
@@ -182,7 +174,7 @@ def run(
     started = time.perf_counter()
     cfg = _config(dataset, seed, customers, review_cost, reports_dir)
     result = _train(cfg)
-    _finish(cfg, _write_reports(cfg, result), started)
+    CLI.finish(_write_reports(cfg, result), started, _summary, model_name=cfg.registered_model_name)
 
 
 @app.command()
@@ -224,7 +216,7 @@ def evaluate(
     cfg = _config(dataset, seed, customers, review_cost, reports_dir)
     frame, source = _load(cfg)
     result = from_latest_run(cfg, frame, source)
-    _finish(cfg, _write_reports(cfg, result), started)
+    CLI.finish(_write_reports(cfg, result), started, _summary, model_name=cfg.registered_model_name)
 
 
 @app.command()
@@ -240,7 +232,7 @@ def predict(
         ),
     ],
     output_path: Annotated[Path, typer.Option("--output", help="Where to write scores.")],
-    model_uri: ModelOpt = None,
+    model_uri: ModelUriOption = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Batch scoring: probability, decision and reason codes per transaction."""
@@ -251,86 +243,53 @@ def predict(
     predictor = load(model_uri or SPEC.default_model_uri)
     frame = read_scoring_file(input_path, str(predictor.card.details.get("dataset")))
     scores = predictor.score_frame(frame)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(output_path, index=False)
+    write_csv(scores, output_path)
     console().print(
         f"scored {len(scores)} transactions → {output_path} "
         f"({int(scores['flag_for_review'].sum())} flagged for review)"
     )
 
 
-@app.command()
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    model_uri: ModelOpt = None,
-) -> None:
-    """Serve the champion over HTTP (FastAPI + uvicorn)."""
-    from fraud.serve import app as build_app
-    from tenfold.serving import serve_app
-
-    setup_logging()
-    serve_app(build_app, host=host, port=port, model_uri=model_uri)
-
-
-@app.command()
-def report() -> None:
-    """Regenerate the README results table from reports/metrics.json."""
-    changed = _update_readme(FraudConfig())
-    console().print("README updated" if changed else "README already up to date")
-
-
-def _update_readme(cfg: FraudConfig) -> bool:
-    from fraud.evaluate import results_table
-    from tenfold.reports import refresh_results
-
-    return refresh_results(
-        PROJECT_DIR / "README.md", PROJECT_DIR / "reports" / "metrics.json", results_table
-    )
-
-
-def _summary(cfg: FraudConfig, out: Path, seconds: float) -> None:
-    from rich.table import Table
-
+def _summary(metrics: dict[str, Any]) -> Summary:
     from fraud.evaluate import DISPLAY_NAMES
     from fraud.train import VARIANTS
-    from tenfold.repro import read_metrics
 
-    metrics = read_metrics(out / "metrics.json")
-    base = metrics["baselines"]["test"]
-    table = Table(title=f"fraud: test period ({metrics['data']['kind']} data)")
-    for column in (
-        "variant",
-        "CV AUPRC",
-        "test AUPRC",
-        "ROC-AUC",
-        "cost @0.5",
-        "threshold",
-        "cost @tuned",
-    ):
-        table.add_column(column)
+    rows = []
     for name in VARIANTS:
         row = metrics["variants"][name]
         mark = " ★" if name == metrics["champion"] else ""
         test = row["test"]
-        table.add_row(
-            DISPLAY_NAMES[name] + mark,
-            f"{row['cv_auprc']:.3f}",
-            f"{test['auprc']:.3f}",
-            f"{test['roc_auc']:.3f}",
-            f"${test['at_default_threshold']['cost']:,.0f}",
-            f"{row['validation']['threshold']:.3f}",
-            f"${test['at_tuned_threshold']['cost']:,.0f}",
+        rows.append(
+            (
+                DISPLAY_NAMES[name] + mark,
+                f"{row['cv_auprc']:.3f}",
+                f"{test['auprc']:.3f}",
+                f"{test['roc_auc']:.3f}",
+                f"${test['at_default_threshold']['cost']:,.0f}",
+                f"{row['validation']['threshold']:.3f}",
+                f"${test['at_tuned_threshold']['cost']:,.0f}",
+            )
         )
-    out_console = console()
-    out_console.print(table)
-    out_console.print(
-        f"no model ${base['no_model']:,.0f}; flag everything ${base['flag_everything']:,.0f}"
-    )
-    out_console.print(
-        f"reports → {out}; champion → models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    base = metrics["baselines"]["test"]
+    return Summary(
+        title=f"fraud: test period ({metrics['data']['kind']} data)",
+        columns=(
+            "variant",
+            "CV AUPRC",
+            "test AUPRC",
+            "ROC-AUC",
+            "cost @0.5",
+            "threshold",
+            "cost @tuned",
+        ),
+        rows=rows,
+        notes=(
+            f"no model ${base['no_model']:,.0f}; flag everything ${base['flag_everything']:,.0f}",
+        ),
     )
 
+
+CLI.install(app)  # serve and report, the same in every project
 
 if __name__ == "__main__":
     app()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,7 @@ from tenfold.data import DataError, DataSource
 from tenfold.evaluation import ValueCurve, value_curve
 from tenfold.explain import encoded_mean
 from tenfold.pipelines import SchemaError, Split, TabularSchema
-from tenfold.tuning import out_of_fold
+from tenfold.tuning import Folds, Progress, out_of_fold
 
 VARIANTS = ("logistic_regression", "lightgbm", "lightgbm_class_weight", "lightgbm_smote")
 MODEL_REQUIREMENTS = ("lightgbm", "imbalanced-learn", "pandas", "numpy", "scipy", "cloudpickle")
@@ -67,8 +66,6 @@ THRESHOLDS = np.unique(
     )
 )
 PREDICTIONS = "validation_predictions.csv"
-Folds = list[tuple[np.ndarray, np.ndarray]]
-Progress = Callable[[str, int, int], None]
 
 
 # --------------------------------------------------------------------------- inputs

@@ -17,16 +17,18 @@ import typer
 from housing.config import PROJECT_DIR, HousingConfig
 from tenfold.cli import (
     CvFoldsOption,
-    HostOption,
     IdColumnOption,
     ModelUriOption,
-    PortOption,
+    ProjectCli,
     ReportsDirOption,
     SeedOption,
+    Summary,
+    announce_synthetic,
     console,
     progress,
     setup_logging,
     user_errors,
+    write_csv,
 )
 
 app = typer.Typer(
@@ -56,6 +58,9 @@ RowsOpt = Annotated[
     ),
 ]
 DEFAULTS = HousingConfig()
+CLI = ProjectCli(
+    PROJECT_DIR, service="housing.serve:app", results_table="housing.evaluate:results_table"
+)
 
 
 def _config(
@@ -93,10 +98,7 @@ def _train(cfg: HousingConfig) -> Any:
 
     loaded = data.load(cfg)
     if not loaded.source.is_real:
-        console().print(
-            "[bold yellow]Using the SYNTHETIC twin of the Ames data[/] (real files "
-            "not found): numbers are illustrative only."
-        )
+        announce_synthetic("Ames data", "real files not found")
     total = 2 * cfg.n_trials + cfg.forest_trials + 1
     offsets = {
         "ridge": 0,
@@ -140,13 +142,6 @@ def _write_reports(cfg: HousingConfig, loaded: Any, result: Any) -> Path:
     return out
 
 
-def _finish(cfg: HousingConfig, out: Path, started: float) -> None:
-    # the README shows the published results only: not a synthetic run, nor --reports-dir
-    if out == PROJECT_DIR / "reports":
-        _update_readme(cfg)
-    _summary(cfg, out, time.perf_counter() - started)
-
-
 @app.command()
 @user_errors
 def run(
@@ -168,7 +163,9 @@ def run(
         data, target, id_column, trials, forest_trials, seed, cv_folds, reports_dir, synthetic_rows
     )
     loaded, result = _train(cfg)
-    _finish(cfg, _write_reports(cfg, loaded, result), started)
+    CLI.finish(
+        _write_reports(cfg, loaded, result), started, _summary, model_name=cfg.registered_model_name
+    )
 
 
 @app.command()
@@ -223,7 +220,9 @@ def evaluate(
     )
     loaded = housing_data.load(cfg)
     result = from_latest_run(cfg, loaded)
-    _finish(cfg, _write_reports(cfg, loaded, result), started)
+    CLI.finish(
+        _write_reports(cfg, loaded, result), started, _summary, model_name=cfg.registered_model_name
+    )
 
 
 @app.command()
@@ -244,8 +243,7 @@ def predict(
     setup_logging(verbose)
     frame = housing_data.read_scoring_file(input_path, HousingConfig())
     prices = score_frame(frame, model_uri or SPEC.default_model_uri)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    prices.to_csv(output_path, index=False)
+    write_csv(prices, output_path)
     priced = int(prices["predicted_price"].notna().sum())
     console().print(
         f"priced {priced} of {len(prices)} houses → {output_path} "
@@ -253,69 +251,38 @@ def predict(
     )
 
 
-@app.command()
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    model_uri: ModelUriOption = None,
-) -> None:
-    """Serve the champion over HTTP (FastAPI + uvicorn): price and interval."""
-    from housing.serve import app as build_app
-    from tenfold.serving import serve_app
-
-    setup_logging()
-    serve_app(build_app, host=host, port=port, model_uri=model_uri)
-
-
-@app.command()
-def report() -> None:
-    """Regenerate the README results table from reports/metrics.json."""
-    changed = _update_readme(HousingConfig())
-    console().print("README updated" if changed else "README already up to date")
-
-
-def _update_readme(cfg: HousingConfig) -> bool:
-    from housing.evaluate import results_table
-    from tenfold.reports import refresh_results
-
-    return refresh_results(
-        cfg.reports_dir.parent / "README.md", cfg.reports_dir / "metrics.json", results_table
-    )
-
-
-def _summary(cfg: HousingConfig, out: Path, seconds: float) -> None:
-    from rich.table import Table
-
+def _summary(metrics: dict[str, Any]) -> Summary:
     from housing.evaluate import DISPLAY_NAMES
     from housing.train import CANDIDATES
-    from tenfold.repro import read_metrics
 
-    metrics = read_metrics(out / "metrics.json")
-    log = metrics["data"]["target_scale"] == "log"
-    score = "rmse_log" if log else "rmse"
-    table = Table(title=f"housing: CV and held-out ({metrics['data']['kind']} data)")
-    for column in ("model", "CV RMSE", "held-out RMSE", "held-out MAE", "R²"):
-        table.add_column(column)
+    score = "rmse_log" if metrics["data"]["target_scale"] == "log" else "rmse"
+    rows = []
     for name in CANDIDATES:
         row = metrics["models"][name]
         mark = " ★" if name == metrics["champion"] else ""
         held = row["heldout"]
-        table.add_row(
-            DISPLAY_NAMES[name] + mark,
-            f"{row['cv_rmse']:.4f}",
-            f"{held[score]:.4f}",
-            f"{held['mae']:,.0f}",
-            f"{held['r2']:.3f}",
+        rows.append(
+            (
+                DISPLAY_NAMES[name] + mark,
+                f"{row['cv_rmse']:.4f}",
+                f"{held[score]:.4f}",
+                f"{held['mae']:,.0f}",
+                f"{held['r2']:.3f}",
+            )
         )
     interval = metrics["interval"]
-    out_console = console()
-    out_console.print(table)
-    out_console.print(
-        f"interval coverage {interval['coverage']:.1%} at nominal {interval['nominal']:.0%} "
-        f"on {interval['rows']} held-out sales; reports → {out}; champion → "
-        f"models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    return Summary(
+        title=f"housing: CV and held-out ({metrics['data']['kind']} data)",
+        columns=("model", "CV RMSE", "held-out RMSE", "held-out MAE", "R²"),
+        rows=rows,
+        notes=(
+            f"interval coverage {interval['coverage']:.1%} at nominal "
+            f"{interval['nominal']:.0%} on {interval['rows']} held-out sales",
+        ),
     )
 
+
+CLI.install(app)  # serve and report, the same in every project
 
 if __name__ == "__main__":
     app()

@@ -34,13 +34,19 @@ from housing.intervals import ConformalRegressor
 from tenfold import tracking
 from tenfold.data import DataSource
 from tenfold.pipelines import SchemaError, TabularSchema, coerce_to_schema, infer_schema
-from tenfold.tuning import PreparedFold, TuningResult, cv_score_prepared, out_of_fold, tune
+from tenfold.tuning import (
+    Folds,
+    PreparedFold,
+    Progress,
+    TuningResult,
+    cv_score_prepared,
+    out_of_fold,
+    tune,
+)
 
 MEMBERS = ("ridge", "random_forest", "lightgbm")
 CANDIDATES = (*MEMBERS, "stack")
 MODEL_REQUIREMENTS = ("lightgbm", "mapie", "pandas", "numpy", "scipy", "cloudpickle")
-Folds = list[tuple[np.ndarray, np.ndarray]]
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

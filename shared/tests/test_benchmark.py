@@ -1,0 +1,76 @@
+"""tenfold.benchmark against a tiny local HTTP server with a known delay."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tenfold.benchmark import free_port, load_test, summarise, wait_ready
+
+
+@contextmanager
+def echo_server(delay: float) -> Iterator[int]:
+    """POST answers 200 after ``delay`` seconds, or 400 for the body b"bad"."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(delay)
+            self.send_response(400 if body == b"bad" else 200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_summarise_percentiles_and_throughput() -> None:
+    result = summarise([0.001 * k for k in range(1, 101)], wall_seconds=2.0, concurrency=3)
+    assert result.requests == 100
+    assert result.p50_ms == pytest.approx(50.5)
+    assert result.p99_ms == pytest.approx(99.01)
+    assert result.requests_per_s == 50
+    assert result.concurrency == 3
+
+
+def test_load_test_measures_a_known_delay() -> None:
+    with echo_server(delay=0.02) as port:
+        wait_ready(port, path="/", timeout=10)
+        result = load_test(port, "/", [b"{}"], concurrency=4, requests=40, warmup=1)
+    assert result.requests == 40
+    assert 20 <= result.p50_ms < 200
+    # four clients in parallel on a threaded server: well above one client's 50 req/s
+    assert result.requests_per_s > 60
+
+
+def test_load_test_stops_on_an_error_status() -> None:
+    with echo_server(delay=0) as port, pytest.raises(RuntimeError, match="HTTP 400"):
+        load_test(port, "/", [b"bad"], concurrency=2, requests=10)
+
+
+def test_wait_ready_gives_up() -> None:
+    with pytest.raises(RuntimeError, match="did not become ready"):
+        wait_ready(free_port(), timeout=0.5)

@@ -248,3 +248,11 @@ def test_reason_codes_read_as_sentences() -> None:
     assert codes[1].value == 412.5
     second = reason_codes(scores, 1, ("amount", "night", "kind"), outcome="risk", k=1)
     assert second[0].readable == "kind = web decreases risk"  # a scalar input serves every row
+
+
+def test_spec_is_the_app_factory_and_picks_the_model_uri() -> None:
+    assert SPEC.model_uri(ServiceSettings()) == "models:/doubler@champion"
+    assert SPEC.model_uri(ServiceSettings(model_uri="/tmp/m")) == "/tmp/m"
+    built = SPEC.app(ServiceSettings())
+    assert built.title == "doubler"
+    assert {"/health", "/v1/predict"} <= {getattr(r, "path", "") for r in built.routes}

@@ -174,6 +174,15 @@ class ServiceSpec:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    def model_uri(self, settings: ServiceSettings) -> str:
+        """The model to load: ``TENFOLD_MODEL_URI`` / ``--model-uri``, else the champion."""
+        return settings.model_uri or self.default_model_uri
+
+    def app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        """The ASGI app factory a project exposes as ``<pkg>.serve:app``
+        (``uvicorn --factory <pkg>.serve:app``)."""
+        return create_app(self, settings)
+
 
 @dataclass
 class _Metrics:

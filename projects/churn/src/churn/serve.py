@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tenfold import tracking
@@ -25,7 +24,6 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
-    create_app,
     reason_codes,
 )
 
@@ -214,7 +212,7 @@ def load(uri: str) -> ChurnPredictor:
 
 
 def load_predictor(settings: ServiceSettings) -> ChurnPredictor:
-    uri = settings.model_uri or SPEC.default_model_uri
+    uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("telco_schema") is False:
         raise RuntimeError(f"{uri} was trained on a custom CSV; the API serves the Telco schema")
@@ -235,7 +233,5 @@ SPEC = ServiceSpec(
     default_model_uri="models:/churn@champion",
 )
 
-
-def app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The ASGI app (``uvicorn --factory churn.serve:app``)."""
-    return create_app(SPEC, settings)
+# the ASGI app factory: ``uvicorn --factory churn.serve:app``
+app = SPEC.app

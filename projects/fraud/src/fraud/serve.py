@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -34,7 +33,6 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
-    create_app,
     reason_codes,
 )
 
@@ -251,7 +249,7 @@ def load(uri: str) -> FraudPredictor:
 
 
 def load_predictor(settings: ServiceSettings) -> FraudPredictor:
-    uri = settings.model_uri or SPEC.default_model_uri
+    uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("dataset") != "simulated":
         raise RuntimeError(
@@ -278,7 +276,5 @@ SPEC = ServiceSpec(
     default_model_uri="models:/fraud@champion",
 )
 
-
-def app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The ASGI app (``uvicorn --factory fraud.serve:app``)."""
-    return create_app(SPEC, settings)
+# the ASGI app factory: ``uvicorn --factory fraud.serve:app``
+app = SPEC.app

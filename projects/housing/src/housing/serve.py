@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenfold import tracking
@@ -26,7 +25,6 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
-    create_app,
 )
 
 Grade = Literal["Ex", "Gd", "TA", "Fa", "Po"]
@@ -289,7 +287,7 @@ def load(uri: str) -> HousePredictor:
 
 
 def load_predictor(settings: ServiceSettings) -> HousePredictor:
-    uri = settings.model_uri or SPEC.default_model_uri
+    uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("ames_schema") is False:
         raise RuntimeError(f"{uri} was trained on a custom CSV; the API serves the Ames schema")
@@ -310,7 +308,5 @@ SPEC = ServiceSpec(
     default_model_uri="models:/housing@champion",
 )
 
-
-def app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The ASGI app (``uvicorn --factory housing.serve:app``)."""
-    return create_app(SPEC, settings)
+# the ASGI app factory: ``uvicorn --factory housing.serve:app``
+app = SPEC.app

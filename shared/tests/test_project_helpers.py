@@ -24,7 +24,7 @@ from tenfold.cli import (
     write_csv,
 )
 from tenfold.reports import output_dir
-from tenfold.testing import run_metrics
+from tenfold.testing import assert_reproduces, run_metrics
 from tenfold.tracking import model_name_for
 
 
@@ -126,3 +126,15 @@ def test_load_object_and_write_csv(tmp_path: Path) -> None:
         load_object("tenfold.cli")
     written = write_csv(pd.DataFrame({"a": [1, 2]}), tmp_path / "out" / "s.csv")
     assert written.read_text() == "a\n1\n2\n"
+
+
+def test_assert_reproduces_names_the_changed_lines(tmp_path: Path) -> None:
+    committed = tmp_path / "metrics.json"
+    committed.write_bytes(b'{\n  "auc": 0.8412,\n  "seed": 42\n}\n')
+    assert_reproduces(committed.read_bytes(), committed, remake="make p")
+    with pytest.raises(AssertionError) as failure:
+        assert_reproduces(b'{\n  "auc": 0.8413,\n  "seed": 42\n}\n', committed, remake="make p")
+    message = str(failure.value)
+    assert '-  "auc": 0.8412,' in message
+    assert '+  "auc": 0.8413,' in message
+    assert "`make p`" in message

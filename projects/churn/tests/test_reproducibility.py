@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from churn.__main__ import app
 from churn.config import PROJECT_DIR
+from tenfold.testing import assert_reproduces
 
 runner = CliRunner()
 COMMITTED = PROJECT_DIR / "reports" / "metrics.json"
@@ -37,11 +38,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("isolated_tracking")
 def test_committed_results_are_reproduced(tmp_path: Path, data_dir: Path) -> None:
     produced = run(tmp_path / "reports")
-    assert produced == COMMITTED.read_bytes(), (
-        "re-training with the default config no longer gives the committed "
-        "projects/churn/reports/metrics.json; if the change is intended, run `make churn` "
-        "with TENFOLD_DATA_DIR set and commit the new results"
-    )
+    assert_reproduces(produced, COMMITTED, remake="TENFOLD_DATA_DIR=../shared/datasets make churn")
 
 
 @pytest.mark.slow

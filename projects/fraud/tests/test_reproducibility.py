@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from fraud.__main__ import app
 from fraud.config import PROJECT_DIR
+from tenfold.testing import assert_reproduces
 
 runner = CliRunner()
 COMMITTED = PROJECT_DIR / "reports" / "metrics.json"
@@ -67,11 +68,7 @@ def test_same_seed_same_bytes_and_evaluate_reproduces_run(tmp_path: Path, small_
 @pytest.mark.usefixtures("isolated_tracking")
 def test_committed_results_are_reproduced(tmp_path: Path) -> None:
     invoke("run", "--reports-dir", str(tmp_path / "reports"))
-    assert metrics_bytes(tmp_path / "reports") == COMMITTED.read_bytes(), (
-        "re-training with the default configuration no longer gives the committed "
-        "projects/fraud/reports/metrics.json; if the change is intended, run `make fraud` "
-        "and commit the new results"
-    )
+    assert_reproduces(metrics_bytes(tmp_path / "reports"), COMMITTED, remake="make fraud")
 
 
 @pytest.mark.real_data

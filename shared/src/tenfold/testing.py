@@ -67,3 +67,29 @@ def run_metrics(app: Any, reports: Path, *args: str) -> bytes:
     found = list(reports.rglob("metrics.json"))
     assert len(found) == 1, f"expected one metrics.json below {reports}, found {found}"
     return found[0].read_bytes()
+
+
+def assert_reproduces(produced: bytes, committed: Path, *, remake: str) -> None:
+    """The reproducibility check every project runs: a re-trained ``metrics.json`` must
+    be byte-identical to the committed one. On failure the message shows the lines that
+    changed and how to publish new results on purpose (``remake``)."""
+    import difflib
+
+    expected = committed.read_bytes()
+    if produced == expected:
+        return
+    changed = "\n".join(
+        difflib.unified_diff(
+            expected.decode("utf-8", "replace").splitlines(),
+            produced.decode("utf-8", "replace").splitlines(),
+            "committed",
+            "re-trained",
+            lineterm="",
+            n=1,
+        )
+    )
+    raise AssertionError(
+        f"re-training with the default config no longer gives the committed {committed}; "
+        f"if the change is intended, run `{remake}` and commit the new results.\n"
+        f"{changed[:6000]}"
+    )

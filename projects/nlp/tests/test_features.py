@@ -116,3 +116,22 @@ def test_embedding_cache_persists_by_weights_and_length(tmp_path: Path) -> None:
     assert again.get(("w2", 128, "t1")) is None
     assert again.get(("w1", 256, "t1")) is None
     assert EmbeddingCache(None).save("w1", 128) is None
+
+
+def test_fold_tfidf_equals_refitting_the_vectorizers(corpus: pd.DataFrame, small_cfg) -> None:  # type: ignore[no-untyped-def]
+    """One count for all folds gives the very matrices a per-fold TfidfVectorizer fit
+    gives: vocabulary and idf from the training rows only."""
+    from nlp.features import FoldTfidf, tfidf_features
+
+    texts = ArticleText().transform(corpus)
+    rows = np.arange(len(texts))
+    train_rows, valid_rows = rows[rows % 3 != 0], rows[rows % 3 == 0]
+    fast_train, fast_valid = FoldTfidf(small_cfg, texts).fold(train_rows, valid_rows)
+    refit = tfidf_features(small_cfg).fit([texts[i] for i in train_rows])
+    slow_train = refit.transform([texts[i] for i in train_rows])
+    slow_valid = refit.transform([texts[i] for i in valid_rows])
+    assert fast_train.shape == slow_train.shape
+    assert abs(fast_train - slow_train).max() < 1e-12
+    assert abs(fast_valid - slow_valid).max() < 1e-12
+    # a term seen only in validation rows is not a feature
+    assert fast_train.shape[1] < FoldTfidf(small_cfg, texts).fold(rows, rows[:1])[0].shape[1]

@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from nlp.config import NlpConfig
@@ -118,6 +119,48 @@ def tfidf_features(cfg: NlpConfig) -> FeatureUnion:
             ),
         ]
     )
+
+
+class FoldTfidf:
+    """Per-fold TF-IDF features from one count of the corpus.
+
+    Fitting ``tfidf_features`` on a fold's training rows means: count n-grams, keep those
+    in at least ``min_df`` training documents, take idf from the training rows, apply
+    sublinear tf and L2-normalise each block. Counting is what costs (character n-grams);
+    it is a per-document function, so it is done once here for all rows and every fold
+    only selects and weighs: the same matrices as refitting the vectorizers per fold
+    (a test checks), never a statistic of a validation row in its own features.
+    """
+
+    def __init__(self, cfg: NlpConfig, texts: Sequence[str]) -> None:
+        self.blocks: list[tuple[TfidfVectorizer, Any]] = []
+        counting = set(CountVectorizer().get_params())
+        for _, vectorizer in tfidf_features(cfg).transformer_list:
+            params = {k: v for k, v in vectorizer.get_params().items() if k in counting}
+            counter = CountVectorizer(**{**params, "min_df": 1, "dtype": np.int64})
+            self.blocks.append((vectorizer, counter.fit_transform(texts).tocsr()))
+
+    def fold(self, train_rows: np.ndarray, valid_rows: np.ndarray) -> tuple[Any, Any]:
+        """(training, validation) features of one fold, fitted on ``train_rows`` only."""
+        train_parts, valid_parts = [], []
+        for vectorizer, counts in self.blocks:
+            train = counts[train_rows]
+            train.sum_duplicates()
+            train.eliminate_zeros()
+            min_docs = vectorizer.min_df
+            if isinstance(min_docs, float):
+                min_docs = min_docs * len(train_rows)
+            frequency = np.bincount(train.indices, minlength=train.shape[1])
+            keep = np.flatnonzero(frequency >= min_docs)
+            weigh = TfidfTransformer(
+                norm=vectorizer.norm,
+                use_idf=vectorizer.use_idf,
+                smooth_idf=vectorizer.smooth_idf,
+                sublinear_tf=vectorizer.sublinear_tf,
+            ).fit(train[:, keep])
+            train_parts.append(weigh.transform(train[:, keep]))
+            valid_parts.append(weigh.transform(counts[valid_rows][:, keep]))
+        return sp.hstack(train_parts).tocsr(), sp.hstack(valid_parts).tocsr()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nlp.features import DenseUnavailable, TokenExplainer, dense_available, texts_of
 from tenfold import tracking
-from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+from tenfold.serving import (
+    ModelCard,
+    ServiceSettings,
+    ServiceSpec,
+    card_from_record,
+    create_app,
+)
 
 # About twice BBC's longest article (25,485 characters): longer is a client mistake
 # (a whole feed pasted in), and the embedding model reads only the first 256 word pieces.
@@ -153,13 +159,8 @@ def load(uri: str) -> TopicPredictor:
             f"{uri} is the embeddings model; this environment lacks torch / "
             "sentence-transformers (`make nlp-deep`, or serve NLP_MODEL=tfidf)"
         )
-    card = ModelCard(
-        name=record.name,
-        version=record.version,
-        run_id=record.run_id,
-        trained_at=record.trained_at,
-        uri=uri,
-        metrics={k: v for k, v in record.metrics.items() if k.startswith(("cv_", "test_"))},
+    card = card_from_record(
+        record,
         details={"candidate": candidate, "classes": meta.get("classes"), "bbc": meta.get("bbc")},
     )
     predictor = TopicPredictor(record.model, card=card, candidate=candidate)

@@ -27,6 +27,7 @@ from nlp.config import ModelName, NlpConfig
 from nlp.features import (
     DEEP_HINT,
     ArticleText,
+    FoldTfidf,
     SentenceEmbedder,
     dense_available,
     embedding_cache,
@@ -239,6 +240,23 @@ def out_of_fold_prepared(
     return oof, scores
 
 
+def fold_features(
+    name: ModelName, split_: TextSplit, folds: Folds, cfg: NlpConfig
+) -> list[PreparedFold]:
+    """Each fold's features, fitted on that fold's training rows: TF-IDF from one count
+    of the training part (:class:`nlp.features.FoldTfidf`), embeddings from the cache."""
+    if name != "tfidf":
+        features = make_pipeline(name, cfg, None)[:-1]
+        return prepare_folds(features, split_.X_train, split_.y_train, folds)
+    counted = FoldTfidf(cfg, ArticleText().transform(split_.X_train))
+    y = split_.y_train
+    out = []
+    for train_rows, valid_rows in folds:
+        X_train, X_valid = counted.fold(train_rows, valid_rows)
+        out.append(PreparedFold(X_train, y[train_rows], X_valid, y[valid_rows]))
+    return out
+
+
 def fit_candidate(
     name: ModelName,
     split_: TextSplit,
@@ -255,8 +273,7 @@ def fit_candidate(
     trial: the same guarantee as refitting, without repeating identical work.
     """
     factory, space = MODEL_FACTORIES[name], SEARCH_SPACES[name]
-    features = make_pipeline(name, cfg, None)[:-1]
-    fold_data = prepare_folds(features, split_.X_train, split_.y_train, folds)
+    fold_data = fold_features(name, split_, folds, cfg)
 
     def objective(trial: optuna.Trial) -> float:
         return cv_score_prepared(
@@ -385,42 +402,32 @@ def _log_candidate(
     candidate: Candidate, split_: TextSplit, prepared: Prepared, cfg: NlpConfig
 ) -> None:
     """A nested run per candidate: params, CV metrics, OOF predictions and the model."""
-    import mlflow
-
-    with tracking.start_run(
+    oof = pd.DataFrame(candidate.oof_proba, columns=list(prepared.classes))
+    oof.insert(0, "y", split_.y_train)
+    # a short example: the signature needs one, the artifact store needs no articles
+    example = pd.DataFrame({"text": [t[:300] for t in split_.X_train["text"].head(3)]})
+    logged = tracking.log_candidate(
         cfg.experiment,
         candidate.name,
-        nested=True,
-        tags={"tenfold.stage": "candidate", "tenfold.candidate": candidate.name},
-    ) as run:
-        mlflow.log_params({k: str(v) for k, v in candidate.params.items()})
-        for fold, score in enumerate(candidate.cv_fold_macro_f1):
-            mlflow.log_metric("cv_macro_f1_fold", score, step=fold)
-        tracking.log_metrics(
-            {
-                "cv_macro_f1": candidate.cv_macro_f1,
-                "cv_macro_f1_std": float(np.std(candidate.cv_fold_macro_f1)),
-            }
-        )
-        oof = pd.DataFrame(candidate.oof_proba, columns=list(prepared.classes))
-        oof.insert(0, "y", split_.y_train)
-        mlflow.log_text(oof.to_csv(index=False, float_format="%.6f"), "oof_predictions.csv")
-        # a short example: the signature needs one, the artifact store needs no articles
-        example = pd.DataFrame({"text": [t[:300] for t in split_.X_train["text"].head(3)]})
-        logged = tracking.log_sklearn_model(
-            candidate.pipeline,
-            input_example=example,
-            requirements=MODEL_REQUIREMENTS[candidate.name],
-            metadata={
-                "candidate": candidate.name,
-                "classes": list(prepared.classes),
-                "cv_macro_f1": candidate.cv_macro_f1,
-                "bbc": cfg.uses_bbc,
-            },
-        )
-        mlflow.set_tag("tenfold.model_uri", logged.model_uri)
-        candidate.run_id = run.info.run_id
-        candidate.model_uri = logged.model_uri
+        candidate.pipeline,
+        input_example=example,
+        requirements=MODEL_REQUIREMENTS[candidate.name],
+        params=candidate.params,
+        metrics={
+            "cv_macro_f1": candidate.cv_macro_f1,
+            "cv_macro_f1_std": float(np.std(candidate.cv_fold_macro_f1)),
+        },
+        fold_metrics={"cv_macro_f1_fold": candidate.cv_fold_macro_f1},
+        text_artifacts={"oof_predictions.csv": oof.to_csv(index=False, float_format="%.6f")},
+        metadata={
+            "candidate": candidate.name,
+            "classes": list(prepared.classes),
+            "cv_macro_f1": candidate.cv_macro_f1,
+            "bbc": cfg.uses_bbc,
+        },
+    )
+    candidate.run_id = logged.run_id
+    candidate.model_uri = logged.model_uri
 
 
 def from_latest_run(cfg: NlpConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
@@ -431,29 +438,10 @@ def from_latest_run(cfg: NlpConfig, frame: pd.DataFrame, source: DataSource) -> 
     """
     import io
 
-    import mlflow
-    from mlflow import MlflowClient
-
-    parent = tracking.latest_run(cfg.experiment, filter_string="tags.`tenfold.stage` = 'train'")
-    if parent is None:
-        raise DataError(f"no training run in experiment {cfg.experiment!r}; run `train` first")
-    trained_on = {
-        k.removeprefix("data.sha256."): v
-        for k, v in parent.data.tags.items()
-        if k.startswith("data.sha256.")
-    }
-    if trained_on != dict(source.sha256) or parent.data.params.get("seed") != str(cfg.seed):
-        raise DataError(
-            "the latest training used other data or another seed; run `train` again "
-            "before `evaluate`"
-        )
+    training = tracking.latest_training(cfg.experiment, data=source, seed=cfg.seed)
+    parent = training.parent
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
-    client = MlflowClient()
-    children = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
-    )
     tunings = {
         child.info.run_name.removeprefix("optuna_"): TuningResult(
             {},
@@ -462,31 +450,24 @@ def from_latest_run(cfg: NlpConfig, frame: pd.DataFrame, source: DataSource) -> 
             int(child.data.metrics["tuning_pruned"]),
             pd.DataFrame(),
         )
-        for child in children
-        if child.data.tags.get("tenfold.stage") == "tuning"
+        for child in training.stage("tuning")
     }
     candidates: dict[ModelName, Candidate] = {}
-    for child in children:
-        tags = child.data.tags
-        if tags.get("tenfold.stage") != "candidate":
-            continue
-        name: ModelName = tags["tenfold.candidate"]
-        record = tracking.load_sklearn_model(tags["tenfold.model_uri"])
-        oof = pd.read_csv(
-            io.StringIO(
-                mlflow.artifacts.load_text(f"runs:/{child.info.run_id}/oof_predictions.csv")
-            )
+    for run in training.stage("candidate"):
+        logged = tracking.load_candidate(
+            run, text_artifacts=["oof_predictions.csv"], histories=["cv_macro_f1_fold"]
         )
-        folds = client.get_metric_history(child.info.run_id, "cv_macro_f1_fold")
+        name: ModelName = logged.name  # type: ignore[assignment]
+        oof = pd.read_csv(io.StringIO(logged.artifacts["oof_predictions.csv"]))
         candidates[name] = Candidate(
             name,
-            record.model,
-            _tuned_params(record.model, child.data.params),
-            [m.value for m in sorted(folds, key=lambda m: m.step)],
+            logged.record.model,
+            logged.params,
+            logged.metric_history["cv_macro_f1_fold"],
             oof.drop(columns="y").to_numpy(),
             tunings.get(name),
-            run_id=child.info.run_id,
-            model_uri=tags["tenfold.model_uri"],
+            run_id=logged.run_id,
+            model_uri=logged.model_uri,
         )
     expected = [n for n in parent.data.tags.get("nlp.models", "").split(",") if n]
     missing = [n for n in expected if n not in candidates]
@@ -502,9 +483,3 @@ def from_latest_run(cfg: NlpConfig, frame: pd.DataFrame, source: DataSource) -> 
         skipped=skipped,
         parent_run_id=parent.info.run_id,
     )
-
-
-def _tuned_params(pipeline: Pipeline, logged: dict[str, str]) -> dict[str, Any]:
-    """The tuned params in their own types, read back from the fitted classifier."""
-    fitted = pipeline.named_steps["model"].get_params()
-    return {k: fitted[k] for k in sorted(logged) if k in fitted}

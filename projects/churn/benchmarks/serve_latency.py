@@ -23,11 +23,8 @@ import argparse
 import http.client
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -118,46 +115,23 @@ def serve(kind: str, port: int, model_uri: str) -> None:
 # --------------------------------------------------------------------------- client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(port: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/ready")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not become ready")
-
-
 def measure(port: int, body: bytes, n: int, warmup: int) -> dict[str, float]:
+    """One keep-alive connection, sequential requests (tenfold.benchmark.load_test with
+    one client), after checking that the answer carries the top-3 factors."""
+    from tenfold.benchmark import load_test
+
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
-    latencies = []
-    for i in range(warmup + n):
-        start = time.perf_counter()
-        conn.request("POST", "/v1/predict", body, headers)
-        response = conn.getresponse()
-        payload = response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
-        if i >= warmup:
-            latencies.append(elapsed)
-    latencies.sort()
+    conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+    factors = len(json.loads(conn.getresponse().read())["top_factors"])
+    conn.close()
+    if factors != 3:
+        raise RuntimeError(f"expected 3 top factors, the server returned {factors}")
+    result = load_test(port, "/v1/predict", [body], concurrency=1, requests=n, warmup=warmup)
     return {
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
-        "mean_ms": 1000 * statistics.fmean(latencies),
-        "requests_per_s": len(latencies) / sum(latencies),
-        "top_factors": len(json.loads(payload)["top_factors"]),
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "mean_ms": result.mean_ms,
+        "requests_per_s": result.requests_per_s,
     }
 
 
@@ -203,6 +177,7 @@ def main() -> None:
         return
 
     from churn.serve import EXAMPLE
+    from tenfold.benchmark import free_port, wait_ready
 
     body = json.dumps(EXAMPLE).encode()
     results: dict[str, dict[str, float]] = {}
@@ -210,7 +185,7 @@ def main() -> None:
         port = free_port()
         server = run_server(kind, port, args.model_uri)
         try:
-            wait_ready(port)
+            wait_ready(port, process=server)
             results[kind] = measure(port, body, args.requests, args.warmup)
         finally:
             server.terminate()

@@ -70,3 +70,13 @@ def test_committed_results_meet_the_acceptance_figures() -> None:
     assert max(m["test"]["macro_f1"] for m in metrics["models"].values()) >= 0.975
     for model in metrics["models"].values():
         assert set(model["test"]["per_class"]) == set(metrics["data"]["classes"])
+
+
+def test_readme_latency_table_is_the_rendering_of_the_benchmark() -> None:
+    """The latency table comes from benchmarks/latency.py's reports/latency.json."""
+    from nlp.evaluate import latency_table
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    latency = read_metrics(PROJECT_DIR / "reports" / "latency.json")
+    assert set(latency["models"]) == {"tfidf", "embeddings"}
+    assert read_section(readme, "latency") == latency_table(latency).strip()

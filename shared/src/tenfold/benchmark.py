@@ -99,8 +99,15 @@ def load_test(
 
     def post(conn: http.client.HTTPConnection, body: bytes) -> float:
         start = time.perf_counter()
-        conn.request("POST", path, body, sent)
-        response = conn.getresponse()
+        try:
+            conn.request("POST", path, body, sent)
+            response = conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # the server closed an idle keep-alive connection (uvicorn: after 5 s, e.g.
+            # while other clients warm up); reconnect once, as HTTP clients do
+            conn.close()
+            conn.request("POST", path, body, sent)
+            response = conn.getresponse()
         payload = response.read()
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")

@@ -302,6 +302,7 @@ def verified_weights(folder: Path, expected: str = EXPECTED_WEIGHTS_SHA256) -> s
 
 _ENCODERS: dict[tuple[Path, int], Any] = {}
 _ENCODER_LOCK = threading.Lock()
+_ENCODE_LOCK = threading.Lock()
 
 
 def load_encoder(max_seq_length: int, folder: Path | None = None) -> Any:
@@ -490,15 +491,18 @@ class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         parts = []
         for start in range(0, len(texts), chunk):
             block = texts[start : start + chunk]
-            parts.append(
-                encoder.encode(
-                    block,
-                    batch_size=self.batch_size,
-                    show_progress_bar=False,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
+            # one forward pass at a time: torch already spreads one over every core, and
+            # concurrent requests (the API's thread pool) would only thrash the threads
+            with _ENCODE_LOCK:
+                parts.append(
+                    encoder.encode(
+                        block,
+                        batch_size=self.batch_size,
+                        show_progress_bar=False,
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                    )
                 )
-            )
             if progress is not None:
                 progress(start + len(block), len(texts))
         if not parts:

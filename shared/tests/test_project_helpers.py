@@ -138,3 +138,34 @@ def test_assert_reproduces_names_the_changed_lines(tmp_path: Path) -> None:
     assert '-  "auc": 0.8412,' in message
     assert '+  "auc": 0.8413,' in message
     assert "`make p`" in message
+
+
+def _render_latency(metrics: Mapping[str, Any]) -> str:
+    return f"p50 {metrics['p50']} ms"
+
+
+def test_project_cli_refreshes_extra_sections_when_their_file_exists(tmp_path: Path) -> None:
+    base = _project(tmp_path)
+    project = ProjectCli(
+        base.project_dir,
+        service=base.service,
+        results_table=base.results_table,
+        sections={"latency": ("latency.json", f"{__name__}:_render_latency")},
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        readme.read_text() + "<!-- latency:start -->\nx\n<!-- latency:end -->\n", encoding="utf-8"
+    )
+    project.refresh_readme()  # no latency.json yet: that section is left alone
+    assert "\nx\n" in readme.read_text()
+    (tmp_path / "reports" / "latency.json").write_text('{"p50": 1.5}\n')
+    app = typer.Typer()
+
+    @app.command()
+    def serve() -> None:  # the project's own serve command
+        pass
+
+    project.install(app, serve=False)
+    assert CliRunner().invoke(app, ["report"]).exit_code == 0
+    assert "p50 1.5 ms" in readme.read_text()
+    assert "| 0.9 |" in readme.read_text()

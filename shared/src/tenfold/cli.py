@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -163,6 +163,9 @@ class ProjectCli:
     project_dir: Path
     service: str
     results_table: str
+    # more generated README sections: name → (file in reports/, "module:renderer"),
+    # refreshed when the file exists (e.g. a benchmark's latency table)
+    sections: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def published(self) -> Path:
@@ -171,13 +174,16 @@ class ProjectCli:
 
     def refresh_readme(self) -> bool:
         """Regenerate the README's results section from the published metrics."""
-        from tenfold.reports import refresh_results
+        from tenfold.reports import update_readme
+        from tenfold.repro import read_metrics
 
-        return refresh_results(
-            self.project_dir / "README.md",
-            self.published / "metrics.json",
-            load_object(self.results_table),
-        )
+        sources = {"results": ("metrics.json", self.results_table), **self.sections}
+        rendered = {
+            name: load_object(renderer)(read_metrics(self.published / file))
+            for name, (file, renderer) in sources.items()
+            if (self.published / file).is_file()
+        }
+        return update_readme(self.project_dir / "README.md", rendered)
 
     def finish(
         self,
@@ -211,8 +217,20 @@ class ProjectCli:
             f"reports → {out}; champion → models:/{model_name}@champion; {seconds:.0f} s"
         )
 
-    def install(self, app: typer.Typer) -> None:
-        """Add the ``serve`` and ``report`` commands to a project's Typer app."""
+    def install(self, app: typer.Typer, *, serve: bool = True) -> None:
+        """Add the ``report`` command, and ``serve`` unless the project needs its own
+        (nlp's has a choice of model), to a project's Typer app."""
+        project = self
+        if serve:
+            self._install_serve(app)
+
+        @app.command()
+        def report() -> None:
+            """Regenerate the README's generated tables from reports/."""
+            changed = project.refresh_readme()
+            console().print("README updated" if changed else "README already up to date")
+
+    def _install_serve(self, app: typer.Typer) -> None:
         project = self
 
         @app.command()
@@ -226,9 +244,3 @@ class ProjectCli:
 
             setup_logging()
             serve_app(load_object(project.service), host=host, port=port, model_uri=model_uri)
-
-        @app.command()
-        def report() -> None:
-            """Regenerate the README results table from reports/metrics.json."""
-            changed = project.refresh_readme()
-            console().print("README updated" if changed else "README already up to date")

@@ -22,14 +22,23 @@ from tenfold.cli import (
     HostOption,
     ModelUriOption,
     PortOption,
+    ProjectCli,
     ReportsDirOption,
     SeedOption,
+    Summary,
     console,
     progress,
     setup_logging,
     user_errors,
+    write_csv,
 )
 
+CLI = ProjectCli(
+    PROJECT_DIR,
+    service="nlp.serve:app",
+    results_table="nlp.evaluate:results_table",
+    sections={"latency": ("latency.json", "nlp.evaluate:latency_table")},
+)
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -179,13 +188,6 @@ def _write_reports(cfg: NlpConfig, result: Any) -> Path:
     return out
 
 
-def _finish(cfg: NlpConfig, out: Path, started: float) -> None:
-    # the README shows the published results only
-    if out == PROJECT_DIR / "reports":
-        _update_readme(cfg)
-    _summary(cfg, out, time.perf_counter() - started)
-
-
 @app.command()
 @user_errors
 def run(
@@ -209,7 +211,7 @@ def run(
     with embedding_cache():
         _, result = _train(cfg)
         out = _write_reports(cfg, result)
-    _finish(cfg, out, started)
+    CLI.finish(out, started, _summary, model_name=cfg.registered_model_name)
 
 
 @app.command()
@@ -272,7 +274,7 @@ def evaluate(
         embedded_once(tuple(result.candidates), result.prepared.X, cfg, report),
     ):
         out = _write_reports(cfg, result)
-    _finish(cfg, out, started)
+    CLI.finish(out, started, _summary, model_name=cfg.registered_model_name)
 
 
 @app.command()
@@ -300,8 +302,7 @@ def predict(
     frame = nlp_data.read_articles(input_path, text_column)
     predictor = _load(model_uri, serve_model)
     labels = predictor.classify_frame(frame)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    labels.to_csv(output_path, index=False)
+    write_csv(labels, output_path)
     counts = labels["label"].value_counts().sort_index()
     console().print(
         f"classified {len(labels)} articles with {predictor.candidate} → {output_path} "
@@ -330,13 +331,6 @@ def serve(
     # loaded before the server starts, so a missing model is one clear line, not a crash
     predictor = _load(settings.model_uri, None)
     run_server(create_app(SPEC, settings, predictor=predictor), host=host, port=port)
-
-
-@app.command()
-def report() -> None:
-    """Regenerate the README's results (and latency) tables from reports/."""
-    changed = _update_readme(NlpConfig())
-    console().print("README updated" if changed else "README already up to date")
 
 
 def _choice(serve_model: str | None) -> Any:
@@ -368,49 +362,33 @@ def _load(model_uri: str | None, serve_model: str | None) -> Any:
         raise DataError(f"cannot load {uri}: {message} (train first: `make nlp`)") from None
 
 
-def _update_readme(cfg: NlpConfig) -> bool:
-    from nlp.evaluate import results_table
-    from tenfold.reports import update_readme
-    from tenfold.repro import read_metrics
-
-    sections = {"results": results_table(read_metrics(cfg.reports_dir / "metrics.json"))}
-    latency = cfg.reports_dir / "latency.json"
-    if latency.is_file():
-        from nlp.evaluate import latency_table
-
-        sections["latency"] = latency_table(read_metrics(latency))
-    return update_readme(cfg.reports_dir.parent / "README.md", sections)
-
-
-def _summary(cfg: NlpConfig, out: Path, seconds: float) -> None:
-    from rich.table import Table
-
+def _summary(metrics: dict[str, Any]) -> Summary:
     from nlp.evaluate import SHORT_NAMES
-    from tenfold.repro import read_metrics
 
-    metrics = read_metrics(out / "metrics.json")
-    table = Table(title=f"nlp: held-out test ({metrics['data']['kind']} data)")
-    for column in ("model", "CV macro-F1", "test macro-F1", "accuracy", "log loss", "errors"):
-        table.add_column(column)
+    rows = []
     for name in (n for n in MODELS if n in metrics["models"]):
         row = metrics["models"][name]
         mark = " ★" if name == metrics["champion"] else ""
         test = row["test"]
-        table.add_row(
-            SHORT_NAMES[name] + mark,
-            f"{row['cv_macro_f1']:.4f}",
-            f"{test['macro_f1']:.4f}",
-            f"{test['accuracy']:.4f}",
-            f"{test['log_loss']:.3f}",
-            f"{test['errors']} / {metrics['data']['test_documents']}",
+        rows.append(
+            (
+                SHORT_NAMES[name] + mark,
+                f"{row['cv_macro_f1']:.4f}",
+                f"{test['macro_f1']:.4f}",
+                f"{test['accuracy']:.4f}",
+                f"{test['log_loss']:.3f}",
+                f"{test['errors']} / {metrics['data']['test_documents']}",
+            )
         )
-    out_console = console()
-    out_console.print(table)
-    out_console.print(
-        f"reports → {out} (error analysis: {out / 'error_analysis.md'}); champion → "
-        f"models:/{cfg.registered_model_name}@champion; {seconds:.0f} s"
+    return Summary(
+        title=f"nlp: held-out test ({metrics['data']['kind']} data)",
+        columns=("model", "CV macro-F1", "test macro-F1", "accuracy", "log loss", "errors"),
+        rows=rows,
+        notes=("error analysis: error_analysis.md beside metrics.json",),
     )
 
+
+CLI.install(app, serve=False)  # report; serve is nlp's own (a choice of model)
 
 if __name__ == "__main__":
     app()

@@ -173,7 +173,7 @@ def model_uri(choice: ModelChoice, name: str = "nlp") -> str:
 
 
 def load_predictor(settings: ServiceSettings) -> TopicPredictor:
-    return load(settings.model_uri or SPEC.default_model_uri)
+    return load(SPEC.model_uri(settings))
 
 
 def classify_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:

@@ -20,7 +20,9 @@ from tenfold.cli import (
     ProjectCli,
     SeedOption,
     Summary,
+    data_option,
     load_object,
+    typer_app,
     write_csv,
 )
 from tenfold.reports import output_dir
@@ -169,3 +171,24 @@ def test_project_cli_refreshes_extra_sections_when_their_file_exists(tmp_path: P
     assert CliRunner().invoke(app, ["report"]).exit_code == 0
     assert "p50 1.5 ms" in readme.read_text()
     assert "| 0.9 |" in readme.read_text()
+
+
+def test_data_option_must_name_an_existing_file(tmp_path: Path) -> None:
+    app = typer_app("a project")
+    seen: list[Path | None] = []
+
+    @app.command()
+    def run(data: data_option("a CSV") = None) -> None:  # type: ignore[valid-type]
+        seen.append(data)
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    assert CliRunner().invoke(app, []).exit_code in (0, 2)  # bare call shows the help
+    missing = CliRunner().invoke(app, ["run", "--data", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    assert CliRunner().invoke(app, ["run", "--data", str(tmp_path / "ok.csv")]).exit_code == 0
+    assert seen == [tmp_path / "ok.csv"]

@@ -110,6 +110,21 @@ CvFoldsOption = Annotated[int, typer.Option("--cv-folds", min=2, max=20, help="C
 IdColumnOption = Annotated[
     str | None, typer.Option("--id", help="Id column, excluded from features.")
 ]
+
+
+def data_option(help_text: str) -> Any:
+    """``--data PATH``: a user's own CSV instead of the project's dataset (must exist)."""
+    return Annotated[
+        Path | None,
+        typer.Option("--data", help=help_text, exists=True, dir_okay=False),
+    ]
+
+
+def typer_app(help_text: str) -> typer.Typer:
+    """A project's command group: help when called bare, no shell-completion commands."""
+    return typer.Typer(add_completion=False, no_args_is_help=True, help=help_text)
+
+
 ModelUriOption = Annotated[
     str | None,
     typer.Option(

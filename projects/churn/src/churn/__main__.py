@@ -24,27 +24,17 @@ from tenfold.cli import (
     Summary,
     announce_synthetic,
     console,
+    data_option,
     progress,
     setup_logging,
+    typer_app,
     user_errors,
     write_csv,
 )
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Telco churn: calibrated, explained, cost-aware churn scoring.",
-)
+app = typer_app("Telco churn: calibrated, explained, cost-aware churn scoring.")
 
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Any churn CSV instead of Telco (schema inferred).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
+DataOpt = data_option("Any churn CSV instead of Telco (schema inferred).")
 TargetOpt = Annotated[str, typer.Option("--target", help="Target column (two classes).")]
 TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials.")]
 CLI = ProjectCli(

@@ -24,15 +24,12 @@ from tenfold.cli import (
     console,
     progress,
     setup_logging,
+    typer_app,
     user_errors,
     write_csv,
 )
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Card fraud: imbalance strategies, time-ordered evaluation and cost in dollars.",
-)
+app = typer_app("Card fraud: imbalance strategies, time-ordered evaluation and cost in dollars.")
 
 DatasetOpt = Annotated[
     str,

@@ -25,27 +25,19 @@ from tenfold.cli import (
     Summary,
     announce_synthetic,
     console,
+    data_option,
     progress,
     setup_logging,
+    typer_app,
     user_errors,
     write_csv,
 )
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Ames house prices: tuned ridge / random forest / LightGBM, a stack, CV+ intervals.",
+app = typer_app(
+    "Ames house prices: tuned ridge / random forest / LightGBM, a stack, CV+ intervals."
 )
 
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Any regression CSV instead of Ames (schema inferred).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
+DataOpt = data_option("Any regression CSV instead of Ames (schema inferred).")
 TargetOpt = Annotated[str, typer.Option("--target", help="Target column (numeric).")]
 TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials (ridge, LightGBM).")]
 ForestTrialsOpt = Annotated[

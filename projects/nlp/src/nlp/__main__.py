@@ -27,8 +27,10 @@ from tenfold.cli import (
     SeedOption,
     Summary,
     console,
+    data_option,
     progress,
     setup_logging,
+    typer_app,
     user_errors,
     write_csv,
 )
@@ -39,21 +41,9 @@ CLI = ProjectCli(
     results_table="nlp.evaluate:results_table",
     sections={"latency": ("latency.json", "nlp.evaluate:latency_table")},
 )
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="BBC News topics: TF-IDF baseline vs sentence embeddings, error analysis, API.",
-)
+app = typer_app("BBC News topics: TF-IDF baseline vs sentence embeddings, error analysis, API.")
 
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Any labelled text CSV instead of BBC News.",
-        exists=True,
-        dir_okay=False,
-    ),
-]
+DataOpt = data_option("Any labelled text CSV instead of BBC News.")
 TextOpt = Annotated[str, typer.Option("--text-column", help="Column holding the text.")]
 LabelOpt = Annotated[str, typer.Option("--label-column", help="Column holding the class.")]
 ModelsOpt = Annotated[

@@ -21,7 +21,9 @@ from tenfold.cli import (
     SeedOption,
     Summary,
     data_option,
+    input_option,
     load_object,
+    output_option,
     typer_app,
     write_csv,
 )
@@ -192,3 +194,31 @@ def test_data_option_must_name_an_existing_file(tmp_path: Path) -> None:
     (tmp_path / "ok.csv").write_text("a\n1\n")
     assert CliRunner().invoke(app, ["run", "--data", str(tmp_path / "ok.csv")]).exit_code == 0
     assert seen == [tmp_path / "ok.csv"]
+
+
+def test_batch_input_must_exist_and_output_is_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # short paths: rich wraps long ones inside the error box
+    app = typer_app("a project")
+    seen: list[tuple[Path, Path]] = []
+
+    @app.command()
+    def predict(
+        input_path: input_option("rows") = ...,  # type: ignore[valid-type,assignment]
+        output_path: output_option("scores") = ...,  # type: ignore[valid-type,assignment]
+    ) -> None:
+        seen.append((input_path, output_path))
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    out = Path("new") / "scores.csv"
+    missing = CliRunner().invoke(app, ["predict", "--input", "no.csv", "--output", str(out)])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    ok = CliRunner().invoke(app, ["predict", "--input", "rows.csv", "--output", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert seen == [(Path("rows.csv"), out)]

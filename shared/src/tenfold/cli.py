@@ -120,6 +120,16 @@ def data_option(help_text: str) -> Any:
     ]
 
 
+def input_option(help_text: str) -> Any:
+    """``--input PATH``: the CSV a batch command reads (must exist)."""
+    return Annotated[Path, typer.Option("--input", help=help_text, exists=True, dir_okay=False)]
+
+
+def output_option(help_text: str) -> Any:
+    """``--output PATH``: where a batch command writes (folders are created)."""
+    return Annotated[Path, typer.Option("--output", help=help_text)]
+
+
 def typer_app(help_text: str) -> typer.Typer:
     """A project's command group: help when called bare, no shell-completion commands."""
     return typer.Typer(add_completion=False, no_args_is_help=True, help=help_text)

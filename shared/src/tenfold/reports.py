@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -63,14 +62,6 @@ def update_readme(path: Path, sections: Mapping[str, str]) -> bool:
     if after != before:
         path.write_text(after, encoding="utf-8")
     return after != before
-
-
-def refresh_results(
-    readme: Path, metrics_file: Path, render: Callable[[Mapping[str, Any]], str]
-) -> bool:
-    """Regenerate a README's ``results`` section from a committed metrics file."""
-    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-    return update_readme(readme, {"results": render(metrics)})
 
 
 def write_reports(

@@ -25,6 +25,8 @@ from tenfold.cli import (
     announce_synthetic,
     console,
     data_option,
+    input_option,
+    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -40,6 +42,8 @@ TrialsOpt = Annotated[int, typer.Option("--trials", min=1, help="Optuna trials."
 CLI = ProjectCli(
     PROJECT_DIR, service="churn.serve:app", results_table="churn.evaluate:results_table"
 )
+InputOpt = input_option("CSV of customers to score.")
+OutputOpt = output_option("Where to write scores.")
 
 
 def _config(
@@ -173,21 +177,18 @@ def evaluate(
 @app.command()
 @user_errors
 def predict(
-    input_path: Annotated[
-        Path,
-        typer.Option("--input", help="CSV of customers to score.", exists=True, dir_okay=False),
-    ],
-    output_path: Annotated[Path, typer.Option("--output", help="Where to write scores.")],
+    input_path: InputOpt,
+    output_path: OutputOpt,
     model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
     """Batch scoring: probability, decision and top-3 factors per customer."""
     from churn import data as churn_data
-    from churn.serve import SPEC, score_frame
+    from churn.serve import SPEC, load
 
     setup_logging(verbose)
     frame = churn_data.read_scoring_file(input_path, ChurnConfig())
-    scores = score_frame(frame, model_uri or SPEC.default_model_uri)
+    scores = load(model_uri or SPEC.default_model_uri).score_frame(frame)
     write_csv(scores, output_path)
     console().print(
         f"scored {len(scores)} customers → {output_path} "

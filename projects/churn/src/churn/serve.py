@@ -219,10 +219,6 @@ def load_predictor(settings: ServiceSettings) -> ChurnPredictor:
     return predictor
 
 
-def score_frame(frame: pd.DataFrame, model_uri: str) -> pd.DataFrame:
-    return load(model_uri).score_frame(frame)
-
-
 SPEC = ServiceSpec(
     name="churn",
     title="tenfold churn API",

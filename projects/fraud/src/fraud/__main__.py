@@ -22,6 +22,8 @@ from tenfold.cli import (
     Summary,
     announce_synthetic,
     console,
+    input_option,
+    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -58,6 +60,8 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Debug logging.")]
 CLI = ProjectCli(
     PROJECT_DIR, service="fraud.serve:app", results_table="fraud.evaluate:results_table"
 )
+InputOpt = input_option("CSV of transactions: the API's fields as columns.")
+OutputOpt = output_option("Where to write scores.")
 
 
 def _config(
@@ -219,16 +223,8 @@ def evaluate(
 @app.command()
 @user_errors
 def predict(
-    input_path: Annotated[
-        Path,
-        typer.Option(
-            "--input",
-            help="CSV of transactions: the API's fields as columns.",
-            exists=True,
-            dir_okay=False,
-        ),
-    ],
-    output_path: Annotated[Path, typer.Option("--output", help="Where to write scores.")],
+    input_path: InputOpt,
+    output_path: OutputOpt,
     model_uri: ModelUriOption = None,
     verbose: VerboseOpt = False,
 ) -> None:

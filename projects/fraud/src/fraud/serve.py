@@ -259,10 +259,6 @@ def load_predictor(settings: ServiceSettings) -> FraudPredictor:
     return predictor
 
 
-def score_frame(frame: pd.DataFrame, model_uri: str) -> pd.DataFrame:
-    return load(model_uri).score_frame(frame)
-
-
 SPEC = ServiceSpec(
     name="fraud",
     title="tenfold fraud API",

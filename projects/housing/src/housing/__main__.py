@@ -26,6 +26,8 @@ from tenfold.cli import (
     announce_synthetic,
     console,
     data_option,
+    input_option,
+    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -53,6 +55,8 @@ DEFAULTS = HousingConfig()
 CLI = ProjectCli(
     PROJECT_DIR, service="housing.serve:app", results_table="housing.evaluate:results_table"
 )
+InputOpt = input_option("CSV of houses to price.")
+OutputOpt = output_option("Where to write prices.")
 
 
 def _config(
@@ -220,21 +224,18 @@ def evaluate(
 @app.command()
 @user_errors
 def predict(
-    input_path: Annotated[
-        Path,
-        typer.Option("--input", help="CSV of houses to price.", exists=True, dir_okay=False),
-    ],
-    output_path: Annotated[Path, typer.Option("--output", help="Where to write prices.")],
+    input_path: InputOpt,
+    output_path: OutputOpt,
     model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
     """Batch pricing: predicted price and its interval per house (Kaggle's test.csv works)."""
     from housing import data as housing_data
-    from housing.serve import SPEC, score_frame
+    from housing.serve import SPEC, load
 
     setup_logging(verbose)
     frame = housing_data.read_scoring_file(input_path, HousingConfig())
-    prices = score_frame(frame, model_uri or SPEC.default_model_uri)
+    prices = load(model_uri or SPEC.default_model_uri).score_frame(frame)
     write_csv(prices, output_path)
     priced = int(prices["predicted_price"].notna().sum())
     console().print(

@@ -294,10 +294,6 @@ def load_predictor(settings: ServiceSettings) -> HousePredictor:
     return predictor
 
 
-def score_frame(frame: pd.DataFrame, model_uri: str) -> pd.DataFrame:
-    return load(model_uri).score_frame(frame)
-
-
 SPEC = ServiceSpec(
     name="housing",
     title="tenfold housing API",

@@ -28,6 +28,8 @@ from tenfold.cli import (
     Summary,
     console,
     data_option,
+    input_option,
+    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -66,6 +68,8 @@ ChoiceOpt = Annotated[
 ]
 
 DEFAULTS = NlpConfig()
+InputOpt = input_option("CSV of articles (a text column, optional id).")
+OutputOpt = output_option("Where to write the labels.")
 
 
 def _config(
@@ -270,16 +274,8 @@ def evaluate(
 @app.command()
 @user_errors
 def predict(
-    input_path: Annotated[
-        Path,
-        typer.Option(
-            "--input",
-            help="CSV of articles (a text column, optional id).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ],
-    output_path: Annotated[Path, typer.Option("--output", help="Where to write the labels.")],
+    input_path: InputOpt,
+    output_path: OutputOpt,
     text_column: TextOpt = "text",
     model_uri: ModelUriOption = None,
     serve_model: ChoiceOpt = None,

@@ -176,10 +176,6 @@ def load_predictor(settings: ServiceSettings) -> TopicPredictor:
     return load(SPEC.model_uri(settings))
 
 
-def classify_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
-    return load(uri).classify_frame(frame)
-
-
 SPEC = ServiceSpec(
     name="nlp",
     title="tenfold nlp API: BBC News topics",

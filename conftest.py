@@ -11,6 +11,17 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees a narrow, non-TTY terminal, whatever the machine running it has:
+    rich then wraps help and error boxes at 50 columns, so a test whose assertion depends
+    on the width fails here first, not only on a CI machine without ``COLUMNS``
+    (assert with :func:`tenfold.testing.output_has`)."""
+    monkeypatch.setenv("COLUMNS", "50")
+    for name in ("LINES", "TERMINAL_WIDTH", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private MLflow store (sqlite + artifacts) under tmp_path for one test."""

@@ -28,7 +28,7 @@ from tenfold.cli import (
     write_csv,
 )
 from tenfold.reports import output_dir
-from tenfold.testing import assert_reproduces, run_metrics
+from tenfold.testing import assert_reproduces, output_has, run_metrics
 from tenfold.tracking import model_name_for
 
 
@@ -190,7 +190,7 @@ def test_data_option_must_name_an_existing_file(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, []).exit_code in (0, 2)  # bare call shows the help
     missing = CliRunner().invoke(app, ["run", "--data", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2
-    assert "does not exist" in missing.output
+    assert output_has(missing, "does not exist")
     (tmp_path / "ok.csv").write_text("a\n1\n")
     assert CliRunner().invoke(app, ["run", "--data", str(tmp_path / "ok.csv")]).exit_code == 0
     assert seen == [tmp_path / "ok.csv"]
@@ -199,7 +199,7 @@ def test_data_option_must_name_an_existing_file(tmp_path: Path) -> None:
 def test_batch_input_must_exist_and_output_is_a_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # short paths: rich wraps long ones inside the error box
+    monkeypatch.chdir(tmp_path)
     app = typer_app("a project")
     seen: list[tuple[Path, Path]] = []
 
@@ -217,8 +217,28 @@ def test_batch_input_must_exist_and_output_is_a_path(
     out = Path("new") / "scores.csv"
     missing = CliRunner().invoke(app, ["predict", "--input", "no.csv", "--output", str(out)])
     assert missing.exit_code == 2
-    assert "does not exist" in missing.output
+    assert output_has(missing, "does not exist")
     (tmp_path / "rows.csv").write_text("a\n1\n")
     ok = CliRunner().invoke(app, ["predict", "--input", "rows.csv", "--output", str(out)])
     assert ok.exit_code == 0, ok.output
     assert seen == [(Path("rows.csv"), out)]
+
+
+def test_output_has_finds_a_phrase_however_rich_wrapped_it(tmp_path: Path) -> None:
+    # a long path in an error box at 50 columns: rich breaks words and the path itself
+    app = typer_app("a project")
+
+    @app.command()
+    def run(data: data_option("a CSV") = None) -> None:  # type: ignore[valid-type]
+        pass
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "missing-file.csv"
+    result = CliRunner().invoke(app, ["run", "--data", str(deep)])
+    assert result.exit_code == 2
+    assert "missing-file.csv' does not exist" not in result.output  # it was wrapped
+    assert output_has(result, f"{deep}' does not exist")
+    assert not output_has(result, "no such phrase")

@@ -15,7 +15,7 @@ from tenfold import tracking
 from tenfold.cli import HostOption, PortOption, ReportsDirOption
 from tenfold.evaluation import new_figure
 from tenfold.reports import write_reports
-from tenfold.testing import check_reason_codes, local_http_server
+from tenfold.testing import check_reason_codes, local_http_server, output_has
 
 
 def test_write_reports_writes_stable_metrics_and_pngs(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_shared_options_validate_and_parse(tmp_path: Path) -> None:
     assert ok.output.strip() == f"127.0.0.1:9001 {tmp_path}"
     bad = runner.invoke(app, ["--port", "0"])
     assert bad.exit_code == 2
-    assert "--port" in bad.output
+    assert output_has(bad, "--port")
 
 
 def test_local_http_server_serves_routes_and_404s() -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from housing.__main__ import app
 from housing.train import Prepared
 from tenfold import tracking
+from tenfold.testing import output_has
 
 runner = CliRunner()
 
@@ -47,7 +48,7 @@ def test_train_on_any_regression_csv(tmp_path: Path) -> None:
     args = ["--data", str(csv), "--target", "profit", "--id", "shop", "--trials", "1"]
     result = runner.invoke(app, ["train", *args, "--forest-trials", "1", "--cv-folds", "3"])
     assert result.exit_code == 0, result.output
-    assert "registered as housing-shops" in result.output
+    assert output_has(result, "registered as housing-shops")
     record = tracking.load_sklearn_model("models:/housing-shops@champion")
     assert record.metadata["log_target"] is False
     new = pd.read_csv(csv).head(4).drop(columns=["profit", "shop"])
@@ -61,11 +62,11 @@ def test_a_target_that_is_not_numeric_is_one_clear_line(tmp_path: Path) -> None:
     csv = regression_csv(tmp_path / "shops.csv")
     result = runner.invoke(app, ["train", "--data", str(csv), "--target", "region"])
     assert result.exit_code == 2
-    assert "target 'region', row 1" in result.output
+    assert output_has(result, "target 'region', row 1")
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["train", "--data", str(csv), "--target", "price"])
     assert missing.exit_code == 2
-    assert "target column 'price' not found" in missing.output
+    assert output_has(missing, "target column 'price' not found")
 
 
 def test_predict_prices_a_file_and_flags_out_of_scope_houses(
@@ -105,4 +106,4 @@ def test_predict_names_a_missing_column(champion: str, prepared: Prepared, tmp_p
         ],
     )
     assert result.exit_code == 2
-    assert "OverallQual" in result.output
+    assert output_has(result, "OverallQual")

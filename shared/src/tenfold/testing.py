@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,22 @@ def local_http_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# whitespace and the box-drawing characters of rich's error panels: where a narrow
+# terminal breaks a line, these are all that gets inserted
+_WRAPPING = re.compile(r"[\s\u2500-\u257f]+")
+
+
+def unwrapped(text: str) -> str:
+    """``text`` with every whitespace run and box-drawing character removed, so a phrase
+    can be found however rich wrapped it (terminal width, temp-path length, TTY or not)."""
+    return _WRAPPING.sub("", text)
+
+
+def output_has(result: Any, phrase: str) -> bool:
+    """Whether a CLI result's output holds ``phrase``, independent of line wrapping."""
+    return unwrapped(phrase) in unwrapped(str(result.output))
 
 
 def check_reason_codes(codes: Sequence[Mapping[str, Any]], *, k: int, outcome: str) -> None:

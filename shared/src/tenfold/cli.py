@@ -22,18 +22,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from tenfold.data import DataError
-from tenfold.pipelines import SchemaError
-from tenfold.serving import InvalidInput
+from tenfold.errors import USER_ERRORS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# Errors whose message is the whole story for a user: no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (DataError, SchemaError, InvalidInput)
 
 
 def console() -> Console:

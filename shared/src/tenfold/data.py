@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tenfold import paths
+from tenfold.errors import DataError as DataError  # re-exported (older imports)
 
 log = logging.getLogger("tenfold.data")
 
@@ -41,10 +42,6 @@ _DTYPES: tuple[DType, ...] = ("int", "float", "str", "bool", "datetime")
 NUMERIC_MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE = frozenset({"false", "no", "n", "0", "f"})
-
-
-class DataError(Exception):
-    """A dataset problem a user can act on; the message names file, column and row."""
 
 
 # --------------------------------------------------------------------------- manifest

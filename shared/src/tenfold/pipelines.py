@@ -23,11 +23,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from tenfold.errors import SchemaError as SchemaError  # re-exported (older imports)
+
 MISSING_CATEGORY = "missing"
-
-
-class SchemaError(ValueError):
-    """The data does not fit what the pipeline expects (a user-facing message)."""
 
 
 @dataclass(frozen=True)

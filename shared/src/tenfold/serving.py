@@ -45,6 +45,7 @@ from prometheus_client import (
 from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenfold.errors import InvalidInput as InvalidInput  # re-exported (older imports)
 from tenfold.explain import Scores, plain, top_factors, value_at
 
 if TYPE_CHECKING:
@@ -152,15 +153,6 @@ class Predictor(Protocol):
     card: ModelCard
 
     def predict(self, items: Sequence[Any]) -> list[Any]: ...
-
-
-class InvalidInput(ValueError):
-    """A request that passed type validation but cannot be scored (answered with 422)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)

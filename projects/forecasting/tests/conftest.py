@@ -69,8 +69,9 @@ def registered(
     """A whole small run (tuning, backtest, reports, champion registered) in a private
     MLflow store: what the app and the registry-loading tests read."""
     from forecasting import runs
-    from forecasting.evaluate import evaluate
+    from forecasting.evaluate import evaluate, write_per_origin
     from forecasting.train import retrain, train
+    from tenfold.reports import write_reports
 
     state = tmp_path_factory.mktemp("mlflow-state")
     with pytest.MonkeyPatch.context() as patch:
@@ -83,6 +84,10 @@ def registered(
         evaluation = evaluate(
             result.backtest, series, SMALL, tuning=result.tuning, params=result.params
         )
+        reports = tmp_path_factory.mktemp("reports")
+        written = write_reports(reports, evaluation.metrics, evaluation.figures)
+        written.append(write_per_origin(evaluation.per_origin, reports / "backtest_origins.csv"))
+        runs.log_evaluation(logged_runs, evaluation, written)
         champion = retrain(SMALL, series, evaluation.champion, result.fit_params)
         logged = runs.log_champion(champion, logged_runs, evaluation)
         version = runs.promote(SMALL, "synthetic", logged, evaluation)

@@ -126,7 +126,10 @@ class ProphetForecaster:
         self.seed = seed
 
     def _model(self) -> Any:
+        _quiet_stan()
         from prophet import Prophet
+
+        _quiet_stan()  # cmdstanpy sets its own level when first imported
 
         model = Prophet(
             yearly_seasonality=True,
@@ -142,11 +145,11 @@ class ProphetForecaster:
         return model
 
     def fit(self, history: pd.DataFrame) -> Self:
-        _quiet_stan()
         self.models_: dict[str, Any] = {}
         for uid, one in history.groupby("unique_id", sort=True):
+            # the whole ``train_days`` span (Prophet wants 730 days for a yearly cycle)
             start = one["ds"].max() - pd.Timedelta(days=self.settings.train_days)
-            window = one.loc[one["ds"] > start, ["ds", "y"]]
+            window = one.loc[one["ds"] >= start, ["ds", "y"]]
             self.models_[str(uid)] = self._model().fit(window, seed=self.seed)
         return self
 
@@ -218,9 +221,11 @@ class LightGBMForecaster:
 
 
 def _quiet_stan() -> None:
-    """cmdstanpy logs two lines per fit; 52 origins of them hide the progress bar."""
+    """cmdstanpy logs two lines per fit and Prophet one about plotly at import; 52 origins
+    of them hide the progress bar."""
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
     logging.getLogger("prophet").setLevel(logging.WARNING)
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
 
 
 class Champion:
@@ -319,4 +324,5 @@ class Champion:
                     None if uid is None or pd.isna(uid) else str(uid),
                 )
             )
-        return pd.concat(frames, ignore_index=True)
+        # floats throughout: MLflow's schema cannot hold a missing value in an int column
+        return pd.concat(frames, ignore_index=True).astype({"step": "float64"})

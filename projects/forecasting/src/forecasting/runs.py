@@ -132,7 +132,7 @@ def log_champion(champion: Champion, runs: Runs, evaluation: Evaluation) -> trac
     """The refit champion as a model of the parent run (not yet registered)."""
     import mlflow
 
-    example = pd.DataFrame({"steps": [24]})
+    example = pd.DataFrame({"steps": [champion.cadence.horizon]})
     with mlflow.start_run(run_id=runs.parent):
         mlflow.set_tag("tenfold.champion", champion.name)
         return tracking.log_sklearn_model(

@@ -1,0 +1,115 @@
+"""The forecast API: the router on today's factory (temporary assembly), a small champion
+handed in; valid requests, replays, and 422s that name the parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from forecasting.serve import ForecastService, app, router
+from tenfold.serving import ModelCard, ServiceSettings
+
+
+@pytest.fixture(scope="module")
+def client(small_champion: Any) -> Iterator[TestClient]:
+    card = ModelCard(name="forecasting-synthetic", version="3", run_id="r1")
+    service = ForecastService(small_champion, card)
+    with TestClient(app(ServiceSettings(), service=service)) as c:
+        yield c
+
+
+def test_the_next_day_from_the_end_of_the_data(client: TestClient, small_champion: Any) -> None:
+    response = client.get("/v1/forecast", params={"hours": 24})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == "LightGBM"
+    assert body["model_version"] == "3"
+    assert body["in_sample"] is False
+    points = body["points"]
+    assert len(points) == 24
+    first = pd.Timestamp(points[0]["ds"])
+    assert first == small_champion.end + pd.Timedelta("1h")
+    for point in points:
+        assert point["actual"] is None  # the future is not known
+        by_level = {i["level"]: i for i in point["intervals"]}
+        assert by_level[95]["lower"] <= by_level[80]["lower"] <= point["yhat"]
+        assert point["yhat"] <= by_level[80]["upper"] <= by_level[95]["upper"]
+
+
+def test_a_week_ahead_and_wider_intervals_later(client: TestClient) -> None:
+    points = client.get("/v1/forecast", params={"hours": 168}).json()["points"]
+    assert len(points) == 168
+
+    def width(p: dict[str, Any]) -> float:
+        i = next(i for i in p["intervals"] if i["level"] == 80)
+        return float(i["upper"] - i["lower"])
+
+    first_day = sum(width(p) for p in points[:24])
+    last_day = sum(width(p) for p in points[-24:])
+    assert last_day > first_day  # recursive beyond a day: the calibration knows it
+
+
+def test_replaying_a_past_start_returns_the_actuals(
+    client: TestClient, small_champion: Any
+) -> None:
+    start = small_champion.end - pd.Timedelta(days=10)
+    body = client.get("/v1/forecast", params={"hours": 6, "start": start.isoformat()}).json()
+    assert body["in_sample"] is True
+    assert pd.Timestamp(body["start"]) == start
+    history = small_champion.history.set_index("ds")["y"]
+    for point in body["points"]:
+        assert point["actual"] == history[pd.Timestamp(point["ds"])]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"hours": 0}, "hours", "greater than or equal to 1"),
+        ({"hours": 169}, "hours", "less than or equal to 168"),
+        ({"hours": "many"}, "hours", "valid integer"),
+        ({"start": "yesterday"}, "start", "valid datetime"),
+        ({"start": "1999-01-01T00:00:00"}, "start", "within the known data"),
+        ({"start": "2018-07-20T10:30:00"}, "start", "grid"),
+        ({"start": "2018-07-20T10:00:00+02:00"}, "start", "without a UTC offset"),
+        ({"series": "nowhere"}, "series", "unknown series"),
+    ],
+)
+def test_bad_parameters_are_422_naming_the_field(
+    client: TestClient, params: dict[str, Any], field: str, message: str
+) -> None:
+    response = client.get("/v1/forecast", params=params)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail[0]["field"].endswith(field)
+    assert message in detail[0]["message"]
+
+
+def test_ops_routes_and_predict_from_todays_factory(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json()["status"] == "ready"
+    assert client.get("/v1/model").json()["version"] == "3"
+    posted = client.post("/v1/predict", json={"hours": 3})
+    assert posted.status_code == 200
+    assert len(posted.json()["points"]) == 3
+    assert client.post("/v1/predict", json={"hours": 3, "horizon": 1}).status_code == 422
+
+
+def test_the_router_mounts_on_any_app(small_champion: Any) -> None:
+    """How the new factory will use it: mount the router, provide the service."""
+    from forecasting.serve import current_service
+
+    bare = FastAPI()
+    bare.include_router(router)
+    service = ForecastService(small_champion, ModelCard(name="f"))
+    bare.dependency_overrides[current_service] = lambda: service
+    with TestClient(bare) as c:
+        assert len(c.get("/v1/forecast", params={"hours": 2}).json()["points"]) == 2
+    unloaded = FastAPI()
+    unloaded.include_router(router)
+    with TestClient(unloaded) as c:
+        assert c.get("/v1/forecast").status_code == 503

@@ -48,9 +48,9 @@ def test_the_calendar_is_the_issues_and_mlforecasts() -> None:
         )
     ]
     assert cutoffs == expected
-    # 39 calibration days need six weekly warm-up fits before the first origin
+    # 59 calibration days need nine weekly warm-up fits before the first origin
     assert cal.warmup[-1] == pd.Timestamp("2017-08-03")
-    assert len(cal.warmup) == 6
+    assert len(cal.warmup) == 9
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from forecasting.train import train
 from tenfold.repro import format_metrics
 
 COMMITTED = PROJECT_DIR / "reports"
-# the last two origins: eight fits per model (six warm-up weeks of calibration before them)
+# the last two origins: eleven fits per model (nine weeks of calibration before them)
 RECOMPUTED = ("2018-07-26 00:00", "2018-08-02 00:00")
 
 

@@ -217,7 +217,7 @@ def forecast_section(service: Any, uid: str) -> None:
         f"{len(table)} hours from {table['ds'].min():%Y-%m-%d %H:%M}; "
         f"data ends {end:%Y-%m-%d %H:%M}. "
         "Beyond the first day LightGBM feeds its own forecasts back as lags; the intervals are "
-        "calibrated for each step on the 39 days before the end."
+        f"calibrated for each step on the {champion.scores[uid].shape[0]} days before the end."
     )
     st.download_button("Download CSV", table.to_csv(index=False), file_name="forecast.csv")
 

@@ -123,7 +123,7 @@ def make_forecaster(
 def run_fit(task: FitTask, frame: pd.DataFrame, cadence: Cadence, cfg: ForecastConfig) -> FitResult:
     """Fit on the rows at or before the cutoff; forecast from each window with the rows at
     or before that window only (``forecast`` slices per window)."""
-    started = time.process_time()
+    started = _cpu_seconds()
     model = make_forecaster(task.model, cadence, cfg, task.params)
     model.fit(frame.loc[frame["ds"] <= task.cutoff])
     known = frame.loc[frame["ds"] <= max(task.windows)]

@@ -79,8 +79,9 @@ class ProphetSettings:
     train_days: int = 730
     changepoint_prior_scales: tuple[float, ...] = (0.005, 0.05, 0.5)
     seasonality_prior_scales: tuple[float, ...] = (1.0, 10.0)
-    tuning_origins: int = 3
-    tuning_every_days: int = 91
+    # a summer and a winter week before the first origin (the load's two regimes)
+    tuning_origins: int = 2
+    tuning_every_days: int = 182
     tuning_horizon_days: int = 7
     country: str = "US"
 
@@ -119,7 +120,7 @@ class ForecastConfig:
     # PJME: midnight 2017-08-10 … 2018-08-02, mlforecast's cutoffs for n_windows=52)
     n_origins: int = 52
     # conformal intervals from the absolute residuals of the days before each origin
-    calibration_windows: int = 39
+    calibration_windows: int = 59
     levels: tuple[int, ...] = (80, 95)
     prophet: ProphetSettings = field(default_factory=ProphetSettings)
     lightgbm: LightGBMSettings = field(default_factory=LightGBMSettings)

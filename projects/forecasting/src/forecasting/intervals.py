@@ -5,7 +5,8 @@ The conformity score of a past forecast is its absolute error. For each series a
 ``⌈(n + 1) p⌉``-th smallest of the last ``n`` scores at step ``k``: split conformal
 prediction with its finite-sample correction, which covers at least ``p`` when the scores
 are exchangeable, and exactly ``p`` when ``n + 1`` is a multiple of ``1 / (1 - p)``
-(hence 39 calibration days for 80 % and 95 %).
+(19, 39 or 59 calibration days for 80 % and 95 %; 59 was chosen on the year before the
+backtest).
 
 This is mlforecast's ``PredictionIntervals(method="conformal_error")`` rule (per-step
 quantiles of absolute errors) plus the correction: mlforecast takes
@@ -39,7 +40,7 @@ def half_widths(scores: np.ndarray, level: float) -> np.ndarray:
     """Split-conformal half widths along axis 0 of ``scores`` (NaN = unknown, skipped).
 
     With fewer than ``1 / (1 - p) - 1`` scores the exact interval is unbounded; the
-    largest score is used instead (never the case with the configured 39 days).
+    largest score is used instead (never the case with the configured 59 days).
     """
     known = np.sum(~np.isnan(scores), axis=0)
     if np.any(known == 0):

@@ -129,8 +129,6 @@ class ProphetForecaster:
         _quiet_stan()
         from prophet import Prophet
 
-        _quiet_stan()  # cmdstanpy sets its own level when first imported
-
         model = Prophet(
             yearly_seasonality=True,
             weekly_seasonality=True,
@@ -223,9 +221,13 @@ class LightGBMForecaster:
 def _quiet_stan() -> None:
     """cmdstanpy logs two lines per fit and Prophet one about plotly at import; 52 origins
     of them hide the progress bar."""
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
     logging.getLogger("prophet").setLevel(logging.WARNING)
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    try:  # cmdstanpy resets its level when it configures itself: configure it first
+        from cmdstanpy.utils import get_logger
+    except ImportError:
+        return
+    get_logger().setLevel(logging.WARNING)
 
 
 class Champion:

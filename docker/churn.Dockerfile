@@ -15,6 +15,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/churn/pyproject.toml projects/churn/README.md projects/churn/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package churn --no-install-workspace
 COPY shared/src shared/src

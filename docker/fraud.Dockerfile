@@ -15,6 +15,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/fraud/pyproject.toml projects/fraud/README.md projects/fraud/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package fraud --no-install-workspace
 COPY shared/src shared/src

@@ -4,7 +4,8 @@
 # Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-housing
 # or with an exported model dir:   python -m tenfold export-model models:/housing@champion model
 #                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-housing
-# The Streamlit app from the same image:
+# The Streamlit app from the same image, built with its extra (streamlit, matplotlib):
+#   docker build -f docker/housing.Dockerfile --build-arg EXTRAS="--extra app" -t tenfold-housing .
 #   docker run -p 8501:8501 ... tenfold-housing streamlit run /app/housing_app.py --server.address 0.0.0.0
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -17,12 +18,15 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/housing/pyproject.toml projects/housing/README.md projects/housing/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server);
+# EXTRAS="--extra app" adds the Streamlit app's.
+ARG EXTRAS=""
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package housing --no-install-workspace
+    uv sync --frozen --no-dev --package housing --no-install-workspace $EXTRAS
 COPY shared/src shared/src
 COPY projects/housing/src projects/housing/src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package housing --no-editable
+    uv sync --frozen --no-dev --package housing --no-editable $EXTRAS
 
 FROM ${PYTHON_IMAGE} AS runtime
 # libgomp: LightGBM's OpenMP runtime (not in the slim image)

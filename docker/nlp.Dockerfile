@@ -22,6 +22,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/nlp/pyproject.toml projects/nlp/README.md projects/nlp/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package nlp --no-install-workspace
 # WITH_DEEP=1 adds the embeddings model's torch (CPU build: PyPI's Linux wheel brings
@@ -43,6 +44,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The served model: trained here on the verified BBC News archive (TF-IDF, ~1 min).
 FROM build AS model
 COPY data/datasets.toml /app/data/datasets.toml
+# Training needs the `train` extra (full mlflow with its sqlite store, optuna); only this
+# stage has it: the runtime copies the build stage's venv.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package nlp --extra train --no-editable --inexact
 ENV PATH=/app/.venv/bin:$PATH TENFOLD_HOME=/app TENFOLD_STATE_DIR=/tmp/state
 RUN python -m nlp train --model tfidf --require-real-data \
     && python -m tenfold export-model models:/nlp@champion /app/model

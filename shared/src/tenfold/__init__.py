@@ -4,9 +4,10 @@ Modules, one job each (nothing runs at import time):
 
 - ``tenfold.data``: dataset manifest, resolution (data dir, cache, download, synthetic
   twin) and schema checks.
-- ``tenfold.repro``: seeding and the byte-stable metrics writer.
-- ``tenfold.pipelines``: typed tabular schema, ColumnTransformer builder, splitters and a
-  compiled numpy path of a fitted preprocessor for low-latency serving.
+- ``tenfold.repro``: the byte-stable metrics writer.
+- ``tenfold.pipelines``: typed tabular schema, ColumnTransformer builder, stratified splits
+  and a compiled numpy path of a fitted preprocessor for low-latency serving.
+- ``tenfold.splits``: time-ordered (rolling-origin) splits of timestamped rows.
 - ``tenfold.tuning``: seeded Optuna studies with pruning, visible in MLflow.
 - ``tenfold.evaluation``: metric sets, decision thresholds, bootstrap intervals, plots.
 - ``tenfold.tracking``: MLflow runs, model logging, registry aliases.

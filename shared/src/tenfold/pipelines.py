@@ -1,5 +1,6 @@
-"""Tabular pipelines: a typed schema, the ColumnTransformer built from it, splitters,
-and a compiled numpy path of a fitted preprocessor for low-latency serving.
+"""Tabular pipelines: a typed schema, the ColumnTransformer built from it, stratified
+splits, and a compiled numpy path of a fitted preprocessor for low-latency serving.
+Time-ordered splits live in :mod:`tenfold.splits`.
 
 Every learned step lives inside the scikit-learn Pipeline, so cross-validation refits
 all of it per fold and nothing leaks from validation or test rows into training.
@@ -9,7 +10,7 @@ Tunable keys follow the named steps, e.g. ``preprocess__num__impute__strategy``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -18,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -253,46 +254,8 @@ def stratified_holdout(X: pd.DataFrame, y: np.ndarray, *, test_size: float, seed
     )
 
 
-def time_ordered_holdout(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    *,
-    time: pd.Series,
-    test_size: float,
-    gap: pd.Timedelta | float = 0,
-) -> Split:
-    """Train on the earliest rows, skip ``gap`` (in the time column's units), test on the rest."""
-    order = np.argsort(time.to_numpy(), kind="stable")
-    t_sorted = time.to_numpy()[order]
-    cut = int(len(order) * (1 - test_size))
-    test_start = t_sorted[cut]
-    train_mask = t_sorted < test_start - gap
-    train_idx, test_idx = order[train_mask], order[cut:]
-    return Split(
-        X.iloc[train_idx].reset_index(drop=True),
-        X.iloc[test_idx].reset_index(drop=True),
-        np.asarray(y)[train_idx],
-        np.asarray(y)[test_idx],
-    )
-
-
 def stratified_cv(n_splits: int, seed: int) -> StratifiedKFold:
     return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-
-
-def time_ordered_cv(
-    n_splits: int, *, gap: int = 0, test_size: int | None = None
-) -> TimeSeriesSplit:
-    """Expanding-window folds over rows sorted by time; ``gap`` rows are skipped before
-    each validation block (a delay period, e.g. for labels that arrive late)."""
-    return TimeSeriesSplit(n_splits=n_splits, gap=gap, test_size=test_size)
-
-
-def iter_folds(
-    cv: Any, X: pd.DataFrame, y: np.ndarray
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    for i, (train_idx, valid_idx) in enumerate(cv.split(X, y)):
-        yield i, train_idx, valid_idx
 
 
 # --------------------------------------------------------------------------- compiled path

@@ -190,7 +190,48 @@ def as_objects(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=object))
 
 
-class ColumnFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class FrameTransformer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Base of the transformers that select columns by name, so take a pandas DataFrame.
+
+    :meth:`_check_frame` gives scikit-learn's input errors in words: a clear ``TypeError``
+    for anything but a DataFrame (sparse input included), ``ValueError`` for a missing
+    required column or, in ``fit``, no rows; on ``fit`` it records ``feature_names_in_`` and
+    ``n_features_in_``. Missing values pass through (``allow_nan``): imputers later in
+    the Pipeline learn how to fill them.
+    """
+
+    def _required(self) -> Sequence[str]:
+        """The columns this step reads (named in the error when one is missing)."""
+        return ()
+
+    def _check_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if not reset:
+            check_is_fitted(self, "feature_names_in_")
+        name = type(self).__name__
+        required = list(self._required())
+        if not isinstance(X, pd.DataFrame):
+            sparse = " (sparse input is not supported)" if hasattr(X, "tocsr") else ""
+            raise TypeError(
+                f"{name} needs a pandas DataFrame with named columns {required}; "
+                f"got {type(X).__name__}{sparse}"
+            )
+        if reset and len(X) == 0:
+            raise ValueError(f"{name}: 0 sample(s) (shape={X.shape}); a minimum of 1 is required")
+        missing = [c for c in required if c not in X.columns]
+        if missing:
+            raise ValueError(f"{name} needs column(s) {missing}")
+        if reset:
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+            self.n_features_in_ = X.shape[1]
+        return X
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class ColumnFeatures(FrameTransformer):
     """Base of the projects' stateless feature steps: one ``compute`` function, two callers.
 
     A subclass lists the columns it ``requires`` and the ones it ``adds`` and implements
@@ -206,16 +247,15 @@ class ColumnFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def _required(self) -> Sequence[str]:
+        return self.requires
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        missing = [c for c in self.requires if c not in X.columns]
-        if missing:
-            raise ValueError(f"{type(self).__name__} needs column(s) {missing}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
+        self._check_frame(X, reset=True)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
+        self._check_frame(X, reset=False)
         out = X.copy()
         for name, values in self.compute({c: X[c].to_numpy() for c in self.requires}).items():
             out[name] = values

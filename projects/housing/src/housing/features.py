@@ -352,7 +352,7 @@ class GroupMedianImputer(FrameTransformer):
         return np.asarray(self.feature_names_in_, dtype=object)
 
 
-class SkewedLog1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SkewedLog1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """``log1p`` of the non-negative columns whose training skewness exceeds ``threshold``.
 
     Areas and lot sizes are right-skewed; a linear model on log areas treats a 10 %

@@ -499,8 +499,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             cache.save(sha, self.max_seq_length)
         elif progress is not None:
             progress(len(texts), len(texts))
-        vectors = [cache.get(key) for key in keys]
-        return np.vstack([v for v in vectors if v is not None]).astype(np.float32, copy=False)
+        cached = [cache.get(key) for key in keys]
+        return np.vstack([v for v in cached if v is not None]).astype(np.float32, copy=False)
 
     def _encode(self, texts: list[str], progress: Progress | None, chunk: int = 256) -> np.ndarray:
         encoder = load_encoder(self.max_seq_length)

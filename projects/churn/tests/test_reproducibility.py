@@ -33,6 +33,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert b'"kind": "synthetic"' in first
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.usefixtures("isolated_tracking")

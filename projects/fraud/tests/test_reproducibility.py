@@ -64,6 +64,7 @@ def test_same_seed_same_bytes_and_evaluate_reproduces_run(tmp_path: Path, small_
     assert "scored 25 transactions" in out
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.usefixtures("isolated_tracking")
 def test_committed_results_are_reproduced(tmp_path: Path) -> None:

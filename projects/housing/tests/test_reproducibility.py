@@ -41,6 +41,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "synthetic" / "metrics.json").is_file()
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.usefixtures("isolated_tracking")

@@ -52,9 +52,46 @@ def assert_reproduces(produced: bytes, committed: Path, *, remake: str) -> None:
     """The reproducibility check every project runs: a re-trained ``metrics.json`` must
     be byte-identical to the committed one. On failure the message shows the lines that
     changed and how to publish new results on purpose (``remake``)."""
+    _same_bytes(produced, committed.read_bytes(), str(committed), remake=remake)
+
+
+def assert_reproduces_sample(sample: Mapping[str, Any], committed: Path, *, remake: str) -> None:
+    """The reproducibility check of a run too long to repeat in CI: a part of it
+    re-computed by the same code (a few backtest origins, one benchmark cell) must equal
+    the same part of the committed ``metrics.json``, byte for byte through the metrics
+    writer.
+
+    ``sample`` has the committed file's shape, cut down to what was re-computed, e.g.
+    ``{"backtest": {"origins": {"2024-03-04": {...}}}}``: nested mappings are matched key
+    by key, anything else (numbers, lists) is compared whole.
+    """
+    from tenfold.repro import format_metrics, read_metrics
+
+    expected = _cut_like(read_metrics(committed), sample, committed.name)
+    _same_bytes(
+        format_metrics(sample).encode(),
+        format_metrics(expected).encode(),
+        f"the re-computed sample of {committed}",
+        remake=remake,
+    )
+
+
+def _cut_like(committed: Mapping[str, Any], sample: Mapping[str, Any], where: str) -> Any:
+    """``committed`` restricted to the keys of ``sample`` (recursively, for mappings)."""
+    cut: dict[str, Any] = {}
+    for key, value in sample.items():
+        if key not in committed:
+            raise AssertionError(f"{where}: the committed results have no {key!r}")
+        if isinstance(value, Mapping) and isinstance(committed[key], Mapping):
+            cut[key] = _cut_like(committed[key], value, f"{where}.{key}")
+        else:
+            cut[key] = committed[key]
+    return cut
+
+
+def _same_bytes(produced: bytes, expected: bytes, what: str, *, remake: str) -> None:
     import difflib
 
-    expected = committed.read_bytes()
     if produced == expected:
         return
     changed = "\n".join(
@@ -68,7 +105,7 @@ def assert_reproduces(produced: bytes, committed: Path, *, remake: str) -> None:
         )
     )
     raise AssertionError(
-        f"re-training with the default config no longer gives the committed {committed}; "
+        f"re-training with the default config no longer gives {what}; "
         f"if the change is intended, run `{remake}` and commit the new results.\n"
         f"{changed[:6000]}"
     )

@@ -50,7 +50,10 @@ nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for th
 PYTEST := $(RUN) pytest
 TIER    = || test $$? -eq 5
 
-test: test-unit test-service test-slow ## Every tier, fastest first (what CI runs; real data when TENFOLD_DATA_DIR is set)
+test: $(SYNCED) ## Every tier, fastest first, all run even if one fails (what CI runs; real data when TENFOLD_DATA_DIR is set)
+	@status=0; for tier in unit service slow; do \
+	    $(MAKE) --no-print-directory test-$$tier || status=1; \
+	done; exit $$status
 
 test-unit: $(SYNCED) ## Tier 1: unit, API, data-layer and estimator checks (no server, no full training)
 	$(PYTEST) -m "not slow and not service" $(TIER)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import pytest
 from sklearn.utils.estimator_checks import (
     check_estimator_repr,
     check_get_params_invariance,
@@ -25,8 +24,6 @@ from sklearn.utils.estimator_checks import (
 from nlp.features import ArticleText
 
 
-# scikit-learn warns that it cannot feed texts; the module docstring says what runs instead
-@pytest.mark.filterwarnings("ignore:Can't test estimator ArticleText")
 @parametrize_with_checks([ArticleText()], xfail_strict=True)
 def test_sklearn_checks(estimator: Any, check: Any) -> None:
     check(estimator)

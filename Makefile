@@ -46,8 +46,9 @@ nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for th
 	sh projects/nlp/scripts/install_deep.sh "$(UV)"
 
 # The test tiers (docs/testing.md), fastest first; pytest's exit code 5 (no test in a
-# tier) is not a failure.
-PYTEST := $(RUN) pytest
+# tier) is not a failure. PYTEST_ARGS passes options through (e.g. --durations=20).
+PYTEST_ARGS ?=
+PYTEST := $(RUN) pytest $(PYTEST_ARGS)
 TIER    = || test $$? -eq 5
 
 test: $(SYNCED) ## Every tier, fastest first, all run even if one fails (what CI runs; real data when TENFOLD_DATA_DIR is set)

@@ -15,7 +15,7 @@ import logging
 import time
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -477,10 +477,60 @@ class ProjectCli(Generic[Cfg]):
                 setup_logging(bool(values.get("verbose", False)))
                 expanded(**values)
 
-            app.command()(user_errors(timed))
+            app.command(func.__name__)(user_errors(timed))
             return func
 
         return add
+
+    def install_training(
+        self,
+        app: typer.Typer,
+        options: type[Options],
+        *,
+        train: Callable[[Cfg], TrainResult[Any, Any]],
+        read_back: Callable[[Cfg, str | None], TrainResult[Any, Any]],
+        summary: Callable[[Mapping[str, Any]], Summary],
+        helps: Mapping[str, str],
+        around: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> None:
+        """Add ``run``, ``train`` and ``evaluate``, the same in every project, sharing the
+        project's ``options`` (and ``run``/``evaluate`` ``--reports-dir``, ``evaluate``
+        ``--run-id``):
+
+        - ``train``: ``train(cfg)``, then :meth:`register` (MLflow, challenger);
+        - ``evaluate``: ``read_back(cfg, run_id)`` (the project's data and
+          :meth:`training`), then :meth:`publish` (reports, the gate, ``summary``);
+        - ``run``: both in one process (what ``make <project>`` calls).
+
+        ``helps`` holds each command's help text; ``around`` a context every command runs
+        in (nlp: one embedding cache for training, reports and the gate).
+        """
+        cli = self
+
+        def run(opts: Options, out: ReportOptions) -> None:
+            cfg = cli.configure(opts, out)
+            with around():
+                cli.publish(cfg, train(cfg), summary)
+
+        def train_command(opts: Options) -> None:
+            cfg = cli.configure(opts)
+            with around():
+                cli.register(cfg, train(cfg))
+
+        def evaluate(opts: Options, out: ReportOptions, which: RunOptions) -> None:
+            cfg = cli.configure(opts, out)
+            with around():
+                cli.publish(cfg, read_back(cfg, which.run_id), summary)
+
+        for name, command, groups in (
+            ("run", run, {"opts": options, "out": ReportOptions}),
+            ("train", train_command, {"opts": options}),
+            ("evaluate", evaluate, {"opts": options, "out": ReportOptions, "which": RunOptions}),
+        ):
+            command.__name__ = name
+            command.__doc__ = helps[name]
+            command.__annotations__ = {**groups, "return": None}
+            self.command(app)(command)
 
     def configure(self, *groups: Options) -> Cfg:
         """The project's config with the options of ``groups`` in it."""

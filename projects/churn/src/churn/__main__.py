@@ -17,8 +17,6 @@ from tenfold.cli import (
     ModelUriOption,
     OutputOption,
     ProjectCli,
-    ReportOptions,
-    RunOptions,
     Summary,
     TabularOptions,
     TuningOptions,
@@ -81,31 +79,27 @@ def _summary(metrics: Mapping[str, Any]) -> Summary:
     )
 
 
-@CLI.command(app)
-def run(opts: ChurnOptions, out: ReportOptions) -> None:
-    """The whole project: data, EDA, training, evaluation, the promotion gate."""
-    cfg = CLI.configure(opts, out)
-    CLI.publish(cfg, _train(cfg), _summary)
+def _read_back(cfg: ChurnConfig, run_id: str | None) -> ChurnResult:
+    from churn import data, train
 
-
-@CLI.command(app)
-def train(opts: ChurnOptions) -> None:
-    """Train the three candidates, track them in MLflow, register the best as challenger."""
-    cfg = CLI.configure(opts)
-    CLI.register(cfg, _train(cfg))
-
-
-@CLI.command(app)
-def evaluate(opts: ChurnOptions, out: ReportOptions, which: RunOptions) -> None:
-    """Score a training's candidates on the test split, write the reports, and promote its
-    challenger if it beats the champion."""
-    from churn import data
-    from churn.train import from_run
-
-    cfg = CLI.configure(opts, out)
     frame, source = data.load(cfg)
-    result = from_run(cfg, frame, source, CLI.training(cfg, source, which.run_id))
-    CLI.publish(cfg, result, _summary)
+    return train.from_run(cfg, frame, source, CLI.training(cfg, source, run_id))
+
+
+CLI.install_training(
+    app,
+    ChurnOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    helps={
+        "run": "The whole project: data, EDA, training, evaluation, the promotion gate.",
+        "train": "Train the three candidates, track them in MLflow, register the best as "
+        "challenger.",
+        "evaluate": "Score a training's candidates on the test split, write the reports, and "
+        "promote its challenger if it beats the champion.",
+    },
+)
 
 
 @app.command()

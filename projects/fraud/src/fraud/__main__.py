@@ -22,8 +22,6 @@ from tenfold.cli import (
     ModelUriOption,
     OutputOption,
     ProjectCli,
-    ReportOptions,
-    RunOptions,
     Summary,
     announce_synthetic,
     console,
@@ -132,34 +130,29 @@ def _summary(metrics: Mapping[str, Any]) -> Summary:
     )
 
 
-@CLI.command(app)
-def run(opts: FraudOptions, out: ReportOptions) -> None:
-    """The whole project: data, features, four variants, test evaluation, the promotion
-    gate."""
-    cfg = CLI.configure(opts, out)
-    CLI.publish(cfg, _train(cfg), _summary)
+def _read_back(cfg: FraudConfig, run_id: str | None) -> FraudResult:
+    from fraud import data, train
 
-
-@CLI.command(app)
-def train(opts: FraudOptions) -> None:
-    """Train the variants on the training days, track them, register the best as
-    challenger."""
-    cfg = CLI.configure(opts)
-    CLI.register(cfg, _train(cfg))
-
-
-@CLI.command(app)
-def evaluate(opts: FraudOptions, out: ReportOptions, which: RunOptions) -> None:
-    """Score a training's variants on the test period, write the reports, and promote its
-    challenger if it beats the champion."""
-    from fraud import data
-    from fraud.train import from_run
-
-    cfg = CLI.configure(opts, out)
     frame, source = data.load(cfg)
     _announce(cfg, len(frame), source.is_real)
-    result = from_run(cfg, frame, source, CLI.training(cfg, source, which.run_id))
-    CLI.publish(cfg, result, _summary)
+    return train.from_run(cfg, frame, source, CLI.training(cfg, source, run_id))
+
+
+CLI.install_training(
+    app,
+    FraudOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    helps={
+        "run": "The whole project: data, features, four variants, test evaluation, the "
+        "promotion gate.",
+        "train": "Train the variants on the training days, track them, register the best as "
+        "challenger.",
+        "evaluate": "Score a training's variants on the test period, write the reports, and "
+        "promote its challenger if it beats the champion.",
+    },
+)
 
 
 @app.command()

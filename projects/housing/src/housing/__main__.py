@@ -21,8 +21,6 @@ from tenfold.cli import (
     ModelUriOption,
     OutputOption,
     ProjectCli,
-    ReportOptions,
-    RunOptions,
     Summary,
     TabularOptions,
     TuningOptions,
@@ -112,32 +110,28 @@ def _summary(metrics: Mapping[str, Any]) -> Summary:
     )
 
 
-@CLI.command(app)
-def run(opts: HousingOptions, out: ReportOptions) -> None:
-    """The whole project: data, tuning, stack + intervals, evaluation, the promotion gate."""
-    cfg = CLI.configure(opts, out)
-    CLI.publish(cfg, _train(cfg), _summary)
+def _read_back(cfg: HousingConfig, run_id: str | None) -> HousingResult:
+    from housing import data, train
 
-
-@CLI.command(app)
-def train(opts: HousingOptions) -> None:
-    """Tune and fit the models and the stack, track them in MLflow, register the stack as
-    challenger."""
-    cfg = CLI.configure(opts)
-    CLI.register(cfg, _train(cfg))
-
-
-@CLI.command(app)
-def evaluate(opts: HousingOptions, out: ReportOptions, which: RunOptions) -> None:
-    """Score a training's candidates on the held-out sales, write the reports, and promote
-    its challenger if it beats the champion."""
-    from housing import data
-    from housing.train import from_run
-
-    cfg = CLI.configure(opts, out)
     loaded = data.load(cfg)
-    result = from_run(cfg, loaded, CLI.training(cfg, loaded.source, which.run_id))
-    CLI.publish(cfg, result, _summary)
+    return train.from_run(cfg, loaded, CLI.training(cfg, loaded.source, run_id))
+
+
+CLI.install_training(
+    app,
+    HousingOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    helps={
+        "run": "The whole project: data, tuning, stack + intervals, evaluation, the "
+        "promotion gate.",
+        "train": "Tune and fit the models and the stack, track them in MLflow, register the "
+        "stack as challenger.",
+        "evaluate": "Score a training's candidates on the held-out sales, write the reports, "
+        "and promote its challenger if it beats the champion.",
+    },
+)
 
 
 @app.command()

@@ -22,12 +22,9 @@ from tenfold.cli import (
     HostOption,
     InputOption,
     ModelUriOption,
-    Options,
     OutputOption,
     PortOption,
     ProjectCli,
-    ReportOptions,
-    RunOptions,
     Summary,
     TuningOptions,
     console,
@@ -76,6 +73,13 @@ class NlpOptions(TuningOptions, CsvOptions):
         list[str] | None,
         typer.Option("--model", "-m", help="Train only these (repeat): tfidf, embeddings."),
     ] = None
+    require_real_data: Annotated[
+        bool,
+        typer.Option(
+            "--require-real-data",
+            help="Fail instead of falling back to the synthetic corpus (image builds).",
+        ),
+    ] = False
 
     def apply(self, cfg: Any) -> Any:
         from tenfold.data import DataError
@@ -85,17 +89,6 @@ class NlpOptions(TuningOptions, CsvOptions):
             raise DataError(f"--model: unknown model(s) {unknown}; choose from {list(MODELS)}")
         chosen: tuple[ModelName, ...] = tuple(m for m in MODELS if m in (self.model or MODELS))
         return dataclasses.replace(super().apply(cfg), models=chosen)
-
-
-@dataclass(frozen=True)
-class RealDataOptions(Options):
-    require_real_data: Annotated[
-        bool,
-        typer.Option(
-            "--require-real-data",
-            help="Fail instead of falling back to the synthetic corpus (image builds).",
-        ),
-    ] = False
 
 
 def _announce(source: DataSource, skipped: Mapping[str, str]) -> None:
@@ -126,12 +119,12 @@ def _staged_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
-def _train(cfg: NlpConfig, require_real: bool = False) -> NlpResult:
+def _train(cfg: NlpConfig) -> NlpResult:
     from nlp import data, train
     from tenfold.data import DataError
 
     frame, source = data.load(cfg)
-    if require_real and not source.is_real:
+    if cfg.require_real_data and not source.is_real:
         raise DataError(
             "--require-real-data: BBC News could not be found or assembled (see the lines "
             "above); refusing to train on the synthetic corpus"
@@ -161,46 +154,42 @@ def _summary(metrics: Mapping[str, Any]) -> Summary:
     )
 
 
-@CLI.command(app)
-def run(opts: NlpOptions, out: ReportOptions) -> None:
-    """The whole project: data, both models tuned, evaluation, error analysis, the
-    promotion gate."""
-    from nlp.features import embedding_cache
+def _read_back(cfg: NlpConfig, run_id: str | None) -> NlpResult:
+    from nlp import data, train
 
-    cfg = CLI.configure(opts, out)
-    # one embedding per article for the whole run: training, the reports and the gate
-    with embedding_cache():
-        CLI.publish(cfg, _train(cfg), _summary)
-
-
-@CLI.command(app)
-def train(opts: NlpOptions, real: RealDataOptions) -> None:
-    """Tune and train the models, track them in MLflow, register each under its own alias
-    and the best as challenger."""
-    from nlp.features import embedding_cache
-
-    cfg = CLI.configure(opts)
-    with embedding_cache():
-        CLI.register(cfg, _train(cfg, real.require_real_data))
-
-
-@CLI.command(app)
-def evaluate(opts: NlpOptions, out: ReportOptions, which: RunOptions) -> None:
-    """Score a training's models on the test split, write the reports, and promote its
-    challenger if it beats the champion."""
-    from nlp import data
-    from nlp.features import embedding_cache
-    from nlp.train import embedded_once, from_run
-
-    cfg = CLI.configure(opts, out)
     frame, source = data.load(cfg)
-    result = from_run(cfg, frame, source, CLI.training(cfg, source, which.run_id))
-    with (
-        embedding_cache(),
-        _staged_progress() as report,
-        embedded_once(tuple(result.candidates), result.data.prepared.X, cfg, report),
-    ):
-        CLI.publish(cfg, result, _summary)
+    result = train.from_run(cfg, frame, source, CLI.training(cfg, source, run_id))
+    # every article embedded once, up front, into the command's cache: a progress bar
+    # instead of a silent pause inside the evaluation
+    names = tuple(result.candidates)
+    texts = result.data.prepared.X
+    with _staged_progress() as report, train.embedded_once(names, texts, cfg, report):
+        return result
+
+
+def _embeddings_once() -> contextlib.AbstractContextManager[Any]:
+    """One embedding per article for a whole command: training, the reports, the gate."""
+    from nlp.features import embedding_cache
+
+    return embedding_cache()
+
+
+CLI.install_training(
+    app,
+    NlpOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    around=_embeddings_once,
+    helps={
+        "run": "The whole project: data, both models tuned, evaluation, error analysis, the "
+        "promotion gate.",
+        "train": "Tune and train the models, track them in MLflow, register each under its "
+        "own alias and the best as challenger.",
+        "evaluate": "Score a training's models on the test split, write the reports, and "
+        "promote its challenger if it beats the champion.",
+    },
+)
 
 
 @app.command()

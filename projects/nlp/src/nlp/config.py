@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from tenfold.training import ProjectConfig
 
@@ -25,8 +25,10 @@ class NlpConfig(ProjectConfig):
     data_path: Path | None = None
     text_column: str = "text"
     label_column: str = "category"
-    # the offline stand-in: a small generated corpus, for smoke runs only
+    # the offline stand-in: a small generated corpus, for smoke runs only (refused when
+    # real data is required, e.g. building an image)
     synthetic_docs: int = 400
+    require_real_data: bool = False
     # evaluation protocol: near-duplicate articles always fall on the same side of a split
     test_size: float = 0.2
     cv_folds: int = 5
@@ -51,6 +53,10 @@ class NlpConfig(ProjectConfig):
     model_name: str = "nlp"
     promotion_margin: float = 0.002
     reports_dir: Path = PROJECT_DIR / "reports"
+
+    NOT_TRAINING_INPUTS: ClassVar[frozenset[str]] = ProjectConfig.NOT_TRAINING_INPUTS | {
+        "require_real_data"
+    }
 
     @property
     def uses_bbc(self) -> bool:

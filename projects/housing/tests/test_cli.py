@@ -48,8 +48,10 @@ def test_train_on_any_regression_csv(tmp_path: Path) -> None:
     args = ["--data", str(csv), "--target", "profit", "--id", "shop", "--trials", "1"]
     result = runner.invoke(app, ["train", *args, "--forest-trials", "1", "--cv-folds", "3"])
     assert result.exit_code == 0, result.output
-    assert output_has(result, "registered as housing-shops")
-    record = tracking.load_sklearn_model("models:/housing-shops@champion")
+    # `train` registers the challenger under the CSV's own name; only the gate (after
+    # `evaluate`) moves a champion
+    assert output_has(result, "registered as housing-shops v1 @challenger")
+    record = tracking.load_sklearn_model("models:/housing-shops@challenger")
     assert record.metadata["log_target"] is False
     new = pd.read_csv(csv).head(4).drop(columns=["profit", "shop"])
     point, lower, upper = record.model.predict_interval(new)

@@ -596,6 +596,12 @@ class ProjectCli(Generic[Cfg]):
         verdict = "not registered: no promotion"
         if registration is not None:
             verdict = self.promote(cfg, result, registration)
+            if registration.model_name != cfg.model_name:
+                # a synthetic or custom model is never served as the project's own
+                verdict += (
+                    f"; serve it with `python -m {self.package} serve --model-uri "
+                    f"models:/{registration.model_name}@champion`"
+                )
         self.finish(out, summarise, verdict)
 
     def promote(self, cfg: Cfg, result: TrainResult[Any, Any], registration: Registration) -> str:

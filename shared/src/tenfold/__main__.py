@@ -80,30 +80,28 @@ def export_model(
 @app.command()
 @user_errors
 def audit(model: ModelArgument) -> None:
-    """The promotion history of a registered model: every gate decision and rollback."""
-    from rich.table import Table
-
+    """The promotion history of a registered model: every gate decision and rollback,
+    one per line, oldest first."""
     from tenfold import promotion
 
     records = promotion.history(model)
-    table = Table(title=f"{model}: promotion history")
-    for column in ("when (UTC)", "action", "version", "champion", "metric", "new", "old", "why"):
-        table.add_column(column)
+    out = console()
+    if not records:
+        out.print(f"{model}: no promotion decisions recorded yet")
     for r in records:
-        table.add_row(
-            r.at[:19].replace("T", " "),
-            r.action,
-            f"v{r.version}",
-            "" if r.champion is None else f"v{r.champion}",
-            r.metric or "",
-            "" if r.challenger_score is None else f"{r.challenger_score:.4f}",
-            "" if r.champion_score is None else f"{r.champion_score:.4f}",
-            r.reason,
+        scores = ""
+        if r.challenger_score is not None:
+            old = "none" if r.champion_score is None else f"{r.champion_score:.4f}"
+            scores = f" {r.metric}: {r.challenger_score:.4f} vs champion {old};"
+        out.print(
+            f"{r.at[:19].replace('T', ' ')} UTC  {r.action:<8} v{r.version} → champion "
+            f"v{r.champion}.{scores} {r.reason}",
+            soft_wrap=True,
+            highlight=False,
         )
-    console().print(table if records else f"{model}: no promotion decisions recorded yet")
     validation = {(r.validation_set, r.validation_sha256) for r in records if r.validation_set}
     for name, digest in sorted(validation, key=str):
-        console().print(f"validation set: {name} (sha256 {str(digest)[:12]}…)", soft_wrap=True)
+        out.print(f"validation set: {name} (sha256 {str(digest)[:12]}…)", soft_wrap=True)
 
 
 @app.command()

@@ -593,9 +593,9 @@ class ProjectCli(Generic[Cfg]):
             (out / name).write_text(text, encoding="utf-8")
             written.append(out / name)
         tracking.log_evaluation(result, evaluation, written)
-        verdict = "not registered: no promotion"
+        verdict = f"training run {result.run_id} was not registered: no promotion"
         if registration is not None:
-            verdict = self.promote(cfg, result, registration)
+            verdict = f"training run {result.run_id}: " + self.promote(cfg, result, registration)
             if registration.model_name != cfg.model_name:
                 # a synthetic or custom model is never served as the project's own
                 verdict += (

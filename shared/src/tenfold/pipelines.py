@@ -58,8 +58,10 @@ def infer_schema(
     """Guess column roles for a CSV nobody described (``train --data PATH``).
 
     A text column whose non-blank values parse as numbers (at least ``numeric_share`` of
-    them) is numeric; other text columns are nominal. Free-text-like columns with more
-    than ``max_categories`` distinct values are dropped rather than one-hot exploded.
+    them) is numeric, and :func:`coerce_to_schema` then names any value of it that does
+    not parse; other text columns are nominal. Free-text-like columns with more than
+    ``max_categories`` distinct values are dropped rather than one-hot exploded. The id
+    column is optional (``None``: the file has none).
     """
     for col, what in ((target, "target"), (id_column, "id")):
         if col is not None and col not in frame.columns:
@@ -89,15 +91,37 @@ def infer_schema(
     return TabularSchema(numeric=tuple(numeric), categorical=tuple(categorical))
 
 
-def coerce_to_schema(frame: pd.DataFrame, schema: TabularSchema) -> pd.DataFrame:
-    """Numeric columns as float (unparsable → missing), categorical ones as text.
+def coerce_to_schema(
+    frame: pd.DataFrame, schema: TabularSchema, *, label: str = "input"
+) -> pd.DataFrame:
+    """Numeric columns as float, categorical ones as text; blank cells become missing.
 
+    A numeric column's value that is not a number is an error naming ``label`` (the
+    file), the column and the row, never a silent missing value: the column was found
+    numeric because its other values are numbers, so that cell is a typo or a unit to fix.
     Stateless, so it is safe outside the Pipeline: it learns nothing from the data.
     """
-    schema.check(frame)
+    from tenfold.data import NUMERIC_MISSING
+
+    schema.check(frame, label=label)
     out = frame.copy()
     for col in schema.numeric:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+        values = out[col]
+        if values.dtype.kind in "biuf":
+            out[col] = values.astype(float)
+            continue
+        text = values.astype(str).str.strip()
+        blank = values.isna() | text.isin(NUMERIC_MISSING)
+        parsed = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = np.flatnonzero((parsed.isna() & ~blank).to_numpy())
+        if len(bad):
+            more = f" ({len(bad) - 1} more row(s) like it)" if len(bad) > 1 else ""
+            raise SchemaError(
+                f"{label}: column {col!r}, row {bad[0] + 1}: {values.iloc[bad[0]]!r} is not "
+                f"a number{more}; the column's other values are numbers: correct the value "
+                "or leave the cell blank"
+            )
+        out[col] = parsed.astype(float)
     for col in (*schema.categorical, *schema.ordinal):
         out[col] = out[col].astype(object).where(out[col].notna(), np.nan)
         out[col] = out[col].map(lambda v: v if isinstance(v, float) and math.isnan(v) else str(v))

@@ -11,7 +11,6 @@ from nlp.serve import (
     SPEC,
     NlpSettings,
     TopicPredictor,
-    settings_for,
 )
 from tenfold.serving import ModelCard, ServiceSettings, create_app
 
@@ -114,16 +113,19 @@ def test_model_card_and_ready(tfidf_model) -> None:  # type: ignore[no-untyped-d
 
 
 def test_model_choice_by_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NLP_MODEL (or the serve command's --serve-model, the field ``model``) picks the
+    alias; an explicit TENFOLD_MODEL_URI wins; batches default to 64 articles."""
     monkeypatch.delenv("TENFOLD_MODEL_URI", raising=False)
     monkeypatch.setenv("NLP_MODEL", "embeddings")
-    assert settings_for().model_uri == "models:/nlp@embeddings"
-    assert settings_for(choice="tfidf").model_uri == "models:/nlp@tfidf"
+    assert NlpSettings().model_uri == "models:/nlp@embeddings"
+    assert NlpSettings(model="tfidf").model_uri == "models:/nlp@tfidf"
     monkeypatch.delenv("NLP_MODEL")
-    assert settings_for().model_uri == "models:/nlp@champion"
-    assert settings_for().max_batch == 64
+    assert NlpSettings().model_uri == "models:/nlp@champion"
+    assert NlpSettings().max_batch == 64
+    assert SPEC.model_uri(NlpSettings()) == "models:/nlp@champion"
     # an explicit URI wins over the alias
     monkeypatch.setenv("TENFOLD_MODEL_URI", "/models/x")
-    assert settings_for(choice="tfidf").model_uri == "/models/x"
+    assert NlpSettings(model="tfidf").model_uri == "/models/x"
     monkeypatch.setenv("NLP_MODEL", "bert")
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(ValueError, match="'champion', 'tfidf' or 'embeddings'"):
         NlpSettings()

@@ -1,0 +1,191 @@
+"""The routers every service is made of: the ops routes and the predict routes.
+
+A project adds its own routers beside them (``ServiceSpec.routers``); they use the same
+dependencies (:mod:`tenfold.serving.state`) and :func:`~tenfold.serving.run_blocking`.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoint annotations at
+# runtime, and the request models of the predict routes are local to the factory.
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.params import Depends as DependsParam
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, TypeAdapter, create_model
+
+from tenfold.serving.concurrency import run_blocking
+from tenfold.serving.schemas import ErrorMessage, Health, ModelCard, Readiness
+from tenfold.serving.state import (
+    Predictor,
+    ServiceState,
+    current_predictor,
+    record_predictions,
+    service_state,
+)
+
+NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorMessage}}
+
+
+def ops_router(*, guard: Sequence[DependsParam] = ()) -> APIRouter:
+    """``/health`` (the process answers), ``/ready`` (a model is loaded), ``/metrics``
+    (Prometheus, text) and ``/v1/model`` (the loaded model's card; behind ``guard``)."""
+    return add_ops_routes(APIRouter(), guard=guard)
+
+
+def add_ops_routes(router: APIRouter, *, guard: Sequence[DependsParam] = ()) -> APIRouter:
+    """The ops routes, added to ``router`` (``create_app`` adds them to the app's own
+    router, so they are listed in ``app.routes``)."""
+
+    @router.get("/health", tags=["ops"], summary="Liveness: the process answers")
+    async def health() -> Health:
+        return Health()
+
+    @router.get(
+        "/ready",
+        tags=["ops"],
+        summary="Readiness: a model is loaded",
+        responses={503: {"model": Readiness, "description": "model not loaded yet"}},
+    )
+    async def ready(state: Annotated[ServiceState, Depends(service_state)]) -> Response:
+        loaded = state.predictor
+        if loaded is None:
+            return JSONResponse(Readiness(status="loading").model_dump(), status_code=503)
+        body = Readiness(status="ready", model=loaded.card.name, version=loaded.card.version)
+        return JSONResponse(body.model_dump())
+
+    @router.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def prometheus(state: Annotated[ServiceState, Depends(service_state)]) -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get(
+        "/v1/model",
+        response_model=ModelCard,
+        tags=["model"],
+        dependencies=list(guard),
+        summary="The loaded model: version, run, metrics, input schema",
+        responses=NOT_READY,
+    )
+    async def model_card(predictor: Annotated[Any, Depends(current_predictor)]) -> Any:
+        return predictor.card
+
+    return router
+
+
+def predict_router(
+    request_model: type[BaseModel],
+    response_model: type[BaseModel],
+    *,
+    max_batch: int,
+    single: bool = True,
+    batch: bool = True,
+    guard: Sequence[DependsParam] = (),
+) -> APIRouter:
+    """``POST /v1/predict`` (one item) and ``POST /v1/predict/batch`` (1..max_batch).
+
+    The predictor runs on the prediction threads, and the response is serialised there
+    too (by the response model, as FastAPI would, without validating it a second time).
+    """
+    return add_predict_routes(
+        APIRouter(),
+        request_model,
+        response_model,
+        max_batch=max_batch,
+        single=single,
+        batch=batch,
+        guard=guard,
+    )
+
+
+def add_predict_routes(
+    router: APIRouter,
+    request_model: type[BaseModel],
+    response_model: type[BaseModel],
+    *,
+    max_batch: int,
+    single: bool = True,
+    batch: bool = True,
+    guard: Sequence[DependsParam] = (),
+) -> APIRouter:
+    """The predict routes (see :func:`predict_router`), added to ``router``."""
+    dependencies = list(guard)
+    one = TypeAdapter(response_model)
+    batch_request = create_model(
+        f"{request_model.__name__}Batch",
+        items=(list[request_model], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+    )
+    batch_response = create_model(
+        f"{response_model.__name__}Batch",
+        predictions=(list[response_model], ...),  # type: ignore[valid-type]
+        model_version=(str | None, None),
+    )
+    many = TypeAdapter(batch_response)
+
+    def score_one(predictor: Predictor, item: BaseModel) -> tuple[Any, bytes]:
+        result = one.validate_python(predictor.predict([item])[0])
+        return result, one.dump_json(result, by_alias=True)
+
+    def score_many(predictor: Predictor, items: list[BaseModel]) -> tuple[list[Any], bytes]:
+        results = predictor.predict(items)
+        body = many.validate_python(
+            {"predictions": results, "model_version": predictor.card.version}
+        )
+        return results, many.dump_json(body, by_alias=True)
+
+    if single:
+
+        @router.post(
+            "/v1/predict",
+            response_model=response_model,
+            tags=["predict"],
+            dependencies=dependencies,
+            summary="Score one item",
+            responses=NOT_READY,
+        )
+        async def predict(
+            item: request_model,  # type: ignore[valid-type]
+            request: Request,
+            predictor: Annotated[Any, Depends(current_predictor)],
+        ) -> Response:
+            result, body = await run_blocking(score_one, predictor, item)
+            state = service_state(request)
+            state.metrics.predictions.labels(state.name).inc()
+            record_predictions(request, [item], [result], model=predictor.card, single=True)
+            return Response(body, media_type="application/json")
+
+    if batch:
+
+        @router.post(
+            "/v1/predict/batch",
+            response_model=batch_response,
+            tags=["predict"],
+            dependencies=dependencies,
+            summary=f"Score a batch of 1 to {max_batch} items",
+            responses=NOT_READY,
+        )
+        async def predict_batch(
+            payload: batch_request,  # type: ignore[valid-type]
+            request: Request,
+            predictor: Annotated[Any, Depends(current_predictor)],
+        ) -> Response:
+            items = payload.items  # type: ignore[attr-defined]
+            results, body = await run_blocking(score_many, predictor, items)
+            state = service_state(request)
+            state.metrics.predictions.labels(state.name).inc(len(items))
+            record_predictions(request, items, results, model=predictor.card)
+            return Response(body, media_type="application/json")
+
+    return router

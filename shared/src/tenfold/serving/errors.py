@@ -9,7 +9,6 @@ missing or wrong key; every body carries the request id.
 
 from __future__ import annotations
 
-import email.message
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tenfold.errors import InvalidInput
+from tenfold.serving.body import COMPONENTS_KEY, is_json
 from tenfold.serving.middleware import request_id_of
 from tenfold.serving.schemas import ErrorMessage, ErrorResponse
 
@@ -46,7 +46,7 @@ def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if loc and loc[0] in _SOURCES:
             loc = loc[1:]
         kind = str(err.get("type", "value_error"))
-        message = str(err.get("msg", "invalid"))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if kind == "json_invalid":
             # FastAPI puts the character offset where a field name belongs
             ctx = err.get("ctx") or {}
@@ -55,17 +55,6 @@ def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             loc = []
         out.append({"field": ".".join(loc) or "body", "message": message, "type": kind})
     return out
-
-
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    parsed = email.message.Message()
-    parsed["content-type"] = content_type
-    subtype = parsed.get_content_subtype()
-    return parsed.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
 
 
 def _message(request: Request, status: int, detail: str, **kw: Any) -> JSONResponse:
@@ -83,7 +72,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         content_type = request.headers.get("content-type")
-        if request.method in ("POST", "PUT", "PATCH") and not _is_json(content_type):
+        if request.method in ("POST", "PUT", "PATCH") and not is_json(content_type):
             wanted = f"got {content_type!r}" if content_type else "none given"
             return _message(request, 415, f"Content-Type must be application/json ({wanted})")
         return _unprocessable(request, field_errors(exc.errors()))
@@ -168,6 +157,7 @@ def install_contract(app: FastAPI, *, max_body_bytes: int) -> None:
 
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
+                components.update(operation.pop(COMPONENTS_KEY, {}))
                 responses = operation.setdefault("responses", {})
                 has_body = "requestBody" in operation
                 if has_body or operation.get("parameters"):

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, TypeAdapter, create_model
 
+from tenfold.serving.body import json_body, parse_body, require_json
 from tenfold.serving.concurrency import run_blocking
 from tenfold.serving.schemas import ErrorMessage, Health, ModelCard, Readiness
 from tenfold.serving.state import (
@@ -120,9 +121,15 @@ def add_predict_routes(
     batch: bool = True,
     guard: Sequence[DependsParam] = (),
 ) -> APIRouter:
-    """The predict routes (see :func:`predict_router`), added to ``router``."""
+    """The predict routes (see :func:`predict_router`), added to ``router``.
+
+    The whole of a prediction runs on the prediction threads: the body is parsed and
+    validated there (pydantic's own JSON parser, one pass), scored, and the response
+    serialised by the response model. The event loop only moves bytes, so ``/health``
+    answers while a slow batch is scored, and a request costs the loop a few
+    microseconds however large the model.
+    """
     dependencies = list(guard)
-    one = TypeAdapter(response_model)
     batch_request = create_model(
         f"{request_model.__name__}Batch",
         items=(list[request_model], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
@@ -132,18 +139,23 @@ def add_predict_routes(
         predictions=(list[response_model], ...),  # type: ignore[valid-type]
         model_version=(str | None, None),
     )
-    many = TypeAdapter(batch_response)
+    one_in: TypeAdapter[Any] = TypeAdapter(request_model)
+    many_in: TypeAdapter[Any] = TypeAdapter(batch_request)
+    one_out: TypeAdapter[Any] = TypeAdapter(response_model)
+    many_out: TypeAdapter[Any] = TypeAdapter(batch_response)
 
-    def score_one(predictor: Predictor, item: BaseModel) -> tuple[Any, bytes]:
-        result = one.validate_python(predictor.predict([item])[0])
-        return result, one.dump_json(result, by_alias=True)
+    def score_one(predictor: Predictor, body: bytes) -> tuple[Any, Any, bytes]:
+        item = parse_body(one_in, body)
+        result = one_out.validate_python(predictor.predict([item])[0])
+        return item, result, one_out.dump_json(result, by_alias=True)
 
-    def score_many(predictor: Predictor, items: list[BaseModel]) -> tuple[list[Any], bytes]:
+    def score_many(predictor: Predictor, body: bytes) -> tuple[list[Any], list[Any], bytes]:
+        items = parse_body(many_in, body).items
         results = predictor.predict(items)
-        body = many.validate_python(
+        out = many_out.validate_python(
             {"predictions": results, "model_version": predictor.card.version}
         )
-        return results, many.dump_json(body, by_alias=True)
+        return items, results, many_out.dump_json(out, by_alias=True)
 
     if single:
 
@@ -154,17 +166,15 @@ def add_predict_routes(
             dependencies=dependencies,
             summary="Score one item",
             responses=NOT_READY,
+            openapi_extra=json_body(request_model),
         )
-        async def predict(
-            item: request_model,  # type: ignore[valid-type]
-            request: Request,
-            predictor: Annotated[Any, Depends(current_predictor)],
-        ) -> Response:
-            result, body = await run_blocking(score_one, predictor, item)
+        async def predict(request: Request) -> Response:
+            predictor, body = await _predictor_and_body(request)
+            item, result, payload = await run_blocking(score_one, predictor, body)
             state = service_state(request)
             state.metrics.predictions.labels(state.name).inc()
             record_predictions(request, [item], [result], model=predictor.card, single=True)
-            return Response(body, media_type="application/json")
+            return Response(payload, media_type="application/json")
 
     if batch:
 
@@ -175,17 +185,22 @@ def add_predict_routes(
             dependencies=dependencies,
             summary=f"Score a batch of 1 to {max_batch} items",
             responses=NOT_READY,
+            openapi_extra=json_body(batch_request),
         )
-        async def predict_batch(
-            payload: batch_request,  # type: ignore[valid-type]
-            request: Request,
-            predictor: Annotated[Any, Depends(current_predictor)],
-        ) -> Response:
-            items = payload.items  # type: ignore[attr-defined]
-            results, body = await run_blocking(score_many, predictor, items)
+        async def predict_batch(request: Request) -> Response:
+            predictor, body = await _predictor_and_body(request)
+            items, results, payload = await run_blocking(score_many, predictor, body)
             state = service_state(request)
             state.metrics.predictions.labels(state.name).inc(len(items))
             record_predictions(request, items, results, model=predictor.card)
-            return Response(body, media_type="application/json")
+            return Response(payload, media_type="application/json")
 
     return router
+
+
+async def _predictor_and_body(request: Request) -> tuple[Any, bytes]:
+    """The model (503 while none is loaded) and the raw body (415 unless JSON; 413 from
+    the body limit while it is read)."""
+    require_json(request)
+    predictor = current_predictor(request)
+    return predictor, await request.body()

@@ -47,11 +47,10 @@ def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             loc = loc[1:]
         kind = str(err.get("type", "value_error"))
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if kind == "json_invalid":
-            # FastAPI puts the character offset where a field name belongs
+        if kind == "json_invalid" and loc:
+            # FastAPI's own body parser puts the character offset where a field belongs
             ctx = err.get("ctx") or {}
-            where = f" at character {loc[0]}" if loc else ""
-            message = f"invalid JSON{where}: {ctx.get('error', 'cannot be decoded')}"
+            message = f"Invalid JSON at character {loc[0]}: {ctx.get('error', 'cannot decode')}"
             loc = []
         out.append({"field": ".".join(loc) or "body", "message": message, "type": kind})
     return out

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from tenfold.serving.concurrency import prediction_executor
 from tenfold.serving.errors import Unauthorized, install_contract, install_handlers
+from tenfold.serving.fields import standard_bounds
 from tenfold.serving.metrics import ServiceMetrics
 from tenfold.serving.middleware import BodyLimit, Instrumentation
 from tenfold.serving.routers import add_ops_routes, add_predict_routes
@@ -202,7 +203,7 @@ def _sink(
 
 def _describe_inputs(spec: ServiceSpec[Any], loaded: Served) -> None:
     if spec.request is not None:
-        loaded.card.input_schema = spec.request.model_json_schema()
+        loaded.card.input_schema = standard_bounds(spec.request.model_json_schema())
 
 
 async def _watch(spec: ServiceSpec[S], settings: S, state: ServiceState) -> None:

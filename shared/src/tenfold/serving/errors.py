@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from tenfold.errors import InvalidInput
 from tenfold.serving.body import COMPONENTS_KEY, is_json
+from tenfold.serving.fields import standard_bounds
 from tenfold.serving.middleware import request_id_of
 from tenfold.serving.schemas import ErrorMessage, ErrorResponse
 
@@ -174,7 +175,7 @@ def install_contract(app: FastAPI, *, max_body_bytes: int) -> None:
                     response.setdefault("headers", {}).update(_REQUEST_ID_HEADER)
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
-        app.openapi_schema = schema
+        app.openapi_schema = standard_bounds(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,37 +1,69 @@
 """Field types for request models with JSON's own meaning of a number.
 
 Pydantic's default (lax) mode takes ``true`` as 1 and ``"3"`` as 3, so a house of
-``GrLivArea: true`` was priced as 1 sq ft. These types accept what the JSON schema they
-publish says and nothing else: an integer or a number (``1`` is fine for a number, and
-``1.0`` for an integer, as in JSON Schema), never a boolean or a string; numbers are
-finite. Bounds go on the field as usual (``Field(ge=0, le=240)``) and appear in the
-schema the same way.
+``GrLivArea: true`` was priced as 1 sq ft. These types take a JSON number and nothing
+else, as the JSON schema they publish says: never a boolean or a string; an integer
+field takes any integral number (``3`` or ``3.0``), a number field any finite number.
+Bounds go on the field as usual (``Field(ge=0, le=240)``) and appear in the schema.
+
+:func:`standard_bounds` mends the schemas pydantic writes for them: an optional field
+whose type carries a validator gets its bounds as ``ge``/``le`` keys, which no JSON
+Schema reader knows (so the schema would allow what the server refuses);
+``create_app`` applies it to everything it publishes.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
 
 
-def _json_number(value: Any) -> Any:
+def _json_integer(value: Any) -> Any:
     if isinstance(value, bool | str | bytes):
-        kind = "a boolean" if isinstance(value, bool) else "a string"
-        raise PydanticCustomError(
-            "number_type", "Input should be a JSON number, not {kind}", {"kind": kind}
-        )
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_json_number)]
-"""An integer; ``true`` and ``"3"`` are refused."""
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer (``3`` or ``3.0``); ``true``, ``"3"`` and ``3.5`` are refused."""
 
-Number = Annotated[float, BeforeValidator(_json_number), Field(allow_inf_nan=False)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 """A finite number (an integer is fine); ``true``, ``"3.5"``, Infinity and NaN are refused."""
 
 
 def not_boolean(value: Any) -> Any:
-    """For ``Literal[0, 1]`` fields: pydantic takes ``True`` as 1, JSON Schema does not."""
-    return _json_number(value)
+    """For ``Literal[0, 1]`` fields (``BeforeValidator(not_boolean)``): pydantic takes
+    ``True`` as 1, JSON Schema does not."""
+    if isinstance(value, bool | str | bytes):
+        kind = "a boolean" if isinstance(value, bool) else "a string"
+        raise PydanticCustomError(
+            "literal_error", "Input should be 0 or 1, not {kind}", {"kind": kind}
+        )
+    return value
+
+
+_BOUNDS = {
+    "ge": "minimum",
+    "gt": "exclusiveMinimum",
+    "le": "maximum",
+    "lt": "exclusiveMaximum",
+    "multiple_of": "multipleOf",
+}
+
+
+def standard_bounds(schema: Any) -> Any:
+    """Rename pydantic's raw bound keys (``ge``, ``le``...) to JSON Schema's
+    (``minimum``, ``maximum``...) in every numeric schema below ``schema``, in place."""
+    if isinstance(schema, dict):
+        if schema.get("type") in ("integer", "number"):
+            for raw, standard in _BOUNDS.items():
+                if raw in schema and not isinstance(schema[raw], dict | list):
+                    schema.setdefault(standard, schema.pop(raw))
+        for value in schema.values():
+            standard_bounds(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            standard_bounds(value)
+    return schema

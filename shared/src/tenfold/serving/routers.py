@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from tenfold.serving.body import json_body, parse_body, require_json
 from tenfold.serving.concurrency import run_blocking
@@ -132,6 +132,7 @@ def add_predict_routes(
     dependencies = list(guard)
     batch_request = create_model(
         f"{request_model.__name__}Batch",
+        __config__=ConfigDict(extra="forbid"),
         items=(list[request_model], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
     )
     batch_response = create_model(

@@ -63,25 +63,23 @@ EXAMPLE: dict[str, Any] = {
 EARLIEST = datetime(2000, 1, 1)
 LATEST = datetime(2100, 1, 1)
 WINDOWS = ("1day", "7day", "30day")
+MIN_AMOUNT = 0.01
+CENTS: dict[str, Any] = {"anyOf": [{"const": 0}, {"minimum": MIN_AMOUNT}]}
 AVERAGES = {"customer": "customer_avg_amount", "terminal": "terminal_risk"}
 RULES = (
     "tx_datetime is in 2000-2099; a longer window holds the shorter one "
     "(customer_nb_tx_1day <= customer_nb_tx_7day <= customer_nb_tx_30day, and the same for "
     "terminal_nb_tx_*); an average over no transactions is 0 (also stated as allOf rules)"
 )
-# ... and what it can: an average is 0 exactly when its window has no transactions
+# ... and what it can: an average over a window without transactions is 0
 ZERO_AVERAGE_SCHEMA: dict[str, Any] = {
     "allOf": [
         {
-            "anyOf": [
-                {
-                    "properties": {
-                        f"{entity}_nb_tx_{window}": {"const": 0},
-                        f"{average}_{window}": {"const": 0},
-                    }
-                },
-                {"properties": {f"{entity}_nb_tx_{window}": {"minimum": 1}}},
-            ]
+            "if": {
+                "properties": {f"{entity}_nb_tx_{window}": {"const": 0}},
+                "required": [f"{entity}_nb_tx_{window}"],
+            },
+            "then": {"properties": {f"{average}_{window}": {"const": 0}}},
         }
         for entity, average in AVERAGES.items()
         for window in WINDOWS
@@ -106,17 +104,20 @@ class FraudRequest(BaseModel):
     customer_id: str | None = Field(default=None, max_length=64)
     terminal_id: str | None = Field(default=None, max_length=64)
     tx_datetime: datetime = Field(description="local time at the terminal (ISO 8601), in 2000-2099")
-    tx_amount: Number = Field(gt=0, le=1_000_000, description="transaction amount ($)")
+    tx_amount: Number = Field(ge=MIN_AMOUNT, le=1_000_000, description="transaction amount ($)")
     customer_nb_tx_1day: Integer = Field(
         ge=0, le=100_000, description="customer's transactions in the previous 24 h"
     )
     customer_nb_tx_7day: Integer = Field(ge=0, le=100_000)
     customer_nb_tx_30day: Integer = Field(ge=0, le=100_000)
     customer_avg_amount_1day: Number = Field(
-        ge=0, le=1_000_000, description="their mean amount; 0 without transactions"
+        ge=0,
+        le=1_000_000,
+        description="their mean amount; 0 without transactions, else at least a cent",
+        json_schema_extra=CENTS,
     )
-    customer_avg_amount_7day: Number = Field(ge=0, le=1_000_000)
-    customer_avg_amount_30day: Number = Field(ge=0, le=1_000_000)
+    customer_avg_amount_7day: Number = Field(ge=0, le=1_000_000, json_schema_extra=CENTS)
+    customer_avg_amount_30day: Number = Field(ge=0, le=1_000_000, json_schema_extra=CENTS)
     terminal_nb_tx_1day: Integer = Field(
         ge=0, le=100_000, description="terminal's transactions in the day ending 7 days ago"
     )
@@ -134,6 +135,17 @@ class FraudRequest(BaseModel):
         if not EARLIEST <= local < LATEST:
             raise ValueError(f"must be in {EARLIEST.year}-{LATEST.year - 1} (got {local.year})")
         return local
+
+    @field_validator(
+        "customer_avg_amount_1day", "customer_avg_amount_7day", "customer_avg_amount_30day"
+    )
+    @classmethod
+    def cents(cls, value: float) -> float:
+        """A mean of amounts of at least a cent is 0 (no transactions) or a cent or more
+        (a smaller one would make the amount/average ratio overflow)."""
+        if 0 < value < MIN_AMOUNT:
+            raise ValueError(f"must be 0 or at least {MIN_AMOUNT}")
+        return value
 
     @field_validator(
         "customer_nb_tx_7day", "customer_nb_tx_30day", "terminal_nb_tx_7day", "terminal_nb_tx_30day"

@@ -23,7 +23,7 @@ Imports schemathesis (a dev dependency) only when called.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,11 +58,10 @@ def contract_schema(
     *,
     max_examples: int = 150,
     seed: int = 0,
-    hooks: Callable[[Any], None] | None = None,
 ) -> Any:
-    """The app's OpenAPI schema loaded by schemathesis with every check on, ``max_examples``
-    generated cases per operation and phase, derandomised (the same cases every run).
-    ``hooks(schema)`` registers schema hooks (e.g. a rule the JSON schema cannot state)."""
+    """The app's OpenAPI schema loaded by schemathesis with every check on, at most
+    ``max_examples`` generated cases per operation in the fuzzing phase (the examples
+    and coverage phases add theirs), derandomised: the same cases every run."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
 
@@ -71,10 +70,14 @@ def contract_schema(
     project = config.projects.default
     project.generation.update(max_examples=max_examples, deterministic=True, database="none")
     project.checks.update(included_check_names=["all"])
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-    if hooks is not None:
-        hooks(schema)
-    return schema
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+
+
+def is_positive(case: Any) -> bool:
+    """Whether schemathesis generated ``case`` as valid data (a 4xx answer is then a
+    failure of ``positive_data_acceptance``)."""
+    meta = case.meta
+    return bool(meta is not None and meta.generation.mode.is_positive)
 
 
 def enabled_checks(schema: Any) -> list[str]:

@@ -58,10 +58,12 @@ def contract_schema(
     *,
     max_examples: int = 150,
     seed: int = 0,
+    coverage: bool = True,
 ) -> Any:
     """The app's OpenAPI schema loaded by schemathesis with every check on, at most
     ``max_examples`` generated cases per operation in the fuzzing phase (the examples
-    and coverage phases add theirs), derandomised: the same cases every run."""
+    and, unless ``coverage=False``, the coverage phase add theirs: boundary values of
+    every field), derandomised: the same cases every run."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
 
@@ -70,6 +72,7 @@ def contract_schema(
     project = config.projects.default
     project.generation.update(max_examples=max_examples, deterministic=True, database="none")
     project.checks.update(included_check_names=["all"])
+    project.phases.coverage.enabled = coverage
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 

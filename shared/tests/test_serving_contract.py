@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 import pytest
+import schemathesis
 from fastapi import APIRouter, Path
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
@@ -22,6 +23,9 @@ from tenfold.serving import (
     create_app,
     not_boolean,
 )
+from tenfold.serving.fuzzing import Tally, contract_schema
+from tenfold.serving.fuzzing import schemathesis_node_id as schemathesis_node_id  # autouse
+from tenfold.serving.fuzzing import schemathesis_report as schemathesis_report  # autouse
 
 
 class Order(BaseModel):
@@ -361,3 +365,32 @@ def test_a_project_route_with_a_body_answers_the_same_way(pricer: Pricer) -> Non
     assert strict.status_code == 422
     assert strict.json()["detail"][0]["field"] == "values.1"
     assert {"413", "415", "422"} <= set(doc["responses"])
+
+
+# --------------------------------------------------------------------------- schemathesis
+
+TALLY = Tally("shared test app, API key set")
+KEY = "s3cret-key"
+
+
+@pytest.fixture(scope="module")
+def keyed_schema() -> Any:
+    """The pricer with a key set (schemathesis then also checks that requests without
+    it are refused) and the router whose body FastAPI parses."""
+    app = create_app(SPEC, ServiceSettings(api_key=KEY, max_batch=20), predictor=Pricer())
+    return contract_schema(app, max_examples=60, headers={"X-API-Key": KEY})
+
+
+schema = schemathesis.pytest.from_fixture("keyed_schema")
+
+
+@schema.parametrize()
+def test_the_keyed_api_keeps_its_contract(case: Any) -> None:
+    TALLY.call_and_validate(case)
+
+
+def test_the_keyed_run_was_answered_with_the_key() -> None:
+    """Valid cases were scored (200), so schemathesis sent the key; and it checked
+    requests without one (401)."""
+    assert TALLY.statuses[("POST /v1/predict", 200)] > 10
+    assert TALLY.statuses[("POST /v1/predict", 401)] > 0

@@ -59,11 +59,13 @@ def contract_schema(
     max_examples: int = 150,
     seed: int = 0,
     coverage: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """The app's OpenAPI schema loaded by schemathesis with every check on, at most
     ``max_examples`` generated cases per operation in the fuzzing phase (the examples
     and, unless ``coverage=False``, the coverage phase add theirs: boundary values of
-    every field), derandomised: the same cases every run."""
+    every field), derandomised: the same cases every run. ``headers`` go on every
+    request (an API key: schemathesis then also checks that requests without it fail)."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
 
@@ -73,6 +75,8 @@ def contract_schema(
     project.generation.update(max_examples=max_examples, deterministic=True, database="none")
     project.checks.update(included_check_names=["all"])
     project.phases.coverage.enabled = coverage
+    if headers:
+        project.update(headers=dict(headers))
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
@@ -98,18 +102,23 @@ class Tally:
 
     project: str
     cases: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     checks: list[str] = field(default_factory=list)
 
     def call_and_validate(self, case: Any) -> Any:
-        """``case.call_and_validate()``, counted; failures are counted by check and raised."""
+        """``case.call_and_validate()``, counted (cases by operation, answers by status);
+        failures are counted by check and raised."""
         from schemathesis.core.failures import Failure, FailureGroup
 
         if not self.checks:
             self.checks = enabled_checks(case.operation.schema)
         self.cases[case.operation.label] += 1
+        response = case.call()
+        self.statuses[(case.operation.label, response.status_code)] += 1
         try:
-            return case.call_and_validate()
+            case.validate_response(response)
+            return response
         except FailureGroup as group:
             for failure in group.exceptions:
                 self._count(failure)

@@ -129,3 +129,28 @@ def test_model_choice_by_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NLP_MODEL", "bert")
     with pytest.raises(ValueError, match="'champion', 'tfidf' or 'embeddings'"):
         NlpSettings()
+
+
+def test_blank_means_what_the_schema_says(tfidf_model) -> None:  # type: ignore[no-untyped-def]
+    """The schema's pattern and the server's check are one expression: a text of
+    JSON-Schema whitespace only is refused, a control character Python would strip is
+    text (the schema allows it, so the API scores it)."""
+    import jsonschema_rs
+
+    with client(tfidf_model) as c:
+        doc = c.get("/openapi.json").json()
+        nbsp = c.post("/v1/predict", json={"text": "\u00a0\u3000\n"})
+        control = c.post("/v1/predict", json={"text": "\x1c"})
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    validator = jsonschema_rs.validator_for(body["schema"])
+    assert nbsp.status_code == 422
+    assert not validator.is_valid({"text": "\u00a0\u3000\n"})
+    assert control.status_code == 200, control.text
+    assert validator.is_valid({"text": "\x1c"})
+
+
+def test_a_full_batch_fits_the_body_limit() -> None:
+    """64 articles of the longest accepted text, in UTF-8, fit nlp's body limit."""
+    settings = NlpSettings()
+    assert settings.max_batch == 64
+    assert settings.max_body_bytes >= 64 * MAX_TEXT_CHARS * 4

@@ -29,6 +29,8 @@ def is_json(content_type: str | None) -> bool:
     """``application/json`` or ``application/<anything>+json`` (parameters ignored)."""
     if not content_type:
         return False
+    if content_type == "application/json" or content_type.startswith("application/json;"):
+        return True  # what nearly every client sends, without parsing a MIME header
     parsed = email.message.Message()
     parsed["content-type"] = content_type
     subtype = parsed.get_content_subtype()

@@ -234,3 +234,68 @@ def test_serve_options_set_the_service_settings(
     assert bad.exit_code == 2
     assert output_has(bad, "--flavour: Input should be 'plain' or 'fancy'")
     assert output_has(runner.invoke(cli, ["serve", "--help"]), "--flavour")
+
+
+@pytest.mark.usefixtures("isolated_tracking")
+def test_a_running_service_picks_up_the_new_champion() -> None:
+    """mlops's promise, with a real registry: the alias moves to version 2 while the
+    service runs; it serves version 2 without a restart and without a failed request."""
+    import time
+
+    from fastapi.testclient import TestClient
+    from pydantic import BaseModel
+
+    from tenfold.serving import (
+        ModelCard,
+        ServiceSettings,
+        ServiceSpec,
+        card_from_record,
+        create_app,
+    )
+
+    class Row(BaseModel):
+        a: float
+
+    class Answer(BaseModel):
+        p: float
+        version: str | None
+
+    class Served:
+        def __init__(self, record: tracking.ModelRecord) -> None:
+            self.model = record.model
+            self.card: ModelCard = card_from_record(record)
+
+        def predict(self, items: list[Row]) -> list[Answer]:
+            frame = pd.DataFrame([item.model_dump() for item in items])
+            proba = self.model.predict_proba(frame)[:, 1]
+            return [Answer(p=float(q), version=self.card.version) for q in proba]
+
+    register_toy()
+    spec = ServiceSpec(
+        name="toy",
+        title="toy",
+        request=Row,
+        response=Answer,
+        load=lambda settings: Served(tracking.load_sklearn_model(str(settings.model_uri))),
+        default_model_uri="models:/toy@champion",
+    )
+    app = create_app(spec, ServiceSettings(reload_seconds=0.2))
+    with TestClient(app) as client:
+        assert client.post("/v1/predict", json={"a": 1}).json()["version"] == "1"
+        register_toy()  # version 2 takes the alias
+        answers = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            response = client.post("/v1/predict", json={"a": 1})
+            assert response.status_code == 200, response.text
+            answers.append(response.json()["version"])
+            if answers[-1] == "2":
+                break
+            time.sleep(0.05)
+        assert answers[-1] == "2", "the new champion was never served"
+        assert client.get("/v1/model").json()["version"] == "2"
+        metrics = client.get("/metrics").text
+    assert "tenfold_model_swaps_total 1.0" in metrics
+    assert 'tenfold_model_info{model="toy",run_id=' in metrics
+    assert 'version="2"' in metrics
+    assert 'version="1"' not in metrics

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
 from tenfold.explain import FastScorer, Scores
@@ -28,6 +28,7 @@ from tenfold.serving import (
     card_from_record,
     not_boolean,
     reason_codes,
+    request_config,
 )
 
 YesNo = Literal["Yes", "No"]
@@ -112,14 +113,11 @@ MAX_TOTAL_CHARGES = 2_400_000
 class ChurnRequest(BaseModel):
     """One customer, in the Telco file's columns."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [EXAMPLE],
-            "description": f"One customer, in the Telco file's columns; {PHONE_RULE}, and "
-            f"{INTERNET_RULE}.",
-            **CONSISTENCY_SCHEMA,
-        },
+    model_config = request_config(
+        EXAMPLE,
+        description=f"One customer, in the Telco file's columns; {PHONE_RULE}, and "
+        f"{INTERNET_RULE}.",
+        rules=CONSISTENCY_SCHEMA,
     )
 
     customerID: str | None = Field(default=None, max_length=64)

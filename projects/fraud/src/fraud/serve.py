@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
 from tenfold.data import DataError
@@ -35,6 +35,7 @@ from tenfold.serving import (
     ServiceSpec,
     card_from_record,
     reason_codes,
+    request_config,
 )
 
 EXAMPLE: dict[str, Any] = {
@@ -90,14 +91,10 @@ ZERO_AVERAGE_SCHEMA: dict[str, Any] = {
 class FraudRequest(BaseModel):
     """One card transaction to authorise, with its history aggregates."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [EXAMPLE],
-            "description": f"One card transaction to authorise, with its history "
-            f"aggregates. {RULES}.",
-            **ZERO_AVERAGE_SCHEMA,
-        },
+    model_config = request_config(
+        EXAMPLE,
+        description=f"One card transaction to authorise, with its history aggregates. {RULES}.",
+        rules=ZERO_AVERAGE_SCHEMA,
     )
 
     transaction_id: str | None = Field(default=None, max_length=64)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from housing.config import HousingConfig
 from tenfold import tracking
@@ -28,6 +28,7 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
+    request_config,
 )
 
 Grade = Literal["Ex", "Gd", "TA", "Fa", "Po"]
@@ -82,9 +83,7 @@ EXAMPLE: dict[str, Any] = {
 class HouseRequest(BaseModel):
     """One house, in the Kaggle House Prices columns (data_description.txt)."""
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, json_schema_extra={"examples": [EXAMPLE]}
-    )
+    model_config = request_config(EXAMPLE, populate_by_name=True)
 
     Neighborhood: Category = Field(min_length=1, max_length=32, description="e.g. NAmes, CollgCr")
     GrLivArea: Area = Field(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from nlp.features import DenseUnavailable, TokenExplainer, dense_available, texts_of
@@ -25,6 +25,7 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
+    request_config,
 )
 
 # About twice BBC's longest article (25,485 characters): longer is a client mistake
@@ -86,7 +87,7 @@ class NlpSettings(ServiceSettings):
 class NewsArticle(BaseModel):
     """One article: the text (headline and body), an optional id echoed back."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = request_config(EXAMPLE)
 
     id: str | None = Field(default=None, max_length=64)
     text: str = Field(

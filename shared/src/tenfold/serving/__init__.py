@@ -18,7 +18,7 @@ its request/response models, its own routers and lifespan resources) and exposes
 from tenfold.errors import InvalidInput as InvalidInput  # re-exported (older imports)
 from tenfold.serving.app import ServiceSpec, api_key_guard, create_app
 from tenfold.serving.concurrency import run_blocking
-from tenfold.serving.fields import Integer, Number, not_boolean
+from tenfold.serving.fields import Integer, Number, not_boolean, request_config
 from tenfold.serving.routers import ops_router, predict_router
 from tenfold.serving.schemas import (
     ErrorMessage,
@@ -81,6 +81,7 @@ __all__ = [
     "predict_router",
     "reason_codes",
     "record_predictions",
+    "request_config",
     "resource",
     "run",
     "run_blocking",

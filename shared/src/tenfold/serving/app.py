@@ -35,7 +35,7 @@ from tenfold.serving.errors import Unauthorized, install_contract, install_handl
 from tenfold.serving.fields import standard_bounds
 from tenfold.serving.metrics import ServiceMetrics
 from tenfold.serving.middleware import BodyLimit, Instrumentation
-from tenfold.serving.routers import add_ops_routes, add_predict_routes
+from tenfold.serving.routers import ops_router, predict_router
 from tenfold.serving.settings import ServiceSettings
 from tenfold.serving.sink import JsonlSink, PredictionSink, SinkWriter
 from tenfold.serving.state import Served, ServiceState
@@ -165,16 +165,16 @@ def create_app(
     guard = api_key_guard(settings)
     # the library's routes on the app's own router (listed in app.routes); a project's
     # routers included beside them
-    add_ops_routes(app.router, guard=guard)
+    ops_router(guard=guard, router=app.router)
     if spec.request is not None and spec.response is not None:
-        add_predict_routes(
-            app.router,
+        predict_router(
             spec.request,
             spec.response,
             max_batch=settings.max_batch,
             single=spec.single,
             batch=spec.batch,
             guard=guard,
+            router=app.router,
         )
     for router in spec.routers:
         built = router if isinstance(router, APIRouter) else router(settings)

@@ -14,9 +14,10 @@ Schema reader knows (so the schema would allow what the server refuses);
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, Strict
+from pydantic import BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
 
@@ -67,3 +68,22 @@ def standard_bounds(schema: Any) -> Any:
         for value in schema:
             standard_bounds(value)
     return schema
+
+
+def request_config(
+    example: Mapping[str, Any],
+    *,
+    description: str | None = None,
+    rules: Mapping[str, Any] | None = None,
+    **config: Any,
+) -> ConfigDict:
+    """The config of a request model: unknown fields refused (a typo is a 422, not
+    ignored), an example for ``/docs``, and what the schema says beyond the fields: a
+    ``description`` (rules JSON Schema cannot state) and ``rules`` (those it can, e.g.
+    ``allOf`` of ``if``/``then``), so that the schema allows what the server accepts."""
+    extra: dict[str, Any] = {"examples": [dict(example)], **(rules or {})}
+    if description is not None:
+        extra["description"] = description
+    settings = ConfigDict(extra="forbid", json_schema_extra=extra)
+    settings.update(config)  # type: ignore[typeddict-item]
+    return settings

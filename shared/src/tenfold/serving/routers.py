@@ -30,15 +30,13 @@ from tenfold.serving.state import (
 NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorMessage}}
 
 
-def ops_router(*, guard: Sequence[DependsParam] = ()) -> APIRouter:
+def ops_router(*, guard: Sequence[DependsParam] = (), router: APIRouter | None = None) -> APIRouter:
     """``/health`` (the process answers), ``/ready`` (a model is loaded), ``/metrics``
-    (Prometheus, text) and ``/v1/model`` (the loaded model's card; behind ``guard``)."""
-    return add_ops_routes(APIRouter(), guard=guard)
+    (Prometheus, text) and ``/v1/model`` (the loaded model's card; behind ``guard``).
 
-
-def add_ops_routes(router: APIRouter, *, guard: Sequence[DependsParam] = ()) -> APIRouter:
-    """The ops routes, added to ``router`` (``create_app`` adds them to the app's own
-    router, so they are listed in ``app.routes``)."""
+    Added to ``router`` when given (``create_app`` passes the app's own, so the routes
+    are listed in ``app.routes``), else to a new router."""
+    router = router if router is not None else APIRouter()
 
     @router.get("/health", tags=["ops"], summary="Liveness: the process answers")
     async def health() -> Health:
@@ -94,41 +92,18 @@ def predict_router(
     single: bool = True,
     batch: bool = True,
     guard: Sequence[DependsParam] = (),
+    router: APIRouter | None = None,
 ) -> APIRouter:
-    """``POST /v1/predict`` (one item) and ``POST /v1/predict/batch`` (1..max_batch).
-
-    The predictor runs on the prediction threads, and the response is serialised there
-    too (by the response model, as FastAPI would, without validating it a second time).
-    """
-    return add_predict_routes(
-        APIRouter(),
-        request_model,
-        response_model,
-        max_batch=max_batch,
-        single=single,
-        batch=batch,
-        guard=guard,
-    )
-
-
-def add_predict_routes(
-    router: APIRouter,
-    request_model: type[BaseModel],
-    response_model: type[BaseModel],
-    *,
-    max_batch: int,
-    single: bool = True,
-    batch: bool = True,
-    guard: Sequence[DependsParam] = (),
-) -> APIRouter:
-    """The predict routes (see :func:`predict_router`), added to ``router``.
+    """``POST /v1/predict`` (one item) and ``POST /v1/predict/batch`` (1..max_batch),
+    added to ``router`` when given, else to a new router.
 
     The whole of a prediction runs on the prediction threads: the body is parsed and
     validated there (pydantic's own JSON parser, one pass), scored, and the response
-    serialised by the response model. The event loop only moves bytes, so ``/health``
-    answers while a slow batch is scored, and a request costs the loop a few
-    microseconds however large the model.
+    serialised by the response model (as FastAPI would, without validating it twice).
+    The event loop only moves bytes, so ``/health`` answers while a slow batch is
+    scored, and a request costs the loop a few microseconds however large the model.
     """
+    router = router if router is not None else APIRouter()
     dependencies = list(guard)
     batch_request = create_model(
         f"{request_model.__name__}Batch",

@@ -7,7 +7,7 @@ dependencies (:mod:`tenfold.serving.state`) and :func:`~tenfold.serving.run_bloc
 # No `from __future__ import annotations`: FastAPI reads the endpoint annotations at
 # runtime, and the request models of the predict routes are local to the factory.
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -28,6 +28,8 @@ from tenfold.serving.state import (
 )
 
 NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorMessage}}
+# what a predict route's thread hands back: the items, the results, the response body
+Scored = tuple[list[Any], list[Any], bytes]
 
 
 def ops_router(*, guard: Sequence[DependsParam] = (), router: APIRouter | None = None) -> APIRouter:
@@ -120,12 +122,12 @@ def predict_router(
     one_out: TypeAdapter[Any] = TypeAdapter(response_model)
     many_out: TypeAdapter[Any] = TypeAdapter(batch_response)
 
-    def score_one(predictor: Predictor, body: bytes) -> tuple[Any, Any, bytes]:
+    def score_one(predictor: Predictor, body: bytes) -> Scored:
         item = parse_body(one_in, body)
         result = one_out.validate_python(predictor.predict([item])[0])
-        return item, result, one_out.dump_json(result, by_alias=True)
+        return [item], [result], one_out.dump_json(result, by_alias=True)
 
-    def score_many(predictor: Predictor, body: bytes) -> tuple[list[Any], list[Any], bytes]:
+    def score_many(predictor: Predictor, body: bytes) -> Scored:
         items = parse_body(many_in, body).items
         results = predictor.predict(items)
         out = many_out.validate_python(
@@ -133,50 +135,38 @@ def predict_router(
         )
         return items, results, many_out.dump_json(out, by_alias=True)
 
-    if single:
-
+    def add(path: str, score: Callable[[Predictor, bytes], Scored], **route: Any) -> None:
         @router.post(
-            "/v1/predict",
-            response_model=response_model,
-            tags=["predict"],
-            dependencies=dependencies,
-            summary="Score one item",
-            responses=NOT_READY,
-            openapi_extra=json_body(request_model),
+            path, tags=["predict"], dependencies=dependencies, responses=NOT_READY, **route
         )
-        async def predict(request: Request) -> Response:
-            predictor, body = await _predictor_and_body(request)
-            item, result, payload = await run_blocking(score_one, predictor, body)
-            state = service_state(request)
-            state.metrics.predictions.labels(state.name).inc()
-            record_predictions(request, [item], [result], model=predictor.card, single=True)
-            return Response(payload, media_type="application/json")
-
-    if batch:
-
-        @router.post(
-            "/v1/predict/batch",
-            response_model=batch_response,
-            tags=["predict"],
-            dependencies=dependencies,
-            summary=f"Score a batch of 1 to {max_batch} items",
-            responses=NOT_READY,
-            openapi_extra=json_body(batch_request),
-        )
-        async def predict_batch(request: Request) -> Response:
-            predictor, body = await _predictor_and_body(request)
-            items, results, payload = await run_blocking(score_many, predictor, body)
+        async def endpoint(request: Request) -> Response:
+            require_json(request)
+            predictor = current_predictor(request)
+            body = await request.body()  # 413 from the body limit while it is read
+            items, results, payload = await run_blocking(score, predictor, body)
             state = service_state(request)
             state.metrics.predictions.labels(state.name).inc(len(items))
-            record_predictions(request, items, results, model=predictor.card)
+            record_predictions(
+                request, items, results, model=predictor.card, single=score is score_one
+            )
             return Response(payload, media_type="application/json")
 
+    if single:
+        add(
+            "/v1/predict",
+            score_one,
+            response_model=response_model,
+            summary="Score one item",
+            openapi_extra=json_body(request_model),
+            name="predict",
+        )
+    if batch:
+        add(
+            "/v1/predict/batch",
+            score_many,
+            response_model=batch_response,
+            summary=f"Score a batch of 1 to {max_batch} items",
+            openapi_extra=json_body(batch_request),
+            name="predict_batch",
+        )
     return router
-
-
-async def _predictor_and_body(request: Request) -> tuple[Any, bytes]:
-    """The model (503 while none is loaded) and the raw body (415 unless JSON; 413 from
-    the body limit while it is read)."""
-    require_json(request)
-    predictor = current_predictor(request)
-    return predictor, await request.body()

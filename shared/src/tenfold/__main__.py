@@ -64,17 +64,33 @@ def fetch(
 @user_errors
 def export_model(
     uri: Annotated[str, typer.Argument(help="e.g. models:/churn@champion")],
-    output: Annotated[Path, typer.Argument(help="Folder to write the MLflow model into.")],
+    output: Annotated[Path, typer.Argument(help="A new (or empty) folder for the model.")],
+    sha256_file: Annotated[
+        Path | None,
+        typer.Option("--sha256-file", help="Also write the folder's sha256 to this file."),
+    ] = None,
 ) -> None:
-    """Copy a registered model out of the store (to bake into an image or mount)."""
-    import mlflow
-
+    """Copy a registered model out of the store (to bake into an image or mount) and
+    record the folder's sha256 on that model version: a service loads the folder only
+    when the registry recorded its hash, or when TENFOLD_MODEL_SHA256 pins it."""
     from tenfold import tracking
 
-    tracking.configure()
-    output.mkdir(parents=True, exist_ok=True)
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(output))
-    console().print(f"{uri} → {path}; serve it with TENFOLD_MODEL_URI={path}")
+    exported = tracking.export_model(uri, output)
+    if sha256_file is not None:
+        sha256_file.parent.mkdir(parents=True, exist_ok=True)
+        sha256_file.write_text(exported.sha256 + "\n", encoding="utf-8")
+    out = console()
+    out.print(f"{uri} (version {exported.version}) → {exported.path}", highlight=False)
+    out.print(
+        f"sha256 {exported.sha256}, recorded on {exported.name} version {exported.version}",
+        highlight=False,
+    )
+    out.print(
+        f"serve it with TENFOLD_MODEL_URI={exported.path}; where the registry is not "
+        f"reachable (an image), also TENFOLD_MODEL_SHA256={exported.sha256}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

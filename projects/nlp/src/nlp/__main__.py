@@ -19,12 +19,11 @@ import typer
 from nlp.config import MODELS, PROJECT_DIR, ModelName, NlpConfig
 from tenfold.cli import (
     CsvOptions,
-    HostOption,
     InputOption,
     ModelUriOption,
     OutputOption,
-    PortOption,
     ProjectCli,
+    ServeOption,
     Summary,
     TuningOptions,
     console,
@@ -46,6 +45,13 @@ CLI = ProjectCli(
     sections={"latency": ("latency.json", "nlp.evaluate:latency_table")},
     config=NlpConfig,
     alias_every_candidate=True,  # nlp@tfidf, nlp@embeddings: serve either by name
+    serve_options=(
+        ServeOption(
+            "--serve-model",
+            "model",
+            "Registry alias: champion, tfidf or embeddings (default NLP_MODEL).",
+        ),
+    ),
 )
 app = typer_app("BBC News topics: TF-IDF baseline vs sentence embeddings, error analysis, API.")
 
@@ -217,29 +223,6 @@ def predict(
     )
 
 
-@app.command()
-@user_errors
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    model_uri: ModelUriOption = None,
-    serve_model: ChoiceOpt = None,
-) -> None:
-    """Serve a model over HTTP (FastAPI + uvicorn); the champion unless told otherwise."""
-    from nlp.serve import SPEC, settings_for
-    from tenfold.serving import ServiceSettings, create_app
-    from tenfold.serving import run as run_server
-
-    setup_logging()
-    settings = ServiceSettings()
-    if model_uri:
-        settings = settings.model_copy(update={"model_uri": model_uri})
-    settings = settings_for(settings, _choice(serve_model))
-    # loaded before the server starts, so a missing model is one clear line, not a crash
-    predictor = _load(settings.model_uri, None)
-    run_server(create_app(SPEC, settings, predictor=predictor), host=host, port=port)
-
-
 def _choice(serve_model: str | None) -> Any:
     from tenfold.data import DataError
 
@@ -269,7 +252,7 @@ def _load(model_uri: str | None, serve_model: str | None) -> Any:
         raise DataError(f"cannot load {uri}: {message} (train first: `make nlp`)") from None
 
 
-CLI.install(app, serve=False)  # report; serve is nlp's own (a choice of model)
+CLI.install(app)  # serve (with --serve-model) and report, the same in every project
 
 if __name__ == "__main__":
     app()

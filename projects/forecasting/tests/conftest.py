@@ -17,6 +17,7 @@ from tenfold.data import DataSource
 SMALL = dataclasses.replace(
     ForecastConfig(),
     seed=7,
+    experiment="forecasting-tests",
     n_origins=2,
     calibration_windows=7,
     n_jobs=1,
@@ -57,45 +58,44 @@ def make_series() -> Callable[..., Series]:
 @pytest.fixture(scope="session")
 def small_champion(series: Series) -> Any:
     """A LightGBM champion refit on the small series, with its calibration."""
-    from forecasting.train import retrain
+    from forecasting.backtest import make_forecaster
+    from forecasting.train import refit
 
-    return retrain(SMALL, series, "LightGBM", {})
+    lightgbm = make_forecaster("LightGBM", series.cadence, SMALL)
+    return refit(SMALL, series, [lightgbm])["LightGBM"]
 
 
 @pytest.fixture(scope="session")
 def registered(
     tmp_path_factory: pytest.TempPathFactory, series: Series
 ) -> Iterator[dict[str, Any]]:
-    """A whole small run (tuning, backtest, reports, champion registered) in a private
-    MLflow store: what the app and the registry-loading tests read."""
-    from forecasting import runs
-    from forecasting.evaluate import evaluate, write_per_origin
-    from forecasting.train import retrain, train
-    from tenfold.reports import write_reports
+    """A whole small run through the CLI's own steps (tuning, backtest, refit, MLflow
+    runs, reports, challenger, the gate) in a private MLflow store: what the app, the
+    registry and the read-back tests use."""
+    from forecasting.__main__ import CLI, _summary
+    from forecasting.evaluate import evaluate
+    from forecasting.train import train
 
     state = tmp_path_factory.mktemp("mlflow-state")
+    reports = tmp_path_factory.mktemp("reports")
+    cfg = dataclasses.replace(SMALL, reports_dir=reports)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TENFOLD_STATE_DIR", str(state))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
         patch.delenv("TENFOLD_MODEL_URI", raising=False)
-        result = train(SMALL, series)
-        logged_runs = runs.log_training(SMALL, series, result)
-        evaluation = evaluate(
-            result.backtest, series, SMALL, tuning=result.tuning, params=result.params
-        )
-        reports = tmp_path_factory.mktemp("reports")
-        written = write_reports(reports, evaluation.metrics, evaluation.figures)
-        written.append(write_per_origin(evaluation.per_origin, reports / "backtest_origins.csv"))
-        runs.log_evaluation(logged_runs, evaluation, written)
-        champion = retrain(SMALL, series, evaluation.champion, result.fit_params)
-        logged = runs.log_champion(champion, logged_runs, evaluation)
-        version = runs.promote(SMALL, "synthetic", logged, evaluation)
+        result = train(cfg, series)
+        CLI.publish(cfg, result, _summary)
+        from mlflow import MlflowClient
+
+        version = MlflowClient().get_model_version_by_alias("forecasting-synthetic", "champion")
         yield {
             "state": state,
+            "cfg": cfg,
+            "reports": cfg.output_dir(result),
             "uri": "models:/forecasting-synthetic@champion",
-            "version": version,
-            "evaluation": evaluation,
+            "version": str(version.version),
+            "evaluation": evaluate(result, cfg),
             "result": result,
         }
         import mlflow
@@ -106,7 +106,13 @@ def registered(
 
 @pytest.fixture
 def champion_store(registered: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The registered small run's store, for one test."""
+    """The registered small run's store, for one test (MLflow pointed at it again: another
+    test may have pointed it elsewhere)."""
+    from tenfold import tracking
+
     monkeypatch.setenv("TENFOLD_STATE_DIR", str(registered["state"]))
     monkeypatch.setenv("TENFOLD_MODEL_URI", registered["uri"])
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    tracking.configure()
     return registered

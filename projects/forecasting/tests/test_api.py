@@ -1,5 +1,5 @@
-"""The forecast API: the router on today's factory (temporary assembly), a small champion
-handed in; valid requests, replays, and 422s that name the parameter."""
+"""The forecast API through the shared factory, a small champion handed in: valid
+requests, replays, 422s that name the parameter, the factory's ops routes."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from forecasting.serve import ForecastService, app, router
-from tenfold.serving import ModelCard, ServiceSettings
+from forecasting.serve import SPEC, ForecastService, router
+from tenfold.serving import ModelCard, ServiceSettings, create_app, current_predictor
 
 
 @pytest.fixture(scope="module")
 def client(small_champion: Any) -> Iterator[TestClient]:
     card = ModelCard(name="forecasting-synthetic", version="3", run_id="r1")
     service = ForecastService(small_champion, card)
-    with TestClient(app(ServiceSettings(), service=service)) as c:
+    with TestClient(create_app(SPEC, ServiceSettings(), predictor=service)) as c:
         yield c
 
 
@@ -89,27 +89,25 @@ def test_bad_parameters_are_422_naming_the_field(
     assert message in detail[0]["message"]
 
 
-def test_ops_routes_and_predict_from_todays_factory(client: TestClient) -> None:
+def test_ops_routes_from_the_factory(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/ready").json()["status"] == "ready"
+    assert client.get("/ready").json() == {
+        "status": "ready",
+        "model": "forecasting-synthetic",
+        "version": "3",
+    }
     assert client.get("/v1/model").json()["version"] == "3"
-    posted = client.post("/v1/predict", json={"hours": 3})
-    assert posted.status_code == 200
-    assert len(posted.json()["points"]) == 3
-    assert client.post("/v1/predict", json={"hours": 3, "horizon": 1}).status_code == 422
+    # a forecast is a query, not a scored record: no predict routes
+    assert client.post("/v1/predict", json={"hours": 3}).status_code in (404, 405)
+    schema = client.get("/openapi.json").json()
+    assert "422" in schema["paths"]["/v1/forecast"]["get"]["responses"]
 
 
 def test_the_router_mounts_on_any_app(small_champion: Any) -> None:
-    """How the new factory will use it: mount the router, provide the service."""
-    from forecasting.serve import current_service
-
+    """The router only needs the predictor dependency: any app can provide it."""
     bare = FastAPI()
     bare.include_router(router)
     service = ForecastService(small_champion, ModelCard(name="f"))
-    bare.dependency_overrides[current_service] = lambda: service
+    bare.dependency_overrides[current_predictor] = lambda: service
     with TestClient(bare) as c:
         assert len(c.get("/v1/forecast", params={"hours": 2}).json()["points"]) == 2
-    unloaded = FastAPI()
-    unloaded.include_router(router)
-    with TestClient(unloaded) as c:
-        assert c.get("/v1/forecast").status_code == 503

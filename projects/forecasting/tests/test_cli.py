@@ -59,11 +59,32 @@ def test_run_on_a_daily_csv_of_two_series(tmp_path: Path) -> None:
     assert metrics["protocol"]["horizon_steps"] == 7
     per_origin = pd.read_csv(out / "backtest_origins.csv")
     assert len(per_origin) == 2 * 3  # origins × models
-    assert output_has(result, "champion → models:/forecasting-shop@champion")
+    assert output_has(result, "forecasting-shop v1 promoted to @champion")
+    assert output_has(result, "models:/forecasting-shop@champion")
     from mlflow import MlflowClient
 
     version = MlflowClient().get_model_version_by_alias("forecasting-shop", "champion")
-    assert version.tags["data_kind"] == "real"
+    assert version.tags["candidate"] == metrics["champion"]
+    assert MlflowClient().get_experiment_by_name("forecasting-custom") is not None
+
+    # batch forecasts with the registered model: one per request row, replays included
+    requests = tmp_path / "requests.csv"
+    requests.write_text("hours,start,series\n24,,north\n48,2017-06-01,south\n")
+    out_csv = tmp_path / "forecasts.csv"
+    predicted = runner.invoke(
+        app,
+        [
+            "predict",
+            "--input", str(requests),
+            "--output", str(out_csv),
+            "--model-uri", "models:/forecasting-shop@champion",
+        ],
+    )  # fmt: skip
+    assert predicted.exit_code == 0, predicted.output
+    table = pd.read_csv(out_csv)
+    assert table.groupby("request").size().tolist() == [1, 2]  # daily: 24 h = 1 step
+    assert table.loc[table["request"] == 1, "actual"].notna().all()
+    assert table.loc[table["request"] == 0, "actual"].isna().all()
 
 
 def test_an_unknown_column_is_one_clear_line(tmp_path: Path) -> None:
@@ -103,6 +124,16 @@ def test_too_short_a_series_says_how_to_fix_it(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert output_has(result, "too short for 52 weekly origins")
     assert output_has(result, "--origins")
+
+
+def test_a_bad_request_file_names_the_row(tmp_path: Path) -> None:
+    requests = tmp_path / "requests.csv"
+    requests.write_text("hours,start\n24,\nmany,\n")
+    result = runner.invoke(
+        app, ["predict", "--input", str(requests), "--output", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code == 2
+    assert output_has(result, "column 'hours', row 2: cannot parse as int: 'many'")
 
 
 def test_help_lists_the_commands() -> None:

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from forecasting.config import HOURLY
-from forecasting.evaluate import results_table, score_windows
+from forecasting.evaluate import acceptance, results_table
+from forecasting.scoring import score_windows
 
 
 def test_metrics_of_a_tiny_window_by_hand() -> None:
@@ -78,20 +79,25 @@ def metrics_document() -> dict[str, Any]:
         "rmse_pooled": 1400.0,
         "mase": 0.8,
         "coverage_80": 79.5,
-        "coverage_95": 94.8,
+        "coverage_95": 92.8,
+        "width_80": 9.6,
         "origins_won": 30,
-        "fit_cpu_seconds": 2.5,
+    }
+    per_model = {
+        "Prophet": {"backtest": {**model, "mape": 8.0, "coverage_80": 85.0}},
+        "LightGBM": {"backtest": model},
     }
     return {
         "champion": "LightGBM",
-        "models": {"Prophet": {**model, "mape": 8.0}, "LightGBM": model},
+        "models": per_model,
+        "acceptance": acceptance(per_model, [80, 95]),
         "protocol": {
             "levels": [80, 95],
             "origins": 52,
             "first_origin": "2017-08-10 00:00:00",
             "last_origin": "2018-08-02 00:00:00",
             "horizon_steps": 24,
-            "calibration_windows": 39,
+            "calibration_windows": 59,
             "seed": 42,
         },
         "data": {
@@ -105,12 +111,23 @@ def metrics_document() -> dict[str, Any]:
     }
 
 
-def test_results_table_marks_the_champion_and_shows_coverage() -> None:
+def test_results_table_marks_the_best_and_shows_coverage() -> None:
     table = results_table(metrics_document())
     lines = table.splitlines()
     assert lines[0].startswith("| Model | MAPE % (mean)")
-    champion = next(line for line in lines if "champion" in line)
-    assert champion.startswith("| LightGBM")
-    assert "| 3.21 |" in champion
-    assert "| 79.5 | 94.8 |" in champion
+    best = next(line for line in lines if "(best)" in line)
+    assert best.startswith("| LightGBM")
+    assert "| 3.21 |" in best
+    assert "| 79.5 | 92.8 |" in best
     assert "52 weekly origins 2017-08-10 … 2018-08-02" in table
+
+
+def test_acceptance_is_measured_against_the_issues_goals() -> None:
+    """3.21 % meets ≤ 3.3 %; 79.5 % is within 2 points of 80; 92.8 % and Prophet's 85 %
+    are not: the table says so rather than leaving them out."""
+    table = results_table(metrics_document())
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    assert rows["LightGBM mean MAPE over the origins"].endswith("| 3.21 % | ≤ 3.3 % | yes |")
+    assert rows["LightGBM 80 % interval coverage"].endswith("| 79.5 % | 78–82 % | yes |")
+    assert rows["LightGBM 95 % interval coverage"].endswith("| 92.8 % | 93–97 % | **no** |")
+    assert rows["Prophet 80 % interval coverage"].endswith("| 85.0 % | 78–82 % | **no** |")

@@ -1,29 +1,29 @@
 """Forecasting CLI: ``python -m forecasting run | train | evaluate | predict | serve | report``.
 
 ``run`` is the whole project (what ``make forecasting`` calls): data → Prophet tuned on
-earlier data → 52-origin backtest of the three models (tracked in MLflow) → evaluation
-with plots → the champion refit on all data and registered, ready for ``serve`` and the
-app (``make forecasting-app``).
+earlier data → 52-origin backtest of the three models → each refit on all the data →
+MLflow (a run per model) → evaluation with plots → the best registered as challenger and
+promoted to ``forecasting@champion`` if it beats the current one on the same backtest,
+ready for ``serve`` and the app (``make forecasting-app``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
 from forecasting.config import PROJECT_DIR, ForecastConfig
 from tenfold.cli import (
+    CsvOptions,
     ModelUriOption,
     ProjectCli,
-    ReportsDirOption,
-    SeedOption,
     Summary,
     announce_synthetic,
     console,
@@ -36,77 +36,77 @@ from tenfold.cli import (
 
 if TYPE_CHECKING:
     from forecasting.data import Series
-    from forecasting.evaluate import Evaluation
-    from forecasting.runs import Runs
-    from forecasting.train import TrainResult
+    from forecasting.train import ForecastResult
 
 app = typer_app(
     "Hourly load forecasting: seasonal naive, Prophet and LightGBM on a rolling backtest."
 )
 
-CLI = ProjectCli(
+
+@dataclass(frozen=True)
+class ForecastCli(ProjectCli[ForecastConfig]):
+    """The shared CLI, plus one step after publishing: each model's run also gets its
+    per-origin metrics as steps and the plots (:func:`forecasting.runs.log_per_model`)."""
+
+    def publish(
+        self,
+        cfg: ForecastConfig,
+        result: Any,
+        summarise: Callable[[Mapping[str, Any]], Summary],
+    ) -> None:
+        from forecasting.runs import log_per_model
+
+        super().publish(cfg, result, summarise)
+        log_per_model(result, cfg.output_dir(result))
+
+
+CLI = ForecastCli(
     PROJECT_DIR,
     service="forecasting.serve:app",
     results_table="forecasting.evaluate:results_table",
+    sections={"timings": ("timings.json", "forecasting.evaluate:timings_table")},
+    config=ForecastConfig,
 )
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Any hourly or daily CSV instead of PJME (frequency inferred).",
-        exists=True,
-        dir_okay=False,
-    ),
+
+TimeColOption = Annotated[str, typer.Option("--time-col", help="Timestamp column of --data.")]
+TargetColOption = Annotated[str, typer.Option("--target-col", help="Value column of --data.")]
+IdColOption = Annotated[
+    str | None,
+    typer.Option("--id-col", help="Series id column of --data (several series; default none)."),
 ]
-TimeColOpt = Annotated[str, typer.Option("--time-col", help="Timestamp column of --data.")]
-TargetColOpt = Annotated[str, typer.Option("--target-col", help="Value column of --data.")]
-IdColOpt = Annotated[
-    str | None, typer.Option("--id-col", help="Series id column of --data (several series).")
-]
-OriginsOpt = Annotated[
+OriginsOption = Annotated[
     int, typer.Option("--origins", min=1, max=520, help="Weekly backtest origins.")
 ]
-JobsOpt = Annotated[
+JobsOption = Annotated[
     int, typer.Option("--jobs", min=1, max=64, help="Processes for the backtest fits.")
 ]
-HoursOpt = Annotated[int, typer.Option("--hours", min=1, max=168, help="Hours ahead.")]
-StartOpt = Annotated[
-    datetime | None,
-    typer.Option(
-        "--start", help="Forecast from this known instant (default: the end of the data)."
-    ),
-]
-SeriesOpt = Annotated[str | None, typer.Option("--series", help="Series id (default: the first).")]
-OutputOpt = Annotated[Path, typer.Option("--output", help="Where to write the forecast CSV.")]
 
 
-def _config(
-    data: Path | None,
-    time_col: str,
-    target_col: str,
-    id_col: str | None,
-    origins: int,
-    seed: int,
-    jobs: int,
-    reports_dir: Path | None = None,
-) -> ForecastConfig:
-    changes: dict[str, Any] = {"n_origins": origins, "seed": seed, "n_jobs": jobs}
-    if reports_dir is not None:
-        changes["reports_dir"] = reports_dir.resolve()
-    if data is not None:
-        changes.update(
-            data_path=data.resolve(),
-            time_col=time_col,
-            target_col=target_col,
-            id_col=id_col,
-            series_name=data.stem,
-        )
-    return dataclasses.replace(ForecastConfig(), **changes)
+@dataclass(frozen=True)
+class ForecastOptions(CsvOptions):
+    """--data (any hourly or daily CSV, frequency inferred) with --time-col, --target-col
+    and --id-col; --origins, --jobs, --seed, --verbose."""
+
+    time_col: TimeColOption = "ds"
+    target_col: TargetColOption = "y"
+    id_col: IdColOption = None
+    n_origins: OriginsOption = 52
+    n_jobs: JobsOption = 2
+
+    # the column options describe a user's CSV; PJME has its own
+    CSV_ONLY: ClassVar[frozenset[str]] = CsvOptions.CSV_ONLY | {"time_col", "target_col", "id_col"}
+
+    def apply(self, cfg: Any) -> Any:
+        cfg = super().apply(cfg)
+        if self.data_path is not None:
+            named: dict[str, Any] = {"series_name": self.data_path.stem}
+            cfg = dataclasses.replace(cfg, **named)
+        return cfg
 
 
 @contextmanager
 def _stages() -> Iterator[Callable[[str, int, int], None]]:
-    """One progress bar per stage (tuning, backtest fits, champion), as each starts."""
+    """One progress bar per stage (tuning, backtest fits, refit), as each starts."""
     with ExitStack() as stack:
         bars: dict[str, Callable[[int, int], None]] = {}
 
@@ -128,188 +128,137 @@ def _load(cfg: ForecastConfig) -> Series:
     console().print(
         f"{len(series.ids)} {series.cadence.name} series, {len(series.frame):,} steps; "
         f"{cleaning.duplicated_timestamps} duplicated timestamps averaged, "
-        f"{cleaning.imputed_steps} missing steps interpolated (never scored)"
+        f"{cleaning.imputed_steps} missing steps interpolated (never scored)",
+        soft_wrap=True,
     )
     return series
 
 
-def _train(cfg: ForecastConfig, series: Series) -> tuple[TrainResult, Runs]:
-    from forecasting import runs, train
+def _train(cfg: ForecastConfig) -> ForecastResult:
+    from forecasting import train
 
+    series = _load(cfg)
     with _stages() as update:
-        result = train.train(cfg, series, progress=update)
-    return result, runs.log_training(cfg, series, result)
+        return train.train(cfg, series, progress=update)
 
 
-def _evaluate(cfg: ForecastConfig, series: Series, result: TrainResult) -> Evaluation:
-    from forecasting.evaluate import evaluate
+def _read_back(cfg: ForecastConfig, run_id: str | None) -> ForecastResult:
+    from forecasting import train
 
-    return evaluate(result.backtest, series, cfg, tuning=result.tuning, params=result.params)
-
-
-def _write_reports(cfg: ForecastConfig, series: Series, evaluation: Evaluation, runs: Runs) -> Path:
-    from forecasting.evaluate import write_per_origin
-    from forecasting.runs import log_evaluation
-    from tenfold.reports import output_dir, write_reports
-
-    out = output_dir(cfg.reports_dir, kind=series.source.kind, data_path=cfg.data_path)
-    written = write_reports(out, evaluation.metrics, evaluation.figures)
-    written.append(write_per_origin(evaluation.per_origin, out / "backtest_origins.csv"))
-    log_evaluation(runs, evaluation, written)
-    return out
-
-
-def _promote(
-    cfg: ForecastConfig, series: Series, result: TrainResult, evaluation: Evaluation, runs: Runs
-) -> str:
-    from forecasting import runs as tracked
-    from forecasting.train import retrain
-
-    with _stages() as update:
-        champion = retrain(cfg, series, evaluation.champion, result.fit_params, progress=update)
-    logged = tracked.log_champion(champion, runs, evaluation)
-    return tracked.promote(cfg, series.source.kind, logged, evaluation)
-
-
-@app.command()
-@user_errors
-def run(
-    data: DataOpt = None,
-    time_col: TimeColOpt = "ds",
-    target_col: TargetColOpt = "y",
-    id_col: IdColOpt = None,
-    origins: OriginsOpt = 52,
-    seed: SeedOption = 42,
-    jobs: JobsOpt = 2,
-    reports_dir: ReportsDirOption = None,
-    verbose: bool = False,
-) -> None:
-    """The whole project: data, tuning, backtest, evaluation, registered champion."""
-    setup_logging(verbose)
-    started = time.perf_counter()
-    cfg = _config(data, time_col, target_col, id_col, origins, seed, jobs, reports_dir)
     series = _load(cfg)
-    result, runs = _train(cfg, series)
-    evaluation = _evaluate(cfg, series, result)
-    out = _write_reports(cfg, series, evaluation, runs)
-    _promote(cfg, series, result, evaluation, runs)
-    CLI.finish(out, started, _summary, model_name=cfg.registered_model_name(series.source.kind))
-
-
-@app.command()
-@user_errors
-def train(
-    data: DataOpt = None,
-    time_col: TimeColOpt = "ds",
-    target_col: TargetColOpt = "y",
-    id_col: IdColOpt = None,
-    origins: OriginsOpt = 52,
-    seed: SeedOption = 42,
-    jobs: JobsOpt = 2,
-    verbose: bool = False,
-) -> None:
-    """Tune, backtest (tracked in MLflow) and register the champion; no reports."""
-    setup_logging(verbose)
-    cfg = _config(data, time_col, target_col, id_col, origins, seed, jobs)
-    series = _load(cfg)
-    result, runs = _train(cfg, series)
-    evaluation = _evaluate(cfg, series, result)
-    version = _promote(cfg, series, result, evaluation, runs)
-    name = cfg.registered_model_name(series.source.kind)
-    mape = evaluation.metrics["models"][evaluation.champion]["mape"]
-    console().print(
-        f"champion [bold]{evaluation.champion}[/] (backtest MAPE {mape:.2f} %), registered as "
-        f"{name} version {version} @champion; `evaluate` writes the reports"
-    )
-
-
-@app.command()
-@user_errors
-def evaluate(
-    data: DataOpt = None,
-    time_col: TimeColOpt = "ds",
-    target_col: TargetColOpt = "y",
-    id_col: IdColOpt = None,
-    origins: OriginsOpt = 52,
-    seed: SeedOption = 42,
-    jobs: JobsOpt = 2,
-    reports_dir: ReportsDirOption = None,
-    verbose: bool = False,
-) -> None:
-    """Metrics, plots and reports of the latest training's backtest (read from MLflow)."""
-    from forecasting.runs import from_latest_run
-
-    setup_logging(verbose)
-    started = time.perf_counter()
-    cfg = _config(data, time_col, target_col, id_col, origins, seed, jobs, reports_dir)
-    series = _load(cfg)
-    result, runs = from_latest_run(cfg, series)
-    out = _write_reports(cfg, series, _evaluate(cfg, series, result), runs)
-    CLI.finish(out, started, _summary, model_name=cfg.registered_model_name(series.source.kind))
-
-
-@app.command()
-@user_errors
-def predict(
-    output_path: OutputOpt,
-    hours: HoursOpt = 24,
-    start: StartOpt = None,
-    series: SeriesOpt = None,
-    model_uri: ModelUriOption = None,
-    verbose: bool = False,
-) -> None:
-    """Forecast the next hours with the champion (from the end of the data, or replay a start)."""
-    from forecasting.serve import SPEC, load
-
-    setup_logging(verbose)
-    service = load(model_uri or SPEC.default_model_uri)
-    forecast = service.forecast(hours, start, series)
-    rows = [
-        {
-            "series": forecast.series,
-            "ds": p.ds,
-            "yhat": p.yhat,
-            **{
-                f"{side}_{i.level}": getattr(i, side)
-                for i in p.intervals
-                for side in ("lower", "upper")
-            },
-            "actual": p.actual,
-        }
-        for p in forecast.points
-    ]
-    import pandas as pd
-
-    write_csv(pd.DataFrame(rows), output_path)
-    console().print(
-        f"{forecast.model} v{forecast.model_version}: {len(rows)} steps from {forecast.start} "
-        f"→ {output_path}"
-    )
+    return train.from_run(cfg, series, CLI.training(cfg, series.source, run_id))
 
 
 def _summary(metrics: Mapping[str, Any]) -> Summary:
     from forecasting.models import DISPLAY_NAMES
 
     levels = metrics["protocol"]["levels"]
-    rows = []
-    for name, row in metrics["models"].items():
-        mark = " ★" if name == metrics["champion"] else ""
-        rows.append(
-            (
-                DISPLAY_NAMES.get(name, name).split(" (")[0] + mark,
-                f"{row['mape']:.2f}",
-                f"{row['mape_median']:.2f}",
-                f"{row['mase']:.3f}",
-                *(f"{row[f'coverage_{lv}']:.1f}" for lv in levels),
-            )
-        )
     protocol = metrics["protocol"]
-    return Summary(
-        title=(
-            f"forecasting: {protocol['origins']}-origin backtest ({metrics['data']['kind']} data)"
+    return Summary.of_models(
+        metrics,
+        title=f"forecasting: {protocol['origins']}-origin backtest ({metrics['data']['kind']} data)",
+        names={k: v.split(" (")[0] for k, v in DISPLAY_NAMES.items()},
+        columns=(
+            ("MAPE %", lambda m: f"{m['backtest']['mape']:.2f}"),
+            ("median", lambda m: f"{m['backtest']['mape_median']:.2f}"),
+            ("MASE", lambda m: f"{m['backtest']['mase']:.3f}"),
+            *(
+                (f"cov {lv} %", lambda m, lv=lv: f"{m['backtest'][f'coverage_{lv}']:.1f}")
+                for lv in levels
+            ),
         ),
-        columns=("model", "MAPE %", "median", "MASE", *(f"cov {lv} %" for lv in levels)),
-        rows=rows,
+    )
+
+
+CLI.install_training(
+    app,
+    ForecastOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    helps={
+        "run": "The whole project: data, Prophet tuning, backtest of three models, refit, "
+        "evaluation, the promotion gate.",
+        "train": "Tune, backtest and refit the three models, track them in MLflow, register "
+        "the best as challenger.",
+        "evaluate": "Metrics, plots and reports of a training's backtest (read back from "
+        "MLflow), and promote its challenger if it beats the champion on the same backtest.",
+    },
+)
+
+InputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--input",
+        help="A CSV of forecast requests (columns hours, and optionally start, series), one "
+        "forecast each; without it one forecast of --hours from --start.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+HoursOption = Annotated[int, typer.Option("--hours", min=1, max=168, help="Hours ahead.")]
+StartOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--start", help="Forecast from this known instant (default: the end of the data)."
+    ),
+]
+OutputOption = Annotated[
+    Path, typer.Option("--output", help="Where to write the forecasts (CSV; folders are created).")
+]
+SeriesOption = Annotated[
+    str | None, typer.Option("--series", help="Series id (default: the first).")
+]
+
+
+@app.command()
+@user_errors
+def predict(
+    output_path: OutputOption,
+    input_path: InputOption = None,
+    hours: HoursOption = 24,
+    start: StartOption = None,
+    series: SeriesOption = None,
+    model_uri: ModelUriOption = None,
+    verbose: bool = False,
+) -> None:
+    """Batch forecasts with the champion (from the end of the data, or replaying a start)."""
+    import pandas as pd
+
+    from forecasting.data import read_requests
+    from forecasting.serve import SPEC, load
+
+    setup_logging(verbose)
+    requests = (
+        read_requests(input_path)
+        if input_path is not None
+        else [{"hours": hours, "start": start, "series": series}]
+    )
+    service = load(model_uri or SPEC.default_model_uri)
+    rows = []
+    for i, request in enumerate(requests):
+        forecast = service.forecast(request["hours"], request["start"], request["series"])
+        rows += [
+            {
+                "request": i,
+                "series": forecast.series,
+                "start": forecast.start,
+                "ds": p.ds,
+                "yhat": p.yhat,
+                **{
+                    f"{side}_{interval.level}": getattr(interval, side)
+                    for interval in p.intervals
+                    for side in ("lower", "upper")
+                },
+                "actual": p.actual,
+            }
+            for p in forecast.points
+        ]
+    write_csv(pd.DataFrame(rows), output_path)
+    console().print(
+        f"{service.card.name} v{service.card.version} ({service.champion.name}): "
+        f"{len(requests)} forecast(s), {len(rows)} steps → {output_path}",
+        soft_wrap=True,
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from forecasting.evaluate import COLOURS
-from forecasting.models import DISPLAY_NAMES
+from forecasting.models import DISPLAY_NAMES, MODELS
 from tenfold.serving import ServiceSettings
 
 DEFAULT_URI = "models:/forecasting@champion"
@@ -41,15 +40,18 @@ def load_service(uri: str) -> Any:
 
 
 @st.cache_data(show_spinner="Reading the backtest from MLflow…")
-def load_backtest(run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    import mlflow
+def load_backtest(run_id: str, metadata_json: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every model's track record from the training the champion came from (its
+    candidates' runs), with the scored origins its metadata names."""
+    from forecasting.train import read_track_record
 
-    from tenfold import tracking
-
-    tracking.configure()
-    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="backtest"))
-    track = pd.read_csv(folder / "track_record.csv", parse_dates=["cutoff", "ds"])
-    meta = json.loads((folder / "backtest.json").read_text(encoding="utf-8"))
+    metadata = json.loads(metadata_json)
+    track, cal = read_track_record(run_id, metadata)
+    meta = {
+        "models": [m for m in MODELS if m in track.columns],
+        "levels": metadata["levels"],
+        "origins": [str(o) for o in cal.origins],
+    }
     return track, meta
 
 
@@ -232,7 +234,7 @@ def main() -> None:
         st.error(f"No model at {uri}: run `make forecasting` first ({type(exc).__name__}).")
         st.stop()
     champion = service.champion
-    run_id = service.card.details.get("backtest_run_id") or service.card.run_id
+    run_id = service.card.run_id
     st.caption(
         f"{', '.join(champion.ids[:5])}: {champion.cadence.name} data to "
         f"{champion.end:%Y-%m-%d %H:%M}. "
@@ -243,7 +245,7 @@ def main() -> None:
     if len(champion.ids) > 1:
         uid = st.selectbox("Series", champion.ids, key="series")
     try:
-        track, meta = load_backtest(str(run_id))
+        track, meta = load_backtest(str(run_id), json.dumps(service.metadata, default=str))
     except Exception as exc:  # the backtest lives in the training run's artifacts
         st.warning(f"The backtest of run {run_id} could not be read ({type(exc).__name__}).")
     else:

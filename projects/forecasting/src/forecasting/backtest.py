@@ -91,13 +91,18 @@ def calendar(frame: pd.DataFrame, cadence: Cadence, cfg: ForecastConfig) -> Cale
 
 @dataclass(frozen=True)
 class FitTask:
-    """One model fitted at one cutoff, forecasting ``horizon`` steps from each window."""
+    """One forecaster (unfitted, its recipe) fitted at one cutoff, forecasting
+    ``horizon`` steps from each window; ``keep_model`` returns the fitted forecaster."""
 
-    model: str
+    forecaster: Forecaster
     cutoff: pd.Timestamp
     windows: tuple[pd.Timestamp, ...]
     horizon: int
-    params: tuple[tuple[str, float], ...] = ()
+    keep_model: bool = False
+
+    @property
+    def model(self) -> str:
+        return self.forecaster.name
 
 
 @dataclass
@@ -106,11 +111,13 @@ class FitResult:
     forecasts: pd.DataFrame  # unique_id, cutoff (the window's), ds, step, <model>
     importance: pd.Series | None
     seconds: float
+    model: Forecaster | None = None  # the fitted forecaster, when the task keeps it
 
 
 def make_forecaster(
     name: str, cadence: Cadence, cfg: ForecastConfig, params: Iterable[tuple[str, float]] = ()
 ) -> Forecaster:
+    """An unfitted forecaster of the configured recipe (``params``: Prophet's scales)."""
     if name == "SeasonalNaive":
         return SeasonalNaive(cadence)
     if name == "Prophet":
@@ -120,17 +127,26 @@ def make_forecaster(
     raise ValueError(f"unknown model {name!r}; models are {MODELS}")
 
 
-def run_fit(task: FitTask, frame: pd.DataFrame, cadence: Cadence, cfg: ForecastConfig) -> FitResult:
+def run_fit(task: FitTask, frame: pd.DataFrame) -> FitResult:
     """Fit on the rows at or before the cutoff; forecast from each window with the rows at
     or before that window only (``forecast`` slices per window)."""
     started = _cpu_seconds()
-    model = make_forecaster(task.model, cadence, cfg, task.params)
+    model = task.forecaster.unfitted()
     model.fit(frame.loc[frame["ds"] <= task.cutoff])
-    known = frame.loc[frame["ds"] <= max(task.windows)]
-    forecasts = model.forecast(known, list(task.windows), task.horizon)
+    if task.windows:
+        known = frame.loc[frame["ds"] <= max(task.windows)]
+        forecasts = model.forecast(known, list(task.windows), task.horizon)
+    else:
+        forecasts = pd.DataFrame(columns=[*KEYS, model.name])
     importance = model.feature_importance() if isinstance(model, LightGBMForecaster) else None
     # CPU seconds of this process and its children (Stan runs as a subprocess)
-    return FitResult(task, forecasts, importance, _cpu_seconds() - started)
+    return FitResult(
+        task,
+        forecasts,
+        importance,
+        _cpu_seconds() - started,
+        model if task.keep_model else None,
+    )
 
 
 def _cpu_seconds() -> float:
@@ -145,31 +161,30 @@ def _cpu_seconds() -> float:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(frame: pd.DataFrame, cadence: Cadence, cfg: ForecastConfig) -> None:
-    _WORKER.update(frame=frame, cadence=cadence, cfg=cfg)
+def _init_worker(frame: pd.DataFrame) -> None:
+    _WORKER.update(frame=frame)
 
 
 def _run_in_worker(task: FitTask) -> FitResult:
-    result = run_fit(task, _WORKER["frame"], _WORKER["cadence"], _WORKER["cfg"])
-    return result
+    return run_fit(task, _WORKER["frame"])
 
 
 def run_fits(
     tasks: Sequence[FitTask],
     frame: pd.DataFrame,
-    cadence: Cadence,
-    cfg: ForecastConfig,
+    n_jobs: int,
     *,
     progress: Progress | None = None,
     label: str = "fits",
 ) -> list[FitResult]:
-    """Every task, in processes when ``cfg.n_jobs > 1`` (slowest first), in task order."""
+    """Every task, in ``n_jobs`` processes when more than one (slowest first), in task
+    order."""
     report = progress or (lambda stage, done, total: None)
     report(label, 0, len(tasks))
-    if cfg.n_jobs <= 1 or len(tasks) <= 1:
+    if n_jobs <= 1 or len(tasks) <= 1:
         results = []
         for i, task in enumerate(tasks, start=1):
-            results.append(run_fit(task, frame, cadence, cfg))
+            results.append(run_fit(task, frame))
             report(label, i, len(tasks))
         return results
     order = sorted(range(len(tasks)), key=lambda i: _expected_cost(tasks[i]), reverse=True)
@@ -177,10 +192,10 @@ def run_fits(
     # spawn, not fork: a forked child inheriting LightGBM's OpenMP state can deadlock
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=min(cfg.n_jobs, len(tasks)),
+        max_workers=min(n_jobs, len(tasks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(frame, cadence, cfg),
+        initargs=(frame,),
     ) as pool:
         futures = {pool.submit(_run_in_worker, tasks[i]): i for i in order}
         for done, future in enumerate(as_completed(futures), start=1):
@@ -206,7 +221,10 @@ class Backtest:
     levels: tuple[int, ...]
     importance: pd.Series  # LightGBM gain share, mean over its fits
     fit_seconds: dict[str, list[float]] = field(default_factory=dict)  # CPU s per fit
-    track_record: pd.DataFrame = field(default_factory=pd.DataFrame)  # all windows
+    # every day-ahead window with a full calibration set, with its intervals
+    track_record: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # every window of every fit, point forecasts only (the warm-up fits' too)
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def at(self, origin: pd.Timestamp) -> pd.DataFrame:
         return self.forecasts.loc[self.forecasts["cutoff"] == origin]
@@ -216,21 +234,18 @@ def fit_tasks(
     cal: Calendar,
     cadence: Cadence,
     end: pd.Timestamp,
-    models: Sequence[str],
-    params: dict[str, tuple[tuple[str, float], ...]],
+    forecasters: Sequence[Forecaster],
 ) -> list[FitTask]:
-    """One task per model and fit cutoff, with the day-ahead windows until the next fit
-    (only windows whose whole horizon is in the data)."""
+    """One task per forecaster and fit cutoff, with the day-ahead windows until the next
+    fit (only windows whose whole horizon is in the data)."""
     every = pd.Timedelta(cadence.calibration_step)
     span = pd.Timedelta(cadence.step) * cadence.horizon
     tasks = []
-    for model in models:
+    for forecaster in forecasters:
         for cutoff in cal.fits:
             windows = [cutoff + j * every for j in range(windows_per_fit(cadence))]
             windows = [w for w in windows if w + span <= end]
-            tasks.append(
-                FitTask(model, cutoff, tuple(windows), cadence.horizon, params.get(model, ()))
-            )
+            tasks.append(FitTask(forecaster, cutoff, tuple(windows), cadence.horizon))
     return tasks
 
 
@@ -241,18 +256,22 @@ def backtest(
     *,
     params: dict[str, tuple[tuple[str, float], ...]] | None = None,
     models: Sequence[str] = MODELS,
+    forecasters: Sequence[Forecaster] | None = None,
     origins: Sequence[pd.Timestamp] | None = None,
     progress: Progress | None = None,
 ) -> Backtest:
-    """The backtest of ``models`` on ``frame``; ``origins`` restricts it to some of the
-    calendar's origins (with the fits their intervals need), e.g. to recompute a few."""
+    """The backtest of ``models`` (the configured recipes, ``params``: Prophet's tuned
+    scales) or of given ``forecasters`` on ``frame``; ``origins`` restricts it to some of
+    the calendar's origins (with the fits their intervals need), e.g. to recompute a few."""
     cal = calendar(frame, cadence, cfg)
     if origins is not None:
         cal = _restricted(cal, [pd.Timestamp(o) for o in origins], cadence, cfg)
+    if forecasters is None:
+        forecasters = [make_forecaster(m, cadence, cfg, (params or {}).get(m, ())) for m in models]
     end = pd.Timestamp(frame["ds"].max())
-    tasks = fit_tasks(cal, cadence, end, models, params or {})
-    results = run_fits(tasks, frame, cadence, cfg, progress=progress, label="backtest fits")
-    return assemble(results, frame, cal, cfg, models)
+    tasks = fit_tasks(cal, cadence, end, forecasters)
+    results = run_fits(tasks, frame, cfg.n_jobs, progress=progress, label="backtest fits")
+    return assemble(results, frame, cal, cfg, [f.name for f in forecasters])
 
 
 def _restricted(
@@ -286,10 +305,12 @@ def assemble(
     horizon = results[0].task.horizon
     span = pd.Timedelta(frame["ds"].sort_values().diff().dropna().min()) * horizon
     merged: pd.DataFrame | None = None
+    points: pd.DataFrame | None = None
     for model in models:
         windows = pd.concat(
             [r.forecasts for r in results if r.task.model == model], ignore_index=True
         )
+        points = windows if points is None else points.merge(windows, on=KEYS)
         with_intervals = add_intervals(
             windows,
             actual,
@@ -319,6 +340,8 @@ def assemble(
         else pd.Series(dtype=float)
     )
     seconds = {m: [r.seconds for r in results if r.task.model == m] for m in models}
+    assert points is not None
+    points = points.merge(actual, on=["unique_id", "ds"], how="left")
     return Backtest(
         forecasts=forecasts,
         calendar=cal,
@@ -327,4 +350,7 @@ def assemble(
         importance=importance,
         fit_seconds=seconds,
         track_record=track,
+        points=points[[*KEYS, "y", "imputed", *models]].sort_values(
+            ["cutoff", "unique_id", "ds"], ignore_index=True
+        ),
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tenfold.training import ProjectConfig
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 CadenceName = Literal["hourly", "daily"]
@@ -100,9 +102,19 @@ class LightGBMSettings:
     reg_lambda: float = 0.0
 
 
-@dataclass(frozen=True)
-class ForecastConfig:
+@dataclass(frozen=True, kw_only=True)
+class ForecastConfig(ProjectConfig):
+    """The project's one config (the fields every project has come from
+    :class:`tenfold.training.ProjectConfig`: seed, experiment, model name, reports folder,
+    processes, promotion margin)."""
+
     seed: int = 42
+    experiment: str = "forecasting"
+    model_name: str = "forecasting"
+    reports_dir: Path = PROJECT_DIR / "reports"
+    # backtest fits run in this many processes (each model itself single-threaded, so
+    # results do not depend on the machine's core count)
+    n_jobs: int = 2
     # data: PJM East hourly load by default; `data_path` runs the same code on any CSV
     dataset: str = "energy-hourly"
     data_file: str = "PJME_hourly.csv"
@@ -124,17 +136,3 @@ class ForecastConfig:
     levels: tuple[int, ...] = (80, 95)
     prophet: ProphetSettings = field(default_factory=ProphetSettings)
     lightgbm: LightGBMSettings = field(default_factory=LightGBMSettings)
-    # backtest fits run in this many processes (each model itself single-threaded, so
-    # results do not depend on the machine's core count)
-    n_jobs: int = 2
-    # tracking and outputs
-    experiment: str = "forecasting"
-    model_name: str = "forecasting"
-    reports_dir: Path = PROJECT_DIR / "reports"
-
-    def registered_model_name(self, kind: str) -> str:
-        """``forecasting`` for PJME, ``forecasting-synthetic`` for its twin and
-        ``forecasting-<file stem>`` for a user's CSV: neither ever replaces the champion."""
-        if self.data_path is not None:
-            return f"{self.model_name}-{self.data_path.stem}"
-        return self.model_name if kind == "real" else f"{self.model_name}-synthetic"

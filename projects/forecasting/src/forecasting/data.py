@@ -19,6 +19,7 @@ The grid stays in local wall-clock time on purpose: people (and load) follow the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -280,3 +281,37 @@ def synthetic_long(n_series: int, start: str, end: str, *, seed: int) -> pd.Data
         one = synthetic_load(start, end, seed=seed + i, level=10_000.0 * (i + 1))
         pieces.append(one.assign(unique_id=f"zone_{i + 1}"))
     return pd.concat(pieces, ignore_index=True)[LONG_COLUMNS]
+
+
+# --------------------------------------------------------------------------- batch requests
+
+
+def read_requests(path: Path) -> list[dict[str, Any]]:
+    """The forecast requests of ``predict --input``: a CSV with ``hours`` and optionally
+    ``start`` (a known instant, local time) and ``series``, one forecast per row; a bad
+    value names the file, column and row."""
+    raw, _ = tfdata.read_user_csv(path)
+    if "hours" not in raw.columns:
+        raise DataError(f"{path}: needs a column 'hours' (found {list(raw.columns)[:20]})")
+    columns = [tfdata.ColumnSpec("hours", "int")]
+    columns += [
+        tfdata.ColumnSpec(name, kind, nullable=True)
+        for name, kind in (("start", "datetime"), ("series", "str"))
+        if name in raw.columns
+    ]
+    blank_is_missing = raw.astype(object).where(raw.notna(), "")
+    parsed = tfdata.parse_columns(blank_is_missing, columns, label=str(path))
+    requests = []
+    for i in range(len(parsed)):
+        start = parsed["start"].iloc[i] if "start" in parsed else None
+        series = parsed["series"].iloc[i] if "series" in parsed else None
+        requests.append(
+            {
+                "hours": int(parsed["hours"].iloc[i]),
+                "start": None if start is None or pd.isna(start) else pd.Timestamp(start),
+                "series": None if series is None or pd.isna(series) else str(series),
+            }
+        )
+    if not requests:
+        raise DataError(f"{path}: no requests (the file has a header only)")
+    return requests

@@ -1,143 +1,78 @@
-"""Evaluation of the backtest: metrics per origin and overall, figures, the metrics file.
+"""Evaluation of the backtest: metrics per origin and overall, figures, the metrics file,
+and the promotion gate.
 
-Metrics come from ``utilsforecast.losses`` (Nixtla's, the same definitions as mlforecast
-and statsforecast), per series and origin, then averaged over series:
+Every number is a pure function of the training's backtest (:mod:`forecasting.scoring`
+defines the metrics); the CLI decides where files go. The per-origin table is committed
+twice: inside ``metrics.json`` (``origins``, what the reproducibility test re-computes a
+sample of) and as ``backtest_origins.csv``.
 
-- MAPE and MAE, RMSE in the series' unit (MW for PJME);
-- sMAPE in the M4 competition's definition, ``200 |y - ŷ| / (|y| + |ŷ|)`` (utilsforecast's
-  ``smape`` is half of it);
-- MASE: MAE divided by the in-sample MAE of the seasonal naive forecast (same hour one
-  week earlier) over the series' history before the origin (Hyndman & Koehler 2006);
-- coverage of the 80 % and 95 % intervals and their mean width relative to the load.
-
-Imputed hours (see :mod:`forecasting.data`) are never scored. Everything here is a pure
-function of the backtest; the CLI decides where files go.
+The gate (:func:`promotion_gate`) scores models on the same backtest: a challenger
+replaces the champion only if its mean MAPE over the origins is lower by more than the
+margin. A registered model was refit on all the data, so scoring *it* on the backtest
+would be in-sample; what the gate re-scores is its recipe (model, settings, tuned
+parameters, seed) refit at every origin, which for a recipe trained in this run is this
+run's backtest (tested equal), and for any other is re-computed.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from forecasting.backtest import Backtest
-from forecasting.config import Cadence, ForecastConfig
+from forecasting.backtest import Backtest, FitTask, run_fits
+from forecasting.config import ForecastConfig
 from forecasting.data import Series
-from forecasting.models import DISPLAY_NAMES
+from forecasting.models import DISPLAY_NAMES, Forecaster, recipe_key
+from forecasting.scoring import (
+    POINT_METRICS,
+    origin_label,
+    per_origin_document,
+    score_windows,
+    summarise,
+)
+from forecasting.train import ForecastResult
 from tenfold.evaluation import new_figure, plot_importance
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.repro import format_metrics
+from tenfold.training import Evaluation as BaseEvaluation
 
-POINT_METRICS = ("mape", "smape", "mae", "rmse", "mase")
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
+
+log = logging.getLogger("forecasting")
+
 COLOURS = {"SeasonalNaive": "tab:grey", "Prophet": "tab:orange", "LightGBM": "tab:blue"}
+PER_ORIGIN_FILE = "backtest_origins.csv"
+TIMINGS_FILE = "timings.json"
+# the issue's acceptance: LightGBM's mean MAPE, and interval coverage within 2 points
+MAPE_GOAL = 3.3
+COVERAGE_TOLERANCE = 2.0
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    per_origin: pd.DataFrame  # origin, model, metrics
-    figures: dict[str, Figure]
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(BaseEvaluation):
+    """The library's evaluation, with the per-origin table as a frame."""
+
+    per_origin: pd.DataFrame
 
     @property
     def champion(self) -> str:
         return str(self.metrics["champion"])
 
 
-def score_windows(
-    forecasts: pd.DataFrame,
-    history: pd.DataFrame,
-    models: Sequence[str],
-    levels: Sequence[int],
-    cadence: Cadence,
-    *,
-    with_mase: bool = True,
-) -> pd.DataFrame:
-    """``origin, model`` and one column per metric (series averaged), for forecast
-    windows (``cutoff`` = the origin) in Nixtla's column layout. MASE reads the whole
-    history before each window (one utilsforecast call per window): ``with_mase=False``
-    skips it for the 364-window track record."""
-    from utilsforecast import losses
-
-    scored = forecasts.loc[~forecasts["imputed"].astype(bool)]
-    models = list(models)
-    keys = ["unique_id", "cutoff"]
-    parts: dict[str, pd.DataFrame] = {
-        "mape": losses.mape(scored, models, cutoff_col="cutoff").set_index(keys) * 100,
-        "smape": losses.smape(scored, models, cutoff_col="cutoff").set_index(keys) * 200,
-        "mae": losses.mae(scored, models, cutoff_col="cutoff").set_index(keys),
-        "rmse": losses.rmse(scored, models, cutoff_col="cutoff").set_index(keys),
-    }
-    if with_mase:
-        mase = [
-            losses.mase(
-                window,
-                models,
-                seasonality=cadence.season,
-                train_df=history[["unique_id", "ds", "y"]],
-                cutoff_col="cutoff",
-            )
-            for _, window in scored.groupby("cutoff", sort=True)
-        ]
-        parts["mase"] = pd.concat(mase).set_index(keys)
-    for level in levels:
-        parts[f"coverage_{level}"] = (
-            losses.coverage(scored, models, level=level, cutoff_col="cutoff").set_index(keys) * 100
-        )
-        width = scored[keys].copy()
-        for m in models:
-            width[m] = (scored[f"{m}-hi-{level}"] - scored[f"{m}-lo-{level}"]) / scored["y"] * 100
-        parts[f"width_{level}"] = width.groupby(keys).mean()
-    rows = []
-    for metric, table in parts.items():
-        by_origin = table.groupby(level="cutoff").mean()
-        long = by_origin.reset_index().melt(id_vars="cutoff", var_name="model", value_name=metric)
-        rows.append(long.set_index(["cutoff", "model"]))
-    out = pd.concat(rows, axis=1).reset_index().rename(columns={"cutoff": "origin"})
-    order = {m: i for i, m in enumerate(models)}
-    return out.sort_values(
-        ["origin", "model"],
-        key=lambda c: c.map(order) if c.name == "model" else c,
-        ignore_index=True,
-    )
-
-
-def summarise(
-    per_origin: pd.DataFrame, forecasts: pd.DataFrame, models: Sequence[str]
-) -> dict[str, Any]:
-    """Overall figures per model: means over origins, pooled RMSE, MAPE spread."""
-    scored = forecasts.loc[~forecasts["imputed"].astype(bool)]
-    out: dict[str, Any] = {}
-    for model in models:
-        rows = per_origin.loc[per_origin["model"] == model]
-        summary = {
-            column: float(rows[column].mean())
-            for column in rows.columns
-            if column not in ("origin", "model")
-        }
-        summary["rmse_pooled"] = float(np.sqrt(np.mean((scored[model] - scored["y"]) ** 2)))
-        summary["mape_median"] = float(rows["mape"].median())
-        summary["mape_p90"] = float(rows["mape"].quantile(0.9))
-        summary["origins_won"] = 0
-        out[model] = summary
-    wins = per_origin.loc[per_origin.groupby("origin")["mape"].idxmin(), "model"].value_counts()
-    for model, count in wins.items():
-        out[str(model)]["origins_won"] = int(count)
-    return out
-
-
-def evaluate(
-    backtest: Backtest,
-    series: Series,
-    cfg: ForecastConfig,
-    *,
-    tuning: pd.DataFrame | None = None,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Evaluation:
-    """Metrics per origin and overall, the champion (lowest mean MAPE), the figures."""
+def evaluate(result: ForecastResult, cfg: ForecastConfig) -> Evaluation:
+    """Metrics per origin and overall for every candidate, the figures, the per-origin
+    table and the fit times (kept out of metrics.json: they are not reproducible)."""
+    data = result.data
+    backtest, series = data.backtest, data.series
     models = list(backtest.models)
     levels = list(backtest.levels)
     per_origin = score_windows(backtest.forecasts, series.frame, models, levels, series.cadence)
@@ -149,16 +84,18 @@ def evaluate(
     track_scores = score_windows(
         track, series.frame, models, levels, series.cadence, with_mase=False
     )
+    per_model: dict[str, Any] = {}
     for model in models:
         rows = track_scores.loc[track_scores["model"] == model]
-        overall[model]["day_ahead"] = {
-            "windows": len(rows),
-            "mape": float(rows["mape"].mean()),
-            **{f"coverage_{lv}": float(rows[f"coverage_{lv}"].mean()) for lv in levels},
+        per_model[model] = {
+            "backtest": overall[model],
+            "day_ahead": {
+                "windows": len(rows),
+                "mape": float(rows["mape"].mean()),
+                **{f"coverage_{lv}": float(rows[f"coverage_{lv}"].mean()) for lv in levels},
+            },
+            "params": _plain(result.candidates[model].params),
         }
-        overall[model]["fit_cpu_seconds"] = float(np.mean(backtest.fit_seconds.get(model, [0.0])))
-        overall[model]["params"] = dict((params or {}).get(model, {}))
-    champion = min(models, key=lambda m: overall[m]["mape"])
     cal = backtest.calendar
     frame = series.frame
     metrics: dict[str, Any] = {
@@ -187,12 +124,14 @@ def evaluate(
             "prophet_train_days": cfg.prophet.train_days,
             "champion_selection": "lowest mean MAPE over the backtest origins",
         },
-        "models": overall,
-        "champion": champion,
+        "models": per_model,
+        "champion": result.best_name,
+        "origins": per_origin_document(per_origin),
         "lightgbm_importance": {k: float(v) for k, v in backtest.importance.head(20).items()},
+        "acceptance": acceptance(per_model, levels),
     }
-    if tuning is not None:
-        metrics["prophet_tuning"] = tuning.to_dict("records")
+    if not data.tuning.empty:
+        metrics["prophet_tuning"] = data.tuning.to_dict("records")
     figures = {
         "backtest_week.png": plot_week(backtest, series),
         "error_by_hour_and_month.png": plot_error_profiles(backtest, models),
@@ -204,11 +143,101 @@ def evaluate(
             title="LightGBM feature importance (gain, mean over the backtest fits)",
             xlabel="share of total gain (%)",
         )
-    return Evaluation(metrics=metrics, per_origin=per_origin, figures=figures)
+    timings = {
+        "fit_cpu_seconds": data.fit_cpu_seconds,
+        "stage_wall_seconds": data.stage_seconds,
+        "fits_per_model": len(cal.fits),
+    }
+    return Evaluation(
+        metrics=metrics,
+        figures=figures,
+        files={
+            PER_ORIGIN_FILE: per_origin_csv(per_origin),
+            TIMINGS_FILE: format_metrics(timings, decimals=1),
+        },
+        split="backtest",
+        run_metrics={
+            "backtest": {m: {k: overall[m][k] for k in POINT_METRICS} for m in models},
+        },
+        per_origin=per_origin,
+    )
 
 
-def choose_champion(metrics: Mapping[str, Any]) -> str:
-    return str(metrics["champion"])
+def acceptance(per_model: Mapping[str, Any], levels: Sequence[int]) -> dict[str, Any]:
+    """The issue's goals, measured: LightGBM's mean MAPE ≤ 3.3 %, and every model's
+    interval coverage within 2 points of nominal."""
+    out: dict[str, Any] = {}
+    if "LightGBM" in per_model:
+        mape = float(per_model["LightGBM"]["backtest"]["mape"])
+        out["lightgbm_mape"] = {"value": mape, "goal": MAPE_GOAL, "met": mape <= MAPE_GOAL}
+    for model, entry in per_model.items():
+        for level in levels:
+            value = float(entry["backtest"][f"coverage_{level}"])
+            out[f"{model}_coverage_{level}"] = {
+                "value": value,
+                "goal": [level - COVERAGE_TOLERANCE, level + COVERAGE_TOLERANCE],
+                "met": abs(value - level) <= COVERAGE_TOLERANCE,
+            }
+    return out
+
+
+def per_origin_csv(per_origin: pd.DataFrame) -> str:
+    """The committed per-origin table: fixed column order, 4 decimals, byte-stable."""
+    table = per_origin.copy()
+    table["origin"] = table["origin"].map(origin_label)
+    text: str = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    return text
+
+
+def _plain(value: Any) -> Any:
+    """Parameters as JSON values (numpy scalars unwrapped, tuples as lists)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def promotion_gate(result: ForecastResult, cfg: ForecastConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: mean MAPE over this backtest's origins, lower than
+    the champion's by more than ``cfg.promotion_margin`` (points of MAPE)."""
+    data = result.data
+    backtest, series = data.backtest, data.series
+    origins = backtest.calendar.origins
+    scored = backtest.forecasts.loc[~backtest.forecasts["imputed"].astype(bool)]
+    rows = ValidationSet.of(
+        f"{series.source.dataset} backtest, {len(origins)} weekly origins "
+        f"{origins[0]:%Y-%m-%d} … {origins[-1]:%Y-%m-%d}, {series.cadence.horizon} steps each",
+        scored[["unique_id", "ds", "y"]].reset_index(drop=True),
+    )
+    known = {recipe_key(c.model.model): c.cv_score for c in result.candidates.values()}
+
+    def score(record: ModelRecord) -> float:
+        forecaster = record.model.model
+        key = recipe_key(forecaster)
+        if key in known:
+            return known[key]
+        return rescore(forecaster, series, origins, cfg)
+
+    return Gate("backtest mean MAPE (%)", False, cfg.promotion_margin, rows), score
+
+
+def rescore(
+    forecaster: Forecaster, series: Series, origins: Sequence[pd.Timestamp], cfg: ForecastConfig
+) -> float:
+    """A recipe's mean MAPE on the origins, refit at each on the data before it (a model
+    registered by another version of the code or config, the gate's other contender)."""
+    if forecaster.recipe()["cadence"]["name"] != series.cadence.name:
+        raise ValueError(
+            f"the model forecasts {forecaster.recipe()['cadence']['name']} data, "
+            f"this series is {series.cadence.name}"
+        )
+    log.info("re-scoring %s on %d origins (one fit each)", forecaster.name, len(origins))
+    tasks = [FitTask(forecaster, o, (o,), series.cadence.horizon) for o in origins]
+    results = run_fits(tasks, series.frame, cfg.n_jobs)
+    windows = pd.concat([r.forecasts for r in results], ignore_index=True)
+    windows = windows.merge(series.frame[["unique_id", "ds", "y", "imputed"]], on=["unique_id", "ds"])
+    scores = score_windows(windows, series.frame, [forecaster.name], (), series.cadence)
+    return float(scores["mape"].mean())
 
 
 # --------------------------------------------------------------------------- figures
@@ -338,16 +367,17 @@ def plot_mape_distribution(per_origin: pd.DataFrame, models: Sequence[str]) -> F
 
 
 def results_table(metrics: Mapping[str, Any]) -> str:
-    """The README's results table, generated from ``metrics.json``."""
+    """The README's results: the models side by side on the backtest, then the issue's
+    acceptance figures as measured; generated from ``metrics.json``."""
     champion = metrics["champion"]
-    rows = [{"name": n, **m} for n, m in metrics["models"].items()]
+    rows = [{"name": n, **m["backtest"]} for n, m in metrics["models"].items()]
     levels = metrics["protocol"]["levels"]
     columns: list[tuple[str, Any]] = [
         (
             "Model",
             lambda r: (
                 DISPLAY_NAMES.get(r["name"], r["name"])
-                + (" **(champion)**" if r["name"] == champion else "")
+                + (" **(best)**" if r["name"] == champion else "")
             ),
         ),
         ("MAPE % (mean)", lambda r: fmt(r["mape"], 2)),
@@ -359,8 +389,8 @@ def results_table(metrics: Mapping[str, Any]) -> str:
     ]
     columns += [(f"{lv} % coverage", lambda r, lv=lv: fmt(r[f"coverage_{lv}"], 1)) for lv in levels]
     columns += [
+        (f"{levels[0]} % width", lambda r: fmt(r[f"width_{levels[0]}"], 1) + " %"),
         ("origins won", lambda r: str(r["origins_won"])),
-        ("CPU s / fit", lambda r: fmt(r["fit_cpu_seconds"], 1)),
     ]
     table = markdown_table(rows, columns)
     data, protocol = metrics["data"], metrics["protocol"]
@@ -370,16 +400,61 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         f"{protocol['first_origin'][:10]} … {protocol['last_origin'][:10]}, "
         f"{protocol['horizon_steps']} steps ahead each; intervals calibrated on the "
         f"{protocol['calibration_windows']} day-ahead windows before each origin; seed "
-        f"{protocol['seed']}. RMSE pooled over all scored steps; CPU seconds per refit "
-        "(noisy, shared machine)."
+        f"{protocol['seed']}. Means over origins; RMSE pooled over all scored steps; width: "
+        "mean interval width relative to the load."
     )
-    return f"{table}\n\n{note}"
+    return f"{table}\n\n{note}\n\n{acceptance_table(metrics)}"
 
 
-def write_per_origin(per_origin: pd.DataFrame, path: Path) -> Path:
-    """The committed per-origin table: fixed column order, 4 decimals, byte-stable."""
-    table = per_origin.copy()
-    table["origin"] = table["origin"].dt.strftime("%Y-%m-%d %H:%M")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
-    return path
+def acceptance_table(metrics: Mapping[str, Any]) -> str:
+    """Each acceptance figure of the issue, its goal and whether it is met."""
+    goals = metrics.get("acceptance", {})
+    rows = []
+    if "lightgbm_mape" in goals:
+        g = goals["lightgbm_mape"]
+        rows.append(("LightGBM mean MAPE over the origins", f"{g['value']:.2f} %", f"≤ {g['goal']} %", g["met"]))
+    for model in metrics["models"]:
+        for level in metrics["protocol"]["levels"]:
+            g = goals.get(f"{model}_coverage_{level}")
+            if g is None:
+                continue
+            low, high = g["goal"]
+            rows.append(
+                (
+                    f"{model} {level} % interval coverage",
+                    f"{g['value']:.1f} %",
+                    f"{low:g}–{high:g} %",
+                    g["met"],
+                )
+            )
+    return markdown_table(
+        [{"what": w, "measured": m, "goal": goal, "met": met} for w, m, goal, met in rows],
+        [
+            ("Acceptance (issue 10)", lambda r: r["what"]),
+            ("measured", lambda r: r["measured"]),
+            ("goal", lambda r: r["goal"]),
+            ("met", lambda r: "yes" if r["met"] else "**no**"),
+        ],
+    )
+
+
+def timings_table(timings: Mapping[str, Any]) -> str:
+    """Fit cost per model (CPU seconds, from ``timings.json``; noisy on a shared machine)."""
+    fits = timings.get("fits_per_model")
+    stages = timings.get("stage_wall_seconds", {})
+    rows = [
+        {"model": DISPLAY_NAMES.get(m, m).split(" (")[0], "cpu": s}
+        for m, s in timings.get("fit_cpu_seconds", {}).items()
+    ]
+    table = markdown_table(
+        rows,
+        [
+            ("Model", lambda r: r["model"]),
+            ("CPU s per fit (mean)", lambda r: fmt(r["cpu"], 1)),
+            (f"CPU s for the {fits} backtest fits", lambda r: fmt(r["cpu"] * (fits or 0), 0)),
+        ],
+    )
+    if stages:
+        wall = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in stages.items())
+        table += f"\n\nWall time of the stages in that run: {wall}."
+    return table

@@ -18,6 +18,8 @@ day-ahead track record cheaply (the calibration set of the intervals).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol, Self
@@ -44,6 +46,25 @@ class Forecaster(Protocol):
     def forecast(
         self, history: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], h: int
     ) -> pd.DataFrame: ...
+
+    def recipe(self) -> dict[str, Any]:
+        """Everything that decides what the model learns from a history (class, cadence,
+        settings, tuned parameters, seed): two forecasters with the same recipe give the
+        same forecasts on the same data."""
+        ...
+
+    def unfitted(self) -> Forecaster:
+        """A new, unfitted forecaster of the same recipe."""
+        ...
+
+
+def recipe_key(forecaster: Forecaster) -> str:
+    """A forecaster's recipe as canonical text (what the promotion gate compares)."""
+    return json.dumps(forecaster.recipe(), sort_keys=True, default=str)
+
+
+def _cadence(cadence: Cadence) -> dict[str, Any]:
+    return dataclasses.asdict(cadence)
 
 
 def future_grid(
@@ -85,6 +106,12 @@ class SeasonalNaive:
     def __init__(self, cadence: Cadence) -> None:
         self.cadence = cadence
 
+    def recipe(self) -> dict[str, Any]:
+        return {"model": self.name, "cadence": _cadence(self.cadence)}
+
+    def unfitted(self) -> SeasonalNaive:
+        return SeasonalNaive(self.cadence)
+
     def fit(self, history: pd.DataFrame) -> Self:
         return self
 
@@ -125,12 +152,32 @@ class ProphetForecaster:
         self.seasonality_prior_scale = seasonality_prior_scale
         self.seed = seed
 
+    def recipe(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "cadence": _cadence(self.cadence),
+            "settings": dataclasses.asdict(self.settings),
+            "changepoint_prior_scale": self.changepoint_prior_scale,
+            "seasonality_prior_scale": self.seasonality_prior_scale,
+            "seed": self.seed,
+        }
+
+    def unfitted(self) -> ProphetForecaster:
+        return ProphetForecaster(
+            self.cadence,
+            self.settings,
+            changepoint_prior_scale=self.changepoint_prior_scale,
+            seasonality_prior_scale=self.seasonality_prior_scale,
+            seed=self.seed,
+        )
+
     def _model(self) -> Any:
         _quiet_stan()
         from prophet import Prophet
 
         model = Prophet(
-            yearly_seasonality=True,
+            # a yearly cycle needs two years to be identified (Prophet's own warning)
+            yearly_seasonality=self.settings.train_days >= 730,
             weekly_seasonality=True,
             daily_seasonality=self.cadence.daily_seasonality,
             changepoint_prior_scale=self.changepoint_prior_scale,
@@ -173,6 +220,17 @@ class LightGBMForecaster:
         self.cadence = cadence
         self.settings = settings
         self.seed = seed
+
+    def recipe(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "cadence": _cadence(self.cadence),
+            "settings": dataclasses.asdict(self.settings),
+            "seed": self.seed,
+        }
+
+    def unfitted(self) -> LightGBMForecaster:
+        return LightGBMForecaster(self.cadence, self.settings, seed=self.seed)
 
     def fit(self, history: pd.DataFrame) -> Self:
         start = history["ds"].max() - pd.Timedelta(days=self.settings.train_days)
@@ -259,6 +317,10 @@ class Champion:
     @property
     def name(self) -> str:
         return self.model.name
+
+    def recipe(self) -> dict[str, Any]:
+        """The recipe of the forecaster inside (what the promotion gate re-scores)."""
+        return self.model.recipe()
 
     @property
     def ids(self) -> list[str]:

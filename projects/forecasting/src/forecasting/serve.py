@@ -1,34 +1,38 @@
 """The forecasting API: ``GET /v1/forecast?hours=24[&start=…][&series=…]``.
 
-Three parts, independent of how an app is assembled:
+Three parts, served through the shared factory (:data:`SPEC`, ``app = SPEC.app``):
 
 - the response models (:class:`Forecast`, :class:`ForecastPoint`, :class:`Interval`);
-- :class:`ForecastService`, the champion loaded from the registry (``load``), which does
-  the CPU work and raises :class:`tenfold.errors.InvalidInput` (a 422) for a start outside
-  the data, off the grid, or an unknown series;
-- ``router``, a FastAPI ``APIRouter`` that finds the service through the dependency
-  :func:`current_service` and runs the forecast in a worker thread, off the event loop.
+- :class:`ForecastService`, the champion loaded from the registry (:func:`load`), which
+  does the CPU work and raises :class:`tenfold.errors.InvalidInput` (a 422 naming the
+  parameter) for a start outside the data, off the grid, or an unknown series;
+- ``router``, the project's own ``APIRouter``: it gets the loaded service from the
+  factory's ``current_predictor`` dependency and runs the forecast on the service's
+  prediction threads (``run_blocking``), off the event loop.
 
-At the bottom, :func:`app` is the **temporary assembly** on today's
-``tenfold.serving.create_app`` (its ops routes ``/health``, ``/ready``, ``/metrics``,
-``/v1/model``, its 422 handlers and request ids; it also answers ``POST /v1/predict``
-with the same forecast). When the factory takes project routers, mount ``router`` and
-provide a :class:`ForecastService` to :func:`current_service` instead.
+The factory adds ``/health``, ``/ready``, ``/metrics``, ``/v1/model``, the documented
+error bodies, request ids, an optional API key and hot reload of the alias. There is no
+``POST /v1/predict``: a forecast is a query over known data, not a scored record.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime.
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 
 from tenfold.errors import InvalidInput
-from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, card_from_record
+from tenfold.serving import (
+    ModelCard,
+    ServiceSettings,
+    ServiceSpec,
+    card_from_record,
+    current_predictor,
+    run_blocking,
+)
 
 MAX_HOURS = 168
 
@@ -59,22 +63,16 @@ class Forecast(BaseModel):
     points: list[ForecastPoint]
 
 
-class ForecastRequest(BaseModel):
-    """The body of ``POST /v1/predict`` (today's factory): the query of ``GET /v1/forecast``."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"hours": 24}]})
-
-    hours: int = Field(default=24, ge=1, le=MAX_HOURS)
-    start: datetime | None = None
-    series: str | None = Field(default=None, max_length=200)
-
-
 class ForecastService:
-    """The champion behind the API (and the app, and ``predict``)."""
+    """The champion behind the API (and the app, and ``predict``); ``metadata`` is what
+    was saved with it (the backtest's origins, the candidate, …)."""
 
-    def __init__(self, champion: Any, card: ModelCard) -> None:
+    def __init__(
+        self, champion: Any, card: ModelCard, metadata: dict[str, Any] | None = None
+    ) -> None:
         self.champion = champion
         self.card = card
+        self.metadata = dict(metadata or {})
 
     def forecast(
         self, hours: int = 24, start: datetime | None = None, series: str | None = None
@@ -132,10 +130,6 @@ class ForecastService:
             raise InvalidInput("start", f"must be within the known data, {first} … {last}")
         return when
 
-    def predict(self, items: Sequence[ForecastRequest]) -> list[Forecast]:
-        """The factory's ``POST /v1/predict``: one forecast per request."""
-        return [self.forecast(i.hours, i.start, i.series) for i in items]
-
 
 def load(uri: str) -> ForecastService:
     """The champion registered at ``uri`` (``models:/forecasting@champion`` or a folder)."""
@@ -151,19 +145,10 @@ def load(uri: str) -> ForecastService:
             "series": meta.get("series"),
             "data_end": meta.get("data_end"),
             "backtest_mape": meta.get("backtest_mape"),
-            "backtest_run_id": meta.get("backtest_run_id"),
         },
-        metric_prefixes=("backtest_",),
+        metric_prefixes=("cv_", "backtest_"),
     )
-    return ForecastService(record.model, card)
-
-
-def current_service(request: Request) -> ForecastService:
-    """The loaded service; today the factory keeps it in ``app.state.predictor``."""
-    service = getattr(request.app.state, "predictor", None)
-    if not isinstance(service, ForecastService):
-        raise HTTPException(status_code=503, detail="model not loaded yet")
-    return service
+    return ForecastService(record.model, card, meta)
 
 
 router = APIRouter(prefix="/v1", tags=["forecast"])
@@ -176,7 +161,7 @@ router = APIRouter(prefix="/v1", tags=["forecast"])
     responses={422: {"description": "bad hours, start or series (the field is named)"}},
 )
 async def get_forecast(
-    service: Annotated[ForecastService, Depends(current_service)],
+    service: Annotated[ForecastService, Depends(current_predictor)],
     hours: Annotated[
         int, Query(ge=1, le=MAX_HOURS, description="how many hours ahead (1-168)")
     ] = 24,
@@ -190,11 +175,8 @@ async def get_forecast(
         str | None, Query(max_length=200, description="series id (default: the first)")
     ] = None,
 ) -> Forecast:
-    # CPU-bound (features, trees, intervals): a worker thread keeps the event loop free
-    return await run_in_threadpool(service.forecast, hours, start, series)
-
-
-# --------------------------------------------------------------------------- temporary assembly
+    # CPU-bound (features, trees, intervals): the service's threads, never the event loop
+    return await run_blocking(service.forecast, hours, start, series)
 
 
 def load_service(settings: ServiceSettings) -> ForecastService:
@@ -205,20 +187,10 @@ SPEC = ServiceSpec(
     name="forecasting",
     title="tenfold forecasting API",
     description="Hourly load forecasts with 80 % and 95 % conformal intervals (GET /v1/forecast).",
-    request=ForecastRequest,
-    response=Forecast,
     load=load_service,
     default_model_uri="models:/forecasting@champion",
+    routers=(router,),
 )
 
-
-def app(
-    settings: ServiceSettings | None = None, *, service: ForecastService | None = None
-) -> FastAPI:
-    """TEMPORARY ASSEMBLY on today's factory (ops routes, 422 handlers, request ids) plus
-    this project's router; ``service`` skips loading (tests)."""
-    from tenfold.serving import create_app
-
-    built = create_app(SPEC, settings, predictor=service)
-    built.include_router(router)
-    return built
+# the ASGI app factory: ``uvicorn --factory forecasting.serve:app``
+app = SPEC.app

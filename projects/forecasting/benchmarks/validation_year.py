@@ -3,7 +3,7 @@
 Runs the same backtest code on the 52 Thursdays 2016-08-11 … 2017-08-03 (the data cut at
 2017-08-04 00:00, six days before the first scored origin) and prints, per variant, the
 mean and median MAPE of each model and the coverage of the 80 % and 95 % intervals for
-several calibration lengths. This is how LightGBM's settings and the 39 calibration days
+several calibration lengths. This is how LightGBM's settings and the 59 calibration days
 were chosen (see the README's *Design decisions*). Real data only:
 
     TENFOLD_DATA_DIR=/path/to/datasets uv run python \
@@ -20,19 +20,20 @@ import dataclasses
 import json
 import sys
 import time
+from typing import Any
 
 import pandas as pd
 
-from forecasting.backtest import assemble, calendar, fit_tasks, run_fits
+from forecasting.backtest import assemble, calendar, fit_tasks, make_forecaster, run_fits
 from forecasting.config import HOURLY, ForecastConfig
 from forecasting.data import load
-from forecasting.evaluate import score_windows
+from forecasting.scoring import score_windows
 
 CALIBRATION_DAYS = (19, 28, 39, 59)
 PROPHET_DEFAULTS = (("changepoint_prior_scale", 0.05), ("seasonality_prior_scale", 10.0))
 
 
-def main(variants: list[dict[str, object]]) -> None:
+def main(variants: list[dict[str, Any]]) -> None:
     base = ForecastConfig()
     series = load(base)
     if not series.source.is_real:
@@ -40,16 +41,22 @@ def main(variants: list[dict[str, object]]) -> None:
     first_scored = pd.Timestamp("2017-08-10")
     frame = series.frame.loc[series.frame["ds"] <= first_scored - pd.Timedelta(days=6)]
     for variant in variants:
-        cadence = dataclasses.replace(HOURLY, **variant.get("cadence", {}))  # type: ignore[arg-type]
-        lightgbm = dataclasses.replace(base.lightgbm, **variant.get("lightgbm", {}))  # type: ignore[arg-type]
+        cadence = dataclasses.replace(HOURLY, **variant.get("cadence", {}))
+        lightgbm = dataclasses.replace(base.lightgbm, **variant.get("lightgbm", {}))
         widest = dataclasses.replace(
             base, lightgbm=lightgbm, calibration_windows=max(CALIBRATION_DAYS)
         )
-        models = tuple(variant.get("models", ("SeasonalNaive", "Prophet", "LightGBM")))  # type: ignore[arg-type]
+        models: tuple[str, ...] = tuple(
+            variant.get("models", ("SeasonalNaive", "Prophet", "LightGBM"))
+        )
         cal = calendar(frame, cadence, widest)
-        tasks = fit_tasks(cal, cadence, frame["ds"].max(), models, {"Prophet": PROPHET_DEFAULTS})
+        forecasters = [
+            make_forecaster(m, cadence, widest, PROPHET_DEFAULTS if m == "Prophet" else ())
+            for m in models
+        ]
+        tasks = fit_tasks(cal, cadence, frame["ds"].max(), forecasters)
         started = time.perf_counter()
-        results = run_fits(tasks, frame, cadence, widest)
+        results = run_fits(tasks, frame, widest.n_jobs)
         elapsed = time.perf_counter() - started
         print(
             f"\n## {variant.get('name', variant)}  ({len(tasks)} fits, {elapsed:.0f} s)", flush=True

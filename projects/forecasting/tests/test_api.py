@@ -4,6 +4,7 @@ requests, replays, 422s that name the parameter, the factory's ops routes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -111,3 +112,29 @@ def test_the_router_mounts_on_any_app(small_champion: Any) -> None:
     bare.dependency_overrides[current_predictor] = lambda: service
     with TestClient(bare) as c:
         assert len(c.get("/v1/forecast", params={"hours": 2}).json()["points"]) == 2
+
+
+def test_a_pickled_champion_forecasts_without_training_code(
+    small_champion: Any, tmp_path: Path
+) -> None:
+    """What the serving image does: unpickle the registered champion and forecast. It
+    imports mlforecast and LightGBM, never Optuna (which mlforecast declares), Prophet,
+    matplotlib, Streamlit or MLflow's SQL store."""
+    import subprocess
+    import sys
+
+    import cloudpickle
+
+    path = tmp_path / "champion.pkl"
+    path.write_bytes(cloudpickle.dumps(small_champion))
+    code = (
+        "import pickle, sys\n"
+        f"champion = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "print(len(champion.forecast(steps=24)))\n"
+        "heavy = {'optuna', 'prophet', 'matplotlib', 'streamlit', 'sqlalchemy', 'alembic'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split("\n")[:2] == ["24", "[]"], done.stderr[-2000:]

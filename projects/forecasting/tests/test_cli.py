@@ -35,6 +35,7 @@ def shop_csv(path: Path, days: int = 3 * 365 + 120) -> Path:
     return path
 
 
+@pytest.mark.slow  # a whole run (tuning, backtest, refit, a fresh MLflow store): ~1 min
 @pytest.mark.usefixtures("isolated_tracking")
 def test_run_on_a_daily_csv_of_two_series(tmp_path: Path) -> None:
     data = shop_csv(tmp_path / "shop.csv")

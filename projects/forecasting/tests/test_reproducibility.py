@@ -75,6 +75,7 @@ def test_same_seed_same_bytes(registered: dict[str, Any], series: Series) -> Non
     cfg = registered["cfg"]
     again = evaluate(train(cfg, series), cfg)
     assert format_metrics(again.metrics) == format_metrics(registered["evaluation"].metrics)
-    assert again.files["backtest_origins.csv"] == registered["evaluation"].files[
-        "backtest_origins.csv"
-    ]
+    assert (
+        again.files["backtest_origins.csv"]
+        == registered["evaluation"].files["backtest_origins.csv"]
+    )

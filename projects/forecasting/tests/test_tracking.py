@@ -83,7 +83,8 @@ def test_the_gate_scores_a_known_recipe_by_this_backtest(
     result = champion_store["result"]
     cfg = champion_store["cfg"]
     gate, score = promotion_gate(result, cfg)
-    assert gate.metric == "backtest mean MAPE (%)" and not gate.higher_is_better
+    assert gate.metric == "backtest mean MAPE (%)"
+    assert not gate.higher_is_better
     record = tracking.load_sklearn_model(champion_store["uri"])
     assert score(record) == pytest.approx(result.best.cv_score)
     assert gate.validation_set.rows == len(result.data.backtest.forecasts)

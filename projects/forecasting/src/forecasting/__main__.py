@@ -156,7 +156,9 @@ def _summary(metrics: Mapping[str, Any]) -> Summary:
     protocol = metrics["protocol"]
     return Summary.of_models(
         metrics,
-        title=f"forecasting: {protocol['origins']}-origin backtest ({metrics['data']['kind']} data)",
+        title=(
+            f"forecasting: {protocol['origins']}-origin backtest ({metrics['data']['kind']} data)"
+        ),
         names={k: v.split(" (")[0] for k, v in DISPLAY_NAMES.items()},
         columns=(
             ("MAPE %", lambda m: f"{m['backtest']['mape']:.2f}"),

@@ -294,11 +294,10 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     if "hours" not in raw.columns:
         raise DataError(f"{path}: needs a column 'hours' (found {list(raw.columns)[:20]})")
     columns = [tfdata.ColumnSpec("hours", "int")]
-    columns += [
-        tfdata.ColumnSpec(name, kind, nullable=True)
-        for name, kind in (("start", "datetime"), ("series", "str"))
-        if name in raw.columns
-    ]
+    if "start" in raw.columns:
+        columns.append(tfdata.ColumnSpec("start", "datetime", nullable=True))
+    if "series" in raw.columns:
+        columns.append(tfdata.ColumnSpec("series", "str", nullable=True))
     blank_is_missing = raw.astype(object).where(raw.notna(), "")
     parsed = tfdata.parse_columns(blank_is_missing, columns, label=str(path))
     requests = []

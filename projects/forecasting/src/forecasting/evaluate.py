@@ -191,7 +191,9 @@ def per_origin_csv(per_origin: pd.DataFrame) -> str:
 
 def _plain(value: Any) -> Any:
     """Parameters as JSON values (numpy scalars unwrapped, tuples as lists)."""
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
 
 
 # --------------------------------------------------------------------------- the gate
@@ -235,7 +237,9 @@ def rescore(
     tasks = [FitTask(forecaster, o, (o,), series.cadence.horizon) for o in origins]
     results = run_fits(tasks, series.frame, cfg.n_jobs)
     windows = pd.concat([r.forecasts for r in results], ignore_index=True)
-    windows = windows.merge(series.frame[["unique_id", "ds", "y", "imputed"]], on=["unique_id", "ds"])
+    windows = windows.merge(
+        series.frame[["unique_id", "ds", "y", "imputed"]], on=["unique_id", "ds"]
+    )
     scores = score_windows(windows, series.frame, [forecaster.name], (), series.cadence)
     return float(scores["mape"].mean())
 
@@ -412,7 +416,14 @@ def acceptance_table(metrics: Mapping[str, Any]) -> str:
     rows = []
     if "lightgbm_mape" in goals:
         g = goals["lightgbm_mape"]
-        rows.append(("LightGBM mean MAPE over the origins", f"{g['value']:.2f} %", f"≤ {g['goal']} %", g["met"]))
+        rows.append(
+            (
+                "LightGBM mean MAPE over the origins",
+                f"{g['value']:.2f} %",
+                f"≤ {g['goal']} %",
+                g["met"],
+            )
+        )
     for model in metrics["models"]:
         for level in metrics["protocol"]["levels"]:
             g = goals.get(f"{model}_coverage_{level}")

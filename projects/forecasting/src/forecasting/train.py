@@ -244,10 +244,7 @@ def train(
     seconds["refit"] = time.perf_counter() - started
     fit_cpu = {m: float(np.mean(bt.fit_seconds[m])) for m in bt.models}
     data = ForecastData(series, bt, tuning, fit_cpu, seconds)
-    candidates = {
-        m: candidate(m, champions[m], params[m], data, cfg)
-        for m in bt.models
-    }
+    candidates = {m: candidate(m, champions[m], params[m], data, cfg) for m in bt.models}
     best = min(bt.models, key=lambda m: candidates[m].cv_score)
     example = pd.DataFrame({"steps": [cadence.horizon]})
     return TrainResult(candidates, best, data, series.source, example)
@@ -337,7 +334,9 @@ def from_run(cfg: ForecastConfig, series: Series, training: LoggedTraining) -> F
         track_record=track,
     )
     tuning = pd.DataFrame(candidates["Prophet"].metadata.get("tuning", []))
-    fit_cpu = {m: float(c.metrics.get("fit_cpu_seconds", float("nan"))) for m, c in candidates.items()}
+    fit_cpu = {
+        m: float(c.metrics.get("fit_cpu_seconds", float("nan"))) for m, c in candidates.items()
+    }
     data = ForecastData(series, bt, tuning, fit_cpu)
     example = pd.DataFrame({"steps": [series.cadence.horizon]})
     return TrainResult(
@@ -345,7 +344,9 @@ def from_run(cfg: ForecastConfig, series: Series, training: LoggedTraining) -> F
     )
 
 
-def read_track_record(model_run_id: str, metadata: Mapping[str, Any]) -> tuple[pd.DataFrame, Calendar]:
+def read_track_record(
+    model_run_id: str, metadata: Mapping[str, Any]
+) -> tuple[pd.DataFrame, Calendar]:
     """The backtest of the training a logged model belongs to (``model_run_id``: the
     candidate's run, as the registry records it; ``metadata``: the model's, which names
     the origins): every model's track record and the calendar. What the app shows."""
@@ -360,7 +361,9 @@ def read_track_record(model_run_id: str, metadata: Mapping[str, Any]) -> tuple[p
     parent = run.data.tags.get("mlflow.parentRunId", model_run_id)
     children = client.search_runs(
         [run.info.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent}' and tags.`tenfold.stage` = 'candidate'",
+        filter_string=(
+            f"tags.`mlflow.parentRunId` = '{parent}' and tags.`tenfold.stage` = 'candidate'"
+        ),
     )
     tracks = {}
     for child in sorted(children, key=lambda r: MODELS.index(r.data.tags["tenfold.candidate"])):

@@ -27,7 +27,7 @@ SMALL = dataclasses.replace(
         seasonality_prior_scales=(10.0,),
         tuning_origins=1,
     ),
-    lightgbm=LightGBMSettings(train_days=150, n_estimators=40, num_leaves=15),
+    lightgbm=LightGBMSettings(train_days=150, n_estimators=40, num_leaves=15, learning_rate=0.1),
 )
 SYNTHETIC = DataSource(dataset="energy-hourly", kind="synthetic", origin="synthetic")
 

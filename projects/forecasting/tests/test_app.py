@@ -46,7 +46,7 @@ def test_the_date_ranges_drive_both_charts(champion_store: dict[str, Any]) -> No
     app.multiselect(key="models").set_value(["LightGBM"]).run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value
-    assert list(table["model"]) == ["LightGBM (mlforecast, lags ≥ 24 h)"]
+    assert list(table["model"]) == ["LightGBM (mlforecast, recursive)"]
     assert "1 of the days shown are scored backtest origins" in app.caption[-2].value
 
     horizon = app.date_input(key="horizon")

@@ -27,8 +27,14 @@ class Cadence:
     step: str  # one step as a pandas Timedelta string
     horizon: int  # forecast at each backtest origin
     season: int  # seasonal naive and MASE: the same hour (day) one week earlier
-    lags: tuple[int, ...]  # all >= horizon: one model, every step from known values
-    windows: tuple[int, ...]  # rolling means and spreads over the first lag
+    # the seed's lags, at and beyond the horizon: known at the origin for every step
+    seasonal_lags: tuple[int, ...]
+    # the last steps before the one forecast: recursive (fed the model's own forecasts
+    # beyond the first step); chosen on the validation year
+    short_lags: tuple[int, ...]
+    windows: tuple[int, ...]  # rolling means and spreads over the horizon's lag
+    # the model learns the change from the same hour (day) one day (week) earlier
+    differences: tuple[int, ...]
     origin_step: str  # between backtest origins
     calibration_step: str  # between the daily windows the intervals are calibrated on
     max_horizon: int  # the longest forecast the API and the app give (7 days)
@@ -38,6 +44,10 @@ class Cadence:
     def steps_per_day(self) -> int:
         return 24 if self.name == "hourly" else 1
 
+    @property
+    def lags(self) -> tuple[int, ...]:
+        return tuple(sorted({*self.short_lags, *self.seasonal_lags}))
+
 
 HOURLY = Cadence(
     name="hourly",
@@ -45,8 +55,10 @@ HOURLY = Cadence(
     step="1h",
     horizon=24,
     season=168,
-    lags=(24, 48, 168, 672),
+    seasonal_lags=(24, 48, 168, 672),
+    short_lags=(1, 2, 3),
     windows=(24, 168, 672),
+    differences=(24,),
     origin_step="7D",
     calibration_step="1D",
     max_horizon=168,
@@ -58,8 +70,10 @@ DAILY = Cadence(
     step="1D",
     horizon=7,
     season=7,
-    lags=(7, 14, 28, 364),
+    seasonal_lags=(7, 14, 28, 364),
+    short_lags=(1, 2, 3),
     windows=(7, 28, 91),
+    differences=(7,),
     origin_step="7D",
     calibration_step="1D",
     max_horizon=7,
@@ -90,12 +104,13 @@ class ProphetSettings:
 
 @dataclass(frozen=True)
 class LightGBMSettings:
-    """LightGBM through mlforecast, refit at every origin on a bounded recent window."""
+    """LightGBM through mlforecast, refit at every origin on a bounded recent window
+    (settings chosen on the validation year, ``benchmarks/validation_year.py``)."""
 
     train_days: int = 1461  # four years
-    n_estimators: int = 500
-    learning_rate: float = 0.05
-    num_leaves: int = 63
+    n_estimators: int = 1000
+    learning_rate: float = 0.03
+    num_leaves: int = 31
     min_child_samples: int = 20
     subsample: float = 0.8
     colsample_bytree: float = 0.8

@@ -1,18 +1,21 @@
 """Features of the LightGBM forecaster, declared once for mlforecast.
 
-- **lags at and beyond the horizon** (hourly: 24 h, 48 h, one week, four weeks): every
-  step of a day-ahead forecast is then computed from values known at the origin, so one
-  model forecasts all 24 steps with nothing fed back (see :mod:`forecasting.models`);
-- **rolling means and spreads** (standard deviations) of the first lag over the last day,
-  week and four weeks: the level and volatility of the recent past, shifted by the horizon
-  so that they too are known at the origin;
+- **lags at and beyond the horizon** (hourly: 24 h, 48 h, one week, four weeks), known at
+  the origin for every step of a day-ahead forecast;
+- **the last three hours** (lags 1-3): recursive, so beyond the first step they are the
+  model's own forecasts (see :mod:`forecasting.models` for why);
+- **rolling means and spreads** (standard deviations) of the horizon's lag over the last
+  day, week and four weeks: the level and volatility of the recent past, shifted by the
+  horizon so that they too are known at the origin;
 - **calendar**: hour of day, day of week, month, day of year;
 - **holidays** (US federal, the `holidays` package Prophet uses too): the day itself and
   the signed distance in days to the nearest one (bridge days and the Friday after
   Thanksgiving are low too).
 
-mlforecast computes the lags and rolling windows per series and updates them while
-forecasting, identically in training, in the backtest and in serving.
+The target is the change from the same hour a day earlier (mlforecast's
+``Differences([24])``; lags and windows are of that change), turned back into load by
+mlforecast. mlforecast computes the lags and rolling windows per series and updates them
+while forecasting, identically in training, in the backtest and in serving.
 """
 
 from __future__ import annotations
@@ -72,13 +75,13 @@ def calendar_features(cadence: Cadence) -> list[Any]:
 
 
 def lag_transforms(cadence: Cadence) -> dict[int, list[Any]]:
-    """Rolling mean and standard deviation of the first lag over each window."""
+    """Rolling mean and standard deviation of the horizon's lag over each window."""
     from mlforecast.lag_transforms import RollingMean, RollingStd
 
     transforms: list[Any] = []
     for window in cadence.windows:
         transforms += [RollingMean(window_size=window), RollingStd(window_size=window)]
-    return {cadence.lags[0]: transforms}
+    return {cadence.horizon: transforms}
 
 
 def lightgbm_params(settings: LightGBMSettings, seed: int) -> dict[str, Any]:
@@ -105,20 +108,26 @@ def make_mlforecast(cadence: Cadence, settings: LightGBMSettings, seed: int) -> 
     """An unfitted :class:`mlforecast.MLForecast` with one LightGBM model."""
     import lightgbm as lgb
     from mlforecast import MLForecast
+    from mlforecast.target_transforms import Differences
 
-    if min(cadence.lags) < cadence.horizon:
-        raise ValueError(f"lags {cadence.lags} must all be >= the horizon {cadence.horizon}")
+    if min(cadence.seasonal_lags) < cadence.horizon:
+        raise ValueError(
+            f"seasonal lags {cadence.seasonal_lags} must all be >= the horizon {cadence.horizon}"
+        )
     return MLForecast(
         models={"LightGBM": lgb.LGBMRegressor(**lightgbm_params(settings, seed))},
         freq=cadence.freq,
         lags=list(cadence.lags),
         lag_transforms=lag_transforms(cadence),
         date_features=calendar_features(cadence),
+        target_transforms=[Differences(list(cadence.differences))] if cadence.differences else None,
         num_threads=1,
     )
 
 
 def history_needed(cadence: Cadence) -> int:
     """Steps of history behind the last known value that the features read: the longest
-    lag plus the longest rolling window over the first lag."""
-    return max(max(cadence.lags), cadence.lags[0] + max(cadence.windows)) + cadence.horizon
+    lag or rolling window (over the horizon's lag), after the differences, plus a
+    horizon's margin."""
+    longest = max(max(cadence.lags), cadence.horizon + max(cadence.windows))
+    return longest + sum(cadence.differences) + cadence.horizon

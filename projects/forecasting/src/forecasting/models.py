@@ -10,10 +10,14 @@ day-ahead track record cheaply (the calibration set of the intervals).
 - :class:`ProphetForecaster`: Prophet, one model per series, daily, weekly and yearly
   seasonality and the country's holidays, on a bounded recent window.
 - :class:`LightGBMForecaster`: one LightGBM model for all series, through mlforecast,
-  with lags at and beyond the horizon. For the 24-step backtest that makes it a *direct*
-  forecast in all but name: no step reads another step's prediction, so errors do not
-  compound. Beyond the shortest lag (the app's 2-7 day forecasts) mlforecast continues
-  *recursively*, feeding predictions back as lags.
+  **recursive**: the lags at and beyond the horizon (24 h … four weeks) are known at the
+  origin for every step, the last three hours are the model's own forecasts beyond the
+  first step. Lags ≥ 24 h alone (one model, nothing fed back) were the first design; on
+  the validation year its first hour was already 3.3 % off, because midnight's load, the
+  best news about tomorrow's level, was 24 steps away; the three short lags bring the
+  first hours under 1 % and the day's MAPE from 5.1 % to 4.1 % (to 3.9 % with the change
+  from a day earlier as the target and slower, smaller trees), while the errors fed back
+  never made the 24th hour worse than without them.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ MODELS = ("SeasonalNaive", "Prophet", "LightGBM")
 DISPLAY_NAMES = {
     "SeasonalNaive": "Seasonal naive (same hour last week)",
     "Prophet": "Prophet (tuned, refit per origin)",
-    "LightGBM": "LightGBM (mlforecast, lags ≥ 24 h)",
+    "LightGBM": "LightGBM (mlforecast, recursive)",
 }
 
 

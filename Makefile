@@ -11,7 +11,7 @@ MLFLOW_PORT ?= 5000
 PORT        ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint format mlflow-ui clean housing-app nlp-deep $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-fast lint format mlflow-ui clean housing-app nlp-deep anomaly-app anomaly-deep $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -45,16 +45,23 @@ housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501
 nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for the nlp dense model
 	sh projects/nlp/scripts/install_deep.sh "$(UV)"
 
+anomaly-app: $(SYNCED) ## Start the anomaly dashboard (Streamlit, http://127.0.0.1:8501)
+	$(RUN) streamlit run projects/anomaly/src/anomaly/app.py --server.address 127.0.0.1 --server.headless true
+
+anomaly-deep: $(SYNCED) ## Add the opt-in torch extra for the anomaly autoencoder (CPU wheel when provided)
+	sh scripts/install_torch_extra.sh anomaly deep "$(UV)"
+
 test: $(SYNCED) ## Run every test (unit, API, data, reproducibility; real data when TENFOLD_DATA_DIR is set)
 	$(RUN) pytest
 
 test-fast: $(SYNCED) ## Skip the slow tests (full trainings)
 	$(RUN) pytest -m "not slow"
 
-lint: $(SYNCED) ## ruff (lint + format check) and mypy on the library
+lint: $(SYNCED) ## ruff (lint + format check) and mypy on the library and the anomaly package
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) mypy projects/anomaly/src/anomaly
 
 format: $(SYNCED) ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -33,7 +33,7 @@ class AutoencoderDetector(Detector):
         from torch import nn
 
         windows = SlidingWindows(self.cfg.lags).fit(past)
-        features = torch.as_tensor(windows.transform(past), dtype=torch.float32)
+        features = torch.from_numpy(np.array(windows.transform(past), dtype=np.float32))
         torch.set_num_threads(1)
         generator = torch.Generator().manual_seed(self.seed)
         width = features.shape[1]
@@ -49,9 +49,7 @@ class AutoencoderDetector(Detector):
         with torch.no_grad():
             for parameter in network.parameters():
                 bound = 1.0 / np.sqrt(parameter.shape[-1])
-                parameter.copy_(
-                    (torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound
-                )
+                parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
         optimiser = torch.optim.Adam(network.parameters(), lr=0.01)
         for _ in range(self.cfg.epochs):
             optimiser.zero_grad()
@@ -65,7 +63,7 @@ class AutoencoderDetector(Detector):
         import torch
 
         windows, network = state
-        features = torch.as_tensor(windows.transform(rows)[-n_new:], dtype=torch.float32)
+        features = torch.from_numpy(np.array(windows.transform(rows)[-n_new:], dtype=np.float32))
         with torch.no_grad():
             error = ((network(features) - features) ** 2).mean(dim=1)
         return np.asarray(error.numpy(), dtype=float)

@@ -50,7 +50,7 @@ class DetectorConfig:
     # spread of the `calibration_rows` before them; its Gaussian tail probability p
     # becomes the score -log10(p) / tail_decades, clipped to [0, 1]
     calibration_rows: int = 1000
-    smoothing: int = 3
+    smoothing: int = 1
     tail_decades: float = 16.0
     # alarm de-duplication: a score stands only when it beats every score of the
     # `refractory` rows before it (NAB counts each flagged row outside a window)

@@ -153,9 +153,7 @@ class Twin:
 ANOMALY_KINDS = ("spike", "level_shift", "noise_burst", "flatline", "dip")
 
 
-def synthetic_series(
-    n_rows: int, seed: int, *, n_anomalies: int = 2, step: str = "5min"
-) -> Twin:
+def synthetic_series(n_rows: int, seed: int, *, n_anomalies: int = 2, step: str = "5min") -> Twin:
     """A sensor with a daily cycle, slow drift and noise, and ``n_anomalies`` injected
     anomalies (spike, level shift, noise burst, flatline, dip) after the probationary
     15 %; each gets a NAB-style window (10 % of the series shared between the anomalies,
@@ -164,12 +162,7 @@ def synthetic_series(
     times = pd.date_range("2024-01-01", periods=n_rows, freq=step)
     per_day = int(pd.Timedelta("1D") / pd.Timedelta(step))
     t = np.arange(n_rows)
-    values = (
-        50
-        + 10 * np.sin(2 * np.pi * t / per_day)
-        + 0.002 * t
-        + rng.normal(0, 1.0, n_rows)
-    )
+    values = 50 + 10 * np.sin(2 * np.pi * t / per_day) + 0.002 * t + rng.normal(0, 1.0, n_rows)
     width = max(4, int(0.1 * n_rows / max(1, n_anomalies)))
     first = nab.probation_length(n_rows) + width
     centres = np.linspace(first, n_rows - width, n_anomalies).astype(int)
@@ -284,7 +277,9 @@ def read_sensor_csv(path: Path, time_column: str, value_columns: Sequence[str]) 
         raise DataError(f"{path}: give at least one --value-col")
     missing = [c for c in (time_column, *value_columns) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: column(s) {missing} not in the file; it has {list(frame.columns)}")
+        raise DataError(
+            f"{path}: column(s) {missing} not in the file; it has {list(frame.columns)}"
+        )
     if time_column in value_columns:
         raise DataError(f"{path}: {time_column!r} is the time column, not a value column")
     columns = [tfdata.ColumnSpec(time_column, "datetime")]
@@ -307,9 +302,7 @@ def read_sensor_csv(path: Path, time_column: str, value_columns: Sequence[str]) 
     )
 
 
-def read_nab_results(
-    folder: Path, known: Mapping[str, object]
-) -> dict[str, pd.DataFrame]:
+def read_nab_results(folder: Path, known: Mapping[str, object]) -> dict[str, pd.DataFrame]:
     """NAB-format detector outputs below ``folder`` (columns ``timestamp`` and
     ``anomaly_score``), keyed by the NAB series they score (``<category>/<file>`` in
     ``known``, the label file's keys). NAB names them ``<detector>_<file>`` inside a
@@ -332,7 +325,10 @@ def read_nab_results(
             )
         frame = tfdata.read_csv_checked(
             path,
-            [tfdata.ColumnSpec("timestamp", "datetime"), tfdata.ColumnSpec("anomaly_score", "float")],
+            [
+                tfdata.ColumnSpec("timestamp", "datetime"),
+                tfdata.ColumnSpec("anomaly_score", "float"),
+            ],
         )
         found[key] = frame
     if not found:
@@ -351,3 +347,34 @@ def _series_key(path: Path, root: Path, by_file: Mapping[str, list[str]]) -> str
         if len(keys) == 1:
             return keys[0]
     return None
+
+
+# --------------------------------------------------------------------------- published
+
+
+PUBLISHED_DETECTORS = ("numenta", "windowedGaussian")
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published NAB detector on the category: its outputs and NAB's per-file scores."""
+
+    detector: str
+    outputs: Mapping[str, pd.DataFrame]  # series file name -> timestamp, anomaly_score
+    scores: pd.DataFrame  # NAB's *_standard_scores.csv rows of the category
+
+
+def load_published(cfg: AnomalyConfig, detector: str) -> Published | None:
+    """NAB's published outputs of ``detector`` (None when they cannot be found)."""
+    outputs = [f"results/{detector}/{cfg.category}/{detector}_{name}" for name in NAB_SERIES]
+    summary = f"results/{detector}/{detector}_standard_scores.csv"
+    resolved = tfdata.resolve(cfg.nab_dataset, [*outputs, summary], progress=False)
+    if not resolved.found:
+        return None
+    frames = {
+        name: pd.read_csv(resolved.paths[path], usecols=["timestamp", "anomaly_score"])
+        for name, path in zip(NAB_SERIES, outputs, strict=True)
+    }
+    scores = pd.read_csv(resolved.paths[summary])
+    scores = scores[scores["File"].astype(str).str.startswith(f"{cfg.category}/")]
+    return Published(detector, frames, scores.reset_index(drop=True))

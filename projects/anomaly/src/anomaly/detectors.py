@@ -278,7 +278,9 @@ def build(names: Sequence[str], cfg: DetectorConfig, seed: int) -> list[Detector
             continue
         if name not in classes:
             hint = f"; {DEEP_HINT}" if name == "autoencoder" else ""
-            raise InvalidInput("detectors", f"unknown detector {name!r}; use {sorted(classes)}{hint}")
+            raise InvalidInput(
+                "detectors", f"unknown detector {name!r}; use {sorted(classes)}{hint}"
+            )
         out.append(classes[name](cfg, seed))
     return out
 

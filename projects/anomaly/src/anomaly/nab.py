@@ -244,9 +244,7 @@ class Sweep:
         return float(self.thresholds[k]), float(self.scores[k])
 
 
-def sweep(
-    series: Sequence[tuple[np.ndarray, Layout]], profile: Profile
-) -> Sweep:
+def sweep(series: Sequence[tuple[np.ndarray, Layout]], profile: Profile) -> Sweep:
     """Total score over ``series`` (anomaly scores, layout) at every distinct score,
     computed in one pass over the rows sorted by score (NAB's optimiser)."""
     scores, weights, windows = [], [], []

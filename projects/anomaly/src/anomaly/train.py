@@ -1,0 +1,369 @@
+"""Running the detectors and choosing their thresholds, the two ways.
+
+There is nothing to train in the supervised sense: every detector learns each series'
+normal on its probationary rows and keeps learning causally (see
+:mod:`anomaly.detectors`). What the labels decide is one number per detector, its
+threshold, chosen two ways and reported side by side:
+
+- **NAB's protocol**: the threshold that maximises the detector's total score over the
+  whole category (NAB's optimiser; the labels of every series are used);
+- **leave one series out**: each series is scored at the threshold that maximises the
+  total over the *other* six (the honest figure: the series scored never chose it).
+
+C-MAPSS engines are scored the same way, with one label window per engine (its last
+``rul_threshold + 1`` cycles); engines ``1..fit_engines`` choose the thresholds.
+
+:class:`AnomalyModel` (what is registered) holds the detectors' configuration and
+thresholds; serving and ``detect`` score with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from anomaly import nab
+from anomaly.config import CONSENSUS, FAMILIES, AnomalyConfig, DetectorConfig
+from anomaly.data import Cmapss, Corpus, Series
+from anomaly.detectors import Detection, default_detectors, detect
+from anomaly.features import as_matrix
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def detector_names(cfg: AnomalyConfig) -> tuple[str, ...]:
+    return cfg.detectors if cfg.detectors is not None else default_detectors()
+
+
+@dataclass(frozen=True)
+class ScoredSeries:
+    """One series with its scoring layout and every detector's output."""
+
+    series: Series
+    layout: nab.Layout
+    detections: Mapping[str, Detection]
+
+
+def detect_corpus(
+    corpus: Corpus, cfg: AnomalyConfig, progress: ProgressFn | None = None
+) -> dict[str, ScoredSeries]:
+    names = detector_names(cfg)
+    out = {}
+    for done, (name, series) in enumerate(sorted(corpus.series.items())):
+        start = nab.probation_length(series.n_rows, cfg.probation_fraction)
+        out[name] = ScoredSeries(
+            series,
+            series.layout(cfg.probation_fraction),
+            detect(series.values, start, names, cfg.detector, seed=cfg.seed),
+        )
+        if progress:
+            progress("nab", done + 1, len(corpus.series))
+    return out
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """A detector's thresholds under one protocol and the per-file scores they give."""
+
+    detector: str
+    protocol: str
+    thresholds: dict[str, float]  # per series (the same for all under NAB's protocol)
+    files: dict[str, nab.FileScore]
+    n_windows: int
+    profile: nab.Profile
+
+    @property
+    def raw_score(self) -> float:
+        return float(sum(f.score for f in self.files.values()))
+
+    @property
+    def normalised(self) -> float:
+        return nab.normalised(self.raw_score, self.n_windows, self.profile)
+
+
+def _pairs(
+    scored: Mapping[str, ScoredSeries], detector: str, names: Sequence[str]
+) -> list[tuple[np.ndarray, nab.Layout]]:
+    return [(scored[n].detections[detector].score, scored[n].layout) for n in names]
+
+
+def nab_protocol(
+    scored: Mapping[str, ScoredSeries], detector: str, profile: nab.Profile
+) -> ThresholdChoice:
+    """One threshold for the category, NAB's optimum over all of it."""
+    names = sorted(scored)
+    threshold, _ = nab.sweep(_pairs(scored, detector, names), profile).best()
+    files = {
+        n: nab.score_file(
+            scored[n].detections[detector].score, scored[n].layout, threshold, profile
+        )
+        for n in names
+    }
+    return ThresholdChoice(
+        detector,
+        "nab",
+        dict.fromkeys(names, threshold),
+        files,
+        sum(f.n_windows for f in files.values()),
+        profile,
+    )
+
+
+def leave_one_series_out(
+    scored: Mapping[str, ScoredSeries], detector: str, profile: nab.Profile
+) -> ThresholdChoice:
+    """Each series at the optimum over the others."""
+    names = sorted(scored)
+    thresholds, files = {}, {}
+    for held_out in names:
+        others = [n for n in names if n != held_out]
+        threshold, _ = nab.sweep(_pairs(scored, detector, others), profile).best()
+        thresholds[held_out] = threshold
+        item = scored[held_out]
+        files[held_out] = nab.score_file(
+            item.detections[detector].score, item.layout, threshold, profile
+        )
+    return ThresholdChoice(
+        detector,
+        "leave_one_series_out",
+        thresholds,
+        files,
+        sum(f.n_windows for f in files.values()),
+        profile,
+    )
+
+
+# --------------------------------------------------------------------------- C-MAPSS
+
+
+@dataclass(frozen=True)
+class Engine:
+    unit: int
+    values: np.ndarray  # cycles × sensors, causally smoothed
+    remaining: np.ndarray  # remaining useful life at each cycle (for a test engine: true)
+    run_to_failure: bool
+
+    def layout(self, cfg: AnomalyConfig) -> nab.Layout:
+        """NAB's layout with one window: the cycles with RUL ≤ the threshold, probation =
+        the baseline cycles (a truncated engine that never gets there has no window)."""
+        failing = np.flatnonzero(self.remaining <= cfg.cmapss.rul_threshold)
+        windows = [(int(failing[0]), int(failing[-1]))] if len(failing) else []
+        base = nab.layout(len(self.remaining), windows, probation_fraction=0.0)
+        window_id = base.window_id.copy()
+        window_id[: cfg.cmapss.baseline_cycles] = nab.PROBATIONARY
+        return dataclasses.replace(base, window_id=window_id)
+
+
+def engines(
+    frame: pd.DataFrame, cfg: AnomalyConfig, *, final_rul: np.ndarray | None = None
+) -> list[Engine]:
+    """Engines of a C-MAPSS frame, sensors smoothed by a causal rolling mean."""
+    out = []
+    sensors = list(cfg.cmapss.sensors)
+    for k, (unit, rows) in enumerate(frame.groupby("unit", sort=True)):
+        rows = rows.sort_values("cycle")
+        smoothed = (
+            rows[sensors].rolling(cfg.cmapss.smoothing_cycles, min_periods=1).mean().to_numpy()
+        )
+        cycles = rows["cycle"].to_numpy()
+        last = cycles.max() + (0 if final_rul is None else int(final_rul[k]))
+        out.append(Engine(int(unit), smoothed, last - cycles, final_rul is None))
+    return out
+
+
+@dataclass(frozen=True)
+class EngineDetections:
+    engine: Engine
+    layout: nab.Layout
+    detections: Mapping[str, Detection]
+
+
+def detect_engines(
+    fleet: Sequence[Engine],
+    cfg: AnomalyConfig,
+    progress: ProgressFn | None = None,
+    stage: str = "cmapss",
+) -> list[EngineDetections]:
+    names = tuple(n for n in detector_names(cfg))
+    out = []
+    for done, engine in enumerate(fleet):
+        out.append(
+            EngineDetections(
+                engine,
+                engine.layout(cfg),
+                detect(
+                    engine.values,
+                    cfg.cmapss.baseline_cycles,
+                    names,
+                    cfg.cmapss.detector,
+                    seed=cfg.seed,
+                ),
+            )
+        )
+        if progress:
+            progress(stage, done + 1, len(fleet))
+    return out
+
+
+def cmapss_thresholds(fit: Sequence[EngineDetections], profile: nab.Profile) -> dict[str, float]:
+    """Per detector, NAB's optimum over the fitting engines."""
+    names = list(fit[0].detections)
+    return {
+        name: nab.sweep([(e.detections[name].score, e.layout) for e in fit], profile).best()[0]
+        for name in names
+    }
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class AnomalyModel(BaseEstimator):  # type: ignore[misc]
+    """The registered model: which detectors, how they are configured, their thresholds.
+
+    Nothing in it is fitted to a series: each series (a file, a stream) is learnt on its
+    own probationary rows when it is scored.
+    """
+
+    def __init__(
+        self,
+        detectors: tuple[str, ...] = ("zscore", "iqr", "iforest", "lof"),
+        detector_config: dict[str, Any] | None = None,
+        thresholds: dict[str, float] | None = None,
+        champion: str = CONSENSUS,
+        probation_fraction: float = nab.PROBATION_FRACTION,
+        seed: int = 42,
+    ) -> None:
+        self.detectors = detectors
+        self.detector_config = detector_config
+        self.thresholds = thresholds
+        self.champion = champion
+        self.probation_fraction = probation_fraction
+        self.seed = seed
+
+    def fit(self, X: Any = None, y: Any = None) -> AnomalyModel:
+        self.config_ = DetectorConfig(**(self.detector_config or {}))
+        return self
+
+    @property
+    def config(self) -> DetectorConfig:
+        return DetectorConfig(**(self.detector_config or {}))
+
+    def probation(self, n_rows: int) -> int:
+        return nab.probation_length(n_rows, self.probation_fraction)
+
+    def score_series(
+        self, values: np.ndarray, probation: int | None = None
+    ) -> dict[str, Detection]:
+        X = as_matrix(values)
+        start = self.probation(len(X)) if probation is None else probation
+        return detect(X, start, self.detectors, self.config, seed=self.seed)
+
+    def flags_frame(
+        self, timestamps: np.ndarray, values: np.ndarray, probation: int | None = None
+    ) -> pd.DataFrame:
+        """One row per timestamp: each detector's score and flag, and the agreement
+        (detectors and families flagging)."""
+        detections = self.score_series(values, probation)
+        thresholds = self.thresholds or {}
+        frame: dict[str, Any] = {"timestamp": timestamps}
+        flagged = {}
+        for name, detection in detections.items():
+            frame[f"{name}_score"] = np.round(detection.score, 6)
+            flagged[name] = detection.flags(thresholds.get(name, np.inf))
+            frame[f"{name}_flag"] = flagged[name]
+        members = [n for n in detections if n != CONSENSUS]
+        frame["detectors_flagged"] = np.sum([flagged[n] for n in members], axis=0)
+        frame["families_flagged"] = np.sum(
+            [
+                np.any([flagged[m] for m in group if m in flagged], axis=0)
+                for group in FAMILIES.values()
+                if any(m in flagged for m in group)
+            ],
+            axis=0,
+        )
+        return pd.DataFrame(frame)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The champion detector's flags for a frame of value columns (one series)."""
+        values = X.select_dtypes("number").to_numpy(dtype=float)
+        detection = self.score_series(values)[self.champion]
+        return np.asarray(detection.flags((self.thresholds or {}).get(self.champion, np.inf)))
+
+
+@dataclass
+class TrainResult:
+    """A run's detections, thresholds under both protocols, and C-MAPSS results."""
+
+    cfg: AnomalyConfig
+    corpus: Corpus
+    scored: dict[str, ScoredSeries]
+    nab_choices: dict[str, ThresholdChoice]
+    loso_choices: dict[str, ThresholdChoice]
+    cmapss: Cmapss | None = None
+    cmapss_fit: list[EngineDetections] = field(default_factory=list)
+    cmapss_eval: list[EngineDetections] = field(default_factory=list)
+    cmapss_test: list[EngineDetections] = field(default_factory=list)
+    cmapss_thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def detectors(self) -> list[str]:
+        return list(self.nab_choices)
+
+    @property
+    def champion(self) -> str:
+        """The best detector by the honest protocol (leave one series out)."""
+        return max(self.loso_choices, key=lambda n: (self.loso_choices[n].normalised, n))
+
+    def model(self) -> AnomalyModel:
+        thresholds = {
+            n: c.thresholds[next(iter(c.thresholds))] for n, c in self.nab_choices.items()
+        }
+        return AnomalyModel(
+            detectors=tuple(n for n in self.detectors if n != CONSENSUS),
+            detector_config=dataclasses.asdict(self.cfg.detector),
+            thresholds=thresholds,
+            champion=self.champion,
+            probation_fraction=self.cfg.probation_fraction,
+            seed=self.cfg.seed,
+        ).fit()
+
+
+def train(
+    cfg: AnomalyConfig,
+    corpus: Corpus,
+    cmapss: Cmapss | None = None,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
+    """Every detector on every series, thresholds both ways; C-MAPSS when given."""
+    profile = corpus.profiles.get(cfg.profile, nab.PROFILES.get(cfg.profile))
+    if profile is None:
+        from tenfold.errors import DataError
+
+        raise DataError(f"unknown NAB profile {cfg.profile!r}; use {sorted(corpus.profiles)}")
+    scored = detect_corpus(corpus, cfg, progress)
+    names = list(next(iter(scored.values())).detections)
+    result = TrainResult(
+        cfg,
+        corpus,
+        scored,
+        {n: nab_protocol(scored, n, profile) for n in names},
+        {n: leave_one_series_out(scored, n, profile) for n in names},
+    )
+    if cmapss is not None:
+        train_engines = engines(cmapss.train, cfg)
+        fit = [e for e in train_engines if e.unit <= cfg.cmapss.fit_engines]
+        rest = [e for e in train_engines if e.unit > cfg.cmapss.fit_engines]
+        result.cmapss = cmapss
+        result.cmapss_fit = detect_engines(fit, cfg, progress, "cmapss fit")
+        result.cmapss_eval = detect_engines(rest, cfg, progress, "cmapss eval")
+        result.cmapss_test = detect_engines(
+            engines(cmapss.test, cfg, final_rul=cmapss.test_rul), cfg, progress, "cmapss test"
+        )
+        result.cmapss_thresholds = cmapss_thresholds(result.cmapss_fit, profile)
+    return result

@@ -79,12 +79,13 @@ def test_each_detector_finds_the_planted_anomaly(
     assert detection.score[peak] > 1.3 * others.max()
 
 
-def test_consensus_is_the_members_mean_score(
+def test_consensus_is_the_members_mean_and_union_their_max(
     planted: np.ndarray, small_cfg: DetectorConfig
 ) -> None:
     out = detect(planted, PROBATION, CLASSICAL, small_cfg, seed=1)
-    mean = np.mean([out[n].calibrated for n in CLASSICAL], axis=0)
-    np.testing.assert_allclose(out["consensus"].calibrated, mean)
+    members = np.vstack([out[n].calibrated for n in CLASSICAL])
+    np.testing.assert_allclose(out["consensus"].calibrated, members.mean(axis=0))
+    np.testing.assert_allclose(out["union"].calibrated, members.max(axis=0))
     assert int(np.argmax(out["consensus"].score)) in range(PLANTED, PLANTED + 4)
 
 
@@ -115,7 +116,7 @@ def test_a_stream_scored_point_by_point_equals_the_batch(
     scorer = StreamScorer(CLASSICAL, small_cfg, {}, probation=PROBATION, seed=1)
     points = [scorer.update(x) for x in planted]
     assert all(p.learning for p in points[:PROBATION])
-    for name in [*CLASSICAL, "consensus"]:
+    for name in [*CLASSICAL, "consensus", "union"]:
         streamed = np.array([p.scores.get(name, 0.0) for p in points])
         np.testing.assert_allclose(streamed, batch[name].score, atol=1e-9)
     # bounded: the scorer keeps a fixed number of rows, not the stream

@@ -139,7 +139,8 @@ def _track_and_register(
             prefix="normalised.",
         )
         model = result.model()
-        example = pd.DataFrame({"value": [float(v) for v in range(12)]})
+        # long enough for every detector to learn its probationary rows
+        example = pd.DataFrame({"value": [float(v % 17) for v in range(200)]})
         logged = tracking.log_sklearn_model(
             model,
             input_example=example,
@@ -225,7 +226,7 @@ def evaluate(
         announce_synthetic("NAB series")
     profile = corpus.profiles[cfg.profile]
     report: dict[str, Any] = {}
-    for name in (*model.detectors, "consensus"):
+    for name in (*model.detectors, "consensus", "union"):
         threshold = (model.thresholds or {}).get(name)
         if threshold is None:
             continue

@@ -19,6 +19,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "reconstruction": RECONSTRUCTION,
 }
 CONSENSUS = "consensus"
+UNION = "union"
+# built from the other detectors' scores, not from the series
+COMBINED = (CONSENSUS, UNION)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,9 @@ class CmapssConfig:
             max_samples=30,
             smoothing=1,
             refractory=0,
-            tail_decades=16.0,
+            # a degrading engine drifts far from its 30 baseline cycles: a wide scale
+            # keeps the score below 1 (unsaturated) until close to failure
+            tail_decades=5000.0,
         )
     )
 

@@ -13,7 +13,8 @@ from that row and the rows before it only, then :func:`calibrate` makes it a sco
 - **reconstruction**: the sliding-window autoencoder of :mod:`anomaly.autoencoder`
   (opt-in torch extra);
 - **consensus**: the mean of the members' calibrated scores (high only where several
-  agree), de-duplicated like the others.
+  agree), and **union**: their maximum (high where any one is sure), both
+  de-duplicated like the others.
 
 A model-based detector is defined by ``fit(past) → state`` and ``raw(state, rows)``;
 :meth:`Detector.raw_series` runs the refit schedule over a series. That loop is the
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import norm
 
-from anomaly.config import CONSENSUS, DetectorConfig
+from anomaly.config import COMBINED, CONSENSUS, UNION, DetectorConfig
 from anomaly.features import SlidingWindows, as_matrix, rolling_past
 
 # statistical detectors start scoring once two past rows exist
@@ -274,7 +275,7 @@ def build(names: Sequence[str], cfg: DetectorConfig, seed: int) -> list[Detector
     classes = detector_classes()
     out = []
     for name in names:
-        if name == CONSENSUS:
+        if name in COMBINED:
             continue
         if name not in classes:
             hint = f"; {DEEP_HINT}" if name == "autoencoder" else ""
@@ -379,12 +380,19 @@ def detect(
             deduplicate(calibrated, cfg.refractory),
         )
     if len(out) >= 2:
-        out[CONSENSUS] = consensus(out, cfg)
+        out.update(combined(out, cfg))
     return out
 
 
-def consensus(members: Mapping[str, Detection], cfg: DetectorConfig) -> Detection:
-    """The members' mean calibrated score, de-duplicated: high only where they agree."""
+def combine(calibrated: np.ndarray) -> dict[str, np.ndarray]:
+    """Members' calibrated scores (members × rows) → the consensus (their mean: high only
+    where they agree) and the union (their maximum: high where any one is sure)."""
+    return {CONSENSUS: calibrated.mean(axis=0), UNION: calibrated.max(axis=0)}
+
+
+def combined(members: Mapping[str, Detection], cfg: DetectorConfig) -> dict[str, Detection]:
     stacked = np.vstack([d.calibrated for d in members.values()])
-    mean = stacked.mean(axis=0)
-    return Detection(CONSENSUS, CONSENSUS, mean, mean, deduplicate(mean, cfg.refractory))
+    return {
+        name: Detection(name, name, score, score, deduplicate(score, cfg.refractory))
+        for name, score in combine(stacked).items()
+    }

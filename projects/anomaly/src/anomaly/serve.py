@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path as PathParam, Request, Res
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from anomaly.config import CONSENSUS, PROJECT_DIR, AnomalyConfig
+from anomaly.config import COMBINED, CONSENSUS, PROJECT_DIR, AnomalyConfig
 from anomaly.streaming import PointScore, StreamScorer, StreamStore
 from anomaly.train import AnomalyModel
 from tenfold.errors import DataError
@@ -288,7 +288,7 @@ def published_model(reports: Path = PROJECT_DIR / "reports") -> AnomalyModel:
     if not path.is_file():
         raise DataError(f"no registered model and no {path}: run `make anomaly` first")
     metrics = json.loads(path.read_text(encoding="utf-8"))
-    names = tuple(n for n in metrics["models"] if n != CONSENSUS)
+    names = tuple(n for n in metrics["models"] if n not in COMBINED)
     thresholds = {n: float(m["nab"]["threshold"]) for n, m in metrics["models"].items()}
     from anomaly.detectors import detector_classes
 
@@ -297,7 +297,7 @@ def published_model(reports: Path = PROJECT_DIR / "reports") -> AnomalyModel:
         detectors=names,
         detector_config=metrics["protocol"]["detector"],
         thresholds=thresholds,
-        champion=metrics["champion"] if metrics["champion"] in (*names, CONSENSUS) else CONSENSUS,
+        champion=metrics["champion"] if metrics["champion"] in (*names, *COMBINED) else CONSENSUS,
         probation_fraction=metrics["protocol"]["probation_fraction"],
         seed=metrics["protocol"]["seed"],
     ).fit()

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from anomaly.config import CONSENSUS, FAMILIES, DetectorConfig
-from anomaly.detectors import MIN_PAST, Detector, build
+from anomaly.config import COMBINED, FAMILIES, DetectorConfig
+from anomaly.detectors import MIN_PAST, Detector, build, combine
 from anomaly.features import as_matrix
 
 _LOG10 = float(np.log(10.0))
@@ -108,7 +108,7 @@ class StreamScorer:
         self.seen = 0
         self.states: dict[str, Any] = {}
         self.calibrations = {d.name: _Calibration(cfg) for d in self.detectors}
-        self.consensus = _Calibration(cfg) if len(self.detectors) >= 2 else None
+        self.combined = {n: _Calibration(cfg) for n in COMBINED} if len(self.detectors) >= 2 else {}
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
 
@@ -133,9 +133,10 @@ class StreamScorer:
         if t < self.probation:
             return PointScore(t, True, {}, {}, 0)
         scores = {name: self.calibrations[name].alarm(c) for name, c in calibrated.items()}
-        if self.consensus is not None:
-            mean = float(np.mean(list(calibrated.values())))
-            scores[CONSENSUS] = self.consensus.alarm(mean)
+        if self.combined:
+            members = np.array(list(calibrated.values())).reshape(-1, 1)
+            for name, value in combine(members).items():
+                scores[name] = self.combined[name].alarm(float(value[0]))
         flags = {
             name: bool(score >= self.thresholds.get(name, np.inf)) for name, score in scores.items()
         }

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from anomaly import nab
-from anomaly.config import CONSENSUS, FAMILIES, AnomalyConfig, DetectorConfig
+from anomaly.config import COMBINED, CONSENSUS, FAMILIES, AnomalyConfig, DetectorConfig
 from anomaly.data import Cmapss, Corpus, Series
 from anomaly.detectors import Detection, default_detectors, detect
 from anomaly.features import as_matrix
@@ -211,13 +211,49 @@ def detect_engines(
     return out
 
 
-def cmapss_thresholds(fit: Sequence[EngineDetections], profile: nab.Profile) -> dict[str, float]:
-    """Per detector, NAB's optimum over the fitting engines."""
-    names = list(fit[0].detections)
-    return {
-        name: nab.sweep([(e.detections[name].score, e.layout) for e in fit], profile).best()[0]
-        for name in names
-    }
+def first_alarms(
+    item: EngineDetections, name: str, thresholds: np.ndarray, baseline: int
+) -> np.ndarray:
+    """The row of an engine's first alarm at each threshold (``len`` when none): the
+    first row whose score reaches it, found on the running maximum."""
+    score = item.detections[name].score.copy()
+    score[:baseline] = 0.0
+    running = np.maximum.accumulate(score)
+    return np.searchsorted(running, thresholds, side="left")
+
+
+def first_alarm_utility(
+    items: Sequence[EngineDetections], name: str, thresholds: np.ndarray, cfg: AnomalyConfig
+) -> np.ndarray:
+    """Per threshold, the fleet's first-alarm score: an engine whose first alarm falls in
+    its last cycles (RUL ≤ the threshold) earns NAB's window weight of that cycle (1 at
+    the window's first cycle, less later); a first alarm before them (an engine pulled
+    while healthy) or none at all costs 1. An engine raises one alarm, so only the first
+    counts (NAB's per-row false positives would punish a detector for staying alarmed
+    through a degradation)."""
+    total = np.zeros(len(thresholds))
+    for item in items:
+        first = first_alarms(item, name, thresholds, cfg.cmapss.baseline_cycles)
+        n = len(item.engine.remaining)
+        clipped = np.minimum(first, n - 1)
+        in_window = (first < n) & (item.engine.remaining[clipped] <= cfg.cmapss.rul_threshold)
+        total += np.where(in_window, item.layout.unit[clipped], -1.0)
+    return total
+
+
+def cmapss_thresholds(fit: Sequence[EngineDetections], cfg: AnomalyConfig) -> dict[str, float]:
+    """Per detector, the threshold with the best first-alarm score on the fitting engines
+    (candidates: 400 quantiles of their scores; the higher one on a tie)."""
+    out = {}
+    for name in fit[0].detections:
+        scores = np.concatenate(
+            [e.detections[name].score[cfg.cmapss.baseline_cycles :] for e in fit]
+        )
+        candidates = np.unique(np.quantile(scores, np.linspace(0.5, 1.0, 400)))[::-1]
+        candidates = np.r_[nab.NEVER, candidates[candidates > 0]]
+        utility = first_alarm_utility(fit, name, candidates, cfg)
+        out[name] = float(candidates[int(np.argmax(utility))])
+    return out
 
 
 # --------------------------------------------------------------------------- the model
@@ -277,7 +313,7 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
             frame[f"{name}_score"] = np.round(detection.score, 6)
             flagged[name] = detection.flags(thresholds.get(name, np.inf))
             frame[f"{name}_flag"] = flagged[name]
-        members = [n for n in detections if n != CONSENSUS]
+        members = [n for n in detections if n not in COMBINED]
         frame["detectors_flagged"] = np.sum([flagged[n] for n in members], axis=0)
         frame["families_flagged"] = np.sum(
             [
@@ -325,7 +361,7 @@ class TrainResult:
             n: c.thresholds[next(iter(c.thresholds))] for n, c in self.nab_choices.items()
         }
         return AnomalyModel(
-            detectors=tuple(n for n in self.detectors if n != CONSENSUS),
+            detectors=tuple(n for n in self.detectors if n not in COMBINED),
             detector_config=dataclasses.asdict(self.cfg.detector),
             thresholds=thresholds,
             champion=self.champion,
@@ -357,13 +393,14 @@ def train(
     )
     if cmapss is not None:
         train_engines = engines(cmapss.train, cfg)
-        fit = [e for e in train_engines if e.unit <= cfg.cmapss.fit_engines]
-        rest = [e for e in train_engines if e.unit > cfg.cmapss.fit_engines]
+        # the first engines choose thresholds, the others report (half each at most)
+        n_fit = min(cfg.cmapss.fit_engines, len(train_engines) // 2)
+        fit, rest = train_engines[:n_fit], train_engines[n_fit:]
         result.cmapss = cmapss
         result.cmapss_fit = detect_engines(fit, cfg, progress, "cmapss fit")
         result.cmapss_eval = detect_engines(rest, cfg, progress, "cmapss eval")
         result.cmapss_test = detect_engines(
             engines(cmapss.test, cfg, final_rul=cmapss.test_rul), cfg, progress, "cmapss test"
         )
-        result.cmapss_thresholds = cmapss_thresholds(result.cmapss_fit, profile)
+        result.cmapss_thresholds = cmapss_thresholds(result.cmapss_fit, cfg)
     return result

@@ -1,0 +1,159 @@
+"""The API: series scoring, streams with bounded state, client mistakes as 422s, the
+shared ops routes, the API key."""
+
+from __future__ import annotations
+
+import dataclasses
+import tracemalloc
+import types
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from anomaly.config import COMBINED, CONSENSUS, DetectorConfig
+from anomaly.serve import AnomalyService, AnomalySettings, app
+from anomaly.streaming import StreamStore
+from anomaly.train import AnomalyModel
+from tenfold.serving import ModelCard
+
+NAMES = ("zscore", "iqr", "iforest", "lof")
+
+
+def service(small_cfg: DetectorConfig, **settings: object) -> AnomalyService:
+    model = AnomalyModel(
+        detectors=NAMES,
+        detector_config=dataclasses.asdict(small_cfg),
+        thresholds={n: 0.3 for n in (*NAMES, *COMBINED)},
+        champion=CONSENSUS,
+        seed=1,
+    ).fit()
+    options = {"stream_probation": 150, **settings}
+    return AnomalyService(
+        model, ModelCard(name="anomaly-test", version="7"), AnomalySettings(**options)
+    )
+
+
+@pytest.fixture
+def client(small_cfg: DetectorConfig) -> TestClient:
+    with TestClient(app(service=service(small_cfg))) as test_client:
+        yield test_client  # type: ignore[misc]
+
+
+def test_a_series_is_scored_and_the_spike_flagged(client: TestClient, planted: np.ndarray) -> None:
+    response = client.post("/v1/series/score", json={"values": planted.tolist(), "probation": 150})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["n_rows"] == 600 and body["probation"] == 150
+    assert set(body["scores"]) == {*NAMES, *COMBINED}
+    assert len(body["scores"]["lof"]) == 600
+    assert 450 in body["anomalies"]
+    assert body["families_flagged"][450] == 2
+    # the factory's /v1/predict scores a series the same way
+    same = client.post("/v1/predict", json={"values": planted.tolist(), "probation": 150})
+    assert same.json()["scores"] == body["scores"]
+
+
+def test_a_stream_answers_per_point_and_learns_first(
+    client: TestClient, planted: np.ndarray
+) -> None:
+    first = client.post("/v1/streams/pump-7/points", json={"values": planted[:100].tolist()})
+    assert first.status_code == 200, first.text
+    assert first.json()["rows_seen"] == 100
+    assert all(p["learning"] for p in first.json()["points"])
+    rest = client.post("/v1/streams/pump-7/points", json={"values": planted[100:].tolist()})
+    points = rest.json()["points"]
+    assert points[0]["index"] == 100
+    assert not points[-1]["learning"]
+    spike = points[450 - 100]
+    assert spike["anomaly"] and spike["scores"]["lof"] > 0.3
+    info = client.get("/v1/streams").json()
+    assert info["active"] == 1
+    # the same series as one batch request gives the same scores
+    batch = client.post("/v1/series/score", json={"values": planted.tolist(), "probation": 150})
+    assert spike["scores"]["lof"] == pytest.approx(batch.json()["scores"]["lof"][450], abs=1e-6)
+    assert client.delete("/v1/streams/pump-7").status_code == 204
+    assert client.delete("/v1/streams/pump-7").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/series/score", {"values": [1.0, 2.0]}, "values"),
+        ("/v1/series/score", {"values": [1.0] * 20, "probation": 50}, "body"),
+        ("/v1/series/score", {"values": [[1.0, 2.0], [1.0]] * 10}, "body"),
+        ("/v1/series/score", {"values": [1.0] * 20, "colour": "red"}, "colour"),
+        ("/v1/streams/pump-7/points", {"values": []}, "values"),
+        ("/v1/streams/pump-7/points", {"values": ["warm"]}, "values"),
+        ("/v1/streams/bad id!/points", {"values": [1.0]}, "path.stream_id"),
+    ],
+)
+def test_client_mistakes_are_422s_naming_the_field(
+    client: TestClient, path: str, body: dict[str, object], field: str
+) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    fields = [d["field"] for d in response.json()["detail"]]
+    assert any(f == field or f.startswith(f"{field}.") for f in fields), fields
+
+
+def test_a_stream_keeps_its_number_of_variables(client: TestClient) -> None:
+    client.post("/v1/streams/two/points", json={"values": [[1.0, 2.0]] * 3})
+    response = client.post("/v1/streams/two/points", json={"values": [5.0]})
+    assert response.status_code == 422
+    assert "2 variable(s)" in response.json()["detail"][0]["message"]
+
+
+def test_many_streams_stay_within_the_bound(small_cfg: DetectorConfig) -> None:
+    """500 streams through a store of 50: at most 50 are held, the oldest go first, and
+    memory stops growing with the number of streams."""
+    svc = service(small_cfg, max_streams=50)
+    with TestClient(app(service=svc)) as client:
+        body = {"values": list(np.sin(np.arange(30) / 3.0))}
+        tracemalloc.start()
+        for k in range(100):
+            client.post(f"/v1/streams/s{k}/points", json=body)
+        after_100, _ = tracemalloc.get_traced_memory()
+        for k in range(100, 500):
+            client.post(f"/v1/streams/s{k}/points", json=body)
+        after_500, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        info = client.get("/v1/streams").json()
+    assert info["active"] == 50
+    assert info["evicted"] == 450
+    assert "s499" in svc.store and "s0" not in svc.store
+    # five times the streams, (nearly) the same memory: the state is bounded
+    assert after_500 < 1.5 * after_100
+
+
+def test_idle_streams_expire() -> None:
+    now = [0.0]
+    store = StreamStore(
+        lambda n: types.SimpleNamespace(last_used=0.0),  # type: ignore[arg-type,return-value]
+        max_streams=10,
+        ttl_seconds=60,
+        clock=lambda: now[0],
+    )
+    store.get("a", 1)
+    now[0] = 30.0
+    store.get("b", 1)
+    now[0] = 75.0  # "a" idle 75 s, "b" 45 s
+    store.get("c", 1)
+    assert "a" not in store and "b" in store and "c" in store
+
+
+def test_ops_routes_and_the_api_key(small_cfg: DetectorConfig) -> None:
+    from pydantic import SecretStr
+
+    settings = AnomalySettings(api_key=SecretStr("s3cret"), stream_probation=150)
+    with TestClient(app(settings, service=service(small_cfg))) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/ready").status_code == 200
+        assert client.get("/v1/model").status_code == 401
+        assert client.post("/v1/streams/a/points", json={"values": [1.0]}).status_code == 401
+        ok = client.post(
+            "/v1/streams/a/points", json={"values": [1.0]}, headers={"X-API-Key": "s3cret"}
+        )
+        assert ok.status_code == 200
+        card = client.get("/v1/model", headers={"X-API-Key": "s3cret"}).json()
+        assert card["name"] == "anomaly-test"

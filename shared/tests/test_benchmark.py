@@ -14,8 +14,10 @@ from tenfold.benchmark import free_port, load_test, summarise, wait_ready
 
 
 @contextmanager
-def echo_server(delay: float) -> Iterator[int]:
-    """POST answers 200 after ``delay`` seconds, or 400 for the body b"bad"."""
+def echo_server(delay: float, seen: list[str] | None = None) -> Iterator[int]:
+    """POST answers 200 after ``delay`` seconds, or 400 for the body b"bad"; the paths
+    posted to go to ``seen``."""
+    seen = [] if seen is None else seen
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -27,6 +29,7 @@ def echo_server(delay: float) -> Iterator[int]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)
             time.sleep(delay)
             self.send_response(400 if body == b"bad" else 200)
             self.send_header("Content-Length", "2")
@@ -64,6 +67,14 @@ def test_load_test_measures_a_known_delay() -> None:
     assert 20 <= result.p50_ms < 200
     # four clients in parallel on a threaded server: well above one client's 50 req/s
     assert result.requests_per_s > 60
+
+
+def test_load_test_cycles_paths_with_the_bodies() -> None:
+    seen: list[str] = []
+    with echo_server(delay=0, seen=seen) as port:
+        paths = [f"/v1/streams/s{k}/points" for k in range(3)]
+        load_test(port, paths, [b"{}"], concurrency=1, requests=6)
+    assert seen == paths * 2
 
 
 def test_load_test_stops_on_an_error_status() -> None:

@@ -24,7 +24,7 @@ def service(small_cfg: DetectorConfig, **settings: object) -> AnomalyService:
     model = AnomalyModel(
         detectors=NAMES,
         detector_config=dataclasses.asdict(small_cfg),
-        thresholds={n: 0.3 for n in (*NAMES, *COMBINED)},
+        thresholds=dict.fromkeys((*NAMES, *COMBINED), 0.3),
         champion=CONSENSUS,
         seed=1,
     ).fit()
@@ -44,7 +44,8 @@ def test_a_series_is_scored_and_the_spike_flagged(client: TestClient, planted: n
     response = client.post("/v1/series/score", json={"values": planted.tolist(), "probation": 150})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["n_rows"] == 600 and body["probation"] == 150
+    assert body["n_rows"] == 600
+    assert body["probation"] == 150
     assert set(body["scores"]) == {*NAMES, *COMBINED}
     assert len(body["scores"]["lof"]) == 600
     assert 450 in body["anomalies"]
@@ -66,7 +67,8 @@ def test_a_stream_answers_per_point_and_learns_first(
     assert points[0]["index"] == 100
     assert not points[-1]["learning"]
     spike = points[450 - 100]
-    assert spike["anomaly"] and spike["scores"]["lof"] > 0.3
+    assert spike["anomaly"]
+    assert spike["scores"]["lof"] > 0.3
     info = client.get("/v1/streams").json()
     assert info["active"] == 1
     # the same series as one batch request gives the same scores
@@ -121,7 +123,8 @@ def test_many_streams_stay_within_the_bound(small_cfg: DetectorConfig) -> None:
         info = client.get("/v1/streams").json()
     assert info["active"] == 50
     assert info["evicted"] == 450
-    assert "s499" in svc.store and "s0" not in svc.store
+    assert "s499" in svc.store
+    assert "s0" not in svc.store
     # five times the streams, (nearly) the same memory: the state is bounded
     assert after_500 < 1.5 * after_100
 
@@ -139,7 +142,9 @@ def test_idle_streams_expire() -> None:
     store.get("b", 1)
     now[0] = 75.0  # "a" idle 75 s, "b" 45 s
     store.get("c", 1)
-    assert "a" not in store and "b" in store and "c" in store
+    assert "a" not in store
+    assert "b" in store
+    assert "c" in store
 
 
 def test_ops_routes_and_the_api_key(small_cfg: DetectorConfig) -> None:

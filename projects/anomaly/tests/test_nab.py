@@ -68,7 +68,7 @@ def test_the_sweep_equals_scoring_at_each_threshold() -> None:
     for threshold, total in zip(swept.thresholds[::7], swept.scores[::7], strict=True):
         direct = sum(nab.score_file(s, w, threshold, STANDARD).score for s, w in series)
         assert total == pytest.approx(direct)
-    best_threshold, best = swept.best()
+    _best_threshold, best = swept.best()
     assert best == pytest.approx(max(swept.scores))
     assert swept.thresholds[0] == nab.NEVER
     assert swept.scores[0] == -3.0  # nothing detected: -fn_weight per window

@@ -79,7 +79,7 @@ def summarise(latencies: Sequence[float], wall_seconds: float, concurrency: int)
 
 def load_test(
     port: int,
-    path: str,
+    path: str | Sequence[str],
     bodies: Sequence[bytes],
     *,
     concurrency: int,
@@ -88,25 +88,29 @@ def load_test(
     headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """POST ``bodies`` (cycled) to ``path`` from ``concurrency`` threads; any status but
-    200 stops the run with the server's answer."""
+    200 stops the run with the server's answer. ``path`` may be a sequence, cycled with
+    the bodies (request ``i`` goes to ``path[i % len(path)]``: e.g. one per stream)."""
     if not bodies:
         raise ValueError("load_test needs at least one request body")
+    paths = [path] if isinstance(path, str) else list(path)
+    if not paths:
+        raise ValueError("load_test needs at least one path")
     sent = {"Content-Type": "application/json", **(headers or {})}
     counter = itertools.count()
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
 
-    def post(conn: http.client.HTTPConnection, body: bytes) -> float:
+    def post(conn: http.client.HTTPConnection, body: bytes, target: str) -> float:
         start = time.perf_counter()
         try:
-            conn.request("POST", path, body, sent)
+            conn.request("POST", target, body, sent)
             response = conn.getresponse()
         except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
             # the server closed an idle keep-alive connection (uvicorn: after 5 s, e.g.
             # while other clients warm up); reconnect once, as HTTP clients do
             conn.close()
-            conn.request("POST", path, body, sent)
+            conn.request("POST", target, body, sent)
             response = conn.getresponse()
         payload = response.read()
         if response.status != 200:
@@ -117,14 +121,14 @@ def load_test(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
             for k in range(warmup):
-                post(conn, bodies[(offset + k) % len(bodies)])
+                post(conn, bodies[(offset + k) % len(bodies)], paths[(offset + k) % len(paths)])
             barrier.wait()
             while not errors:
                 with lock:
                     i = next(counter)
                 if i >= requests:
                     return
-                elapsed = post(conn, bodies[i % len(bodies)])
+                elapsed = post(conn, bodies[i % len(bodies)], paths[i % len(paths)])
                 with lock:
                     latencies.append(elapsed)
         except Exception as exc:  # reported by the caller's thread
@@ -146,5 +150,5 @@ def load_test(
         thread.join()
     wall = time.perf_counter() - started
     if errors:
-        raise RuntimeError(f"load test on port {port}{path} failed: {errors[0]}")
+        raise RuntimeError(f"load test on port {port}{paths[0]} failed: {errors[0]}")
     return summarise(latencies, wall, concurrency)

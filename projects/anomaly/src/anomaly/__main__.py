@@ -270,10 +270,10 @@ def _detect(
     write_csv(frame, output)
     learnt = model.probation(len(frame)) if probation is None else probation
     flagged = int((frame["families_flagged"] > 0).sum())
+    agreed = int(frame["consensus_flag"].sum()) if "consensus_flag" in frame else 0
     console().print(
         f"{len(frame)} rows ({learnt} learnt first) → {output}: {flagged} flagged by at "
-        f"least one family, {int(frame['consensus_flag'].sum()) if 'consensus_flag' in frame else 0} "
-        "by the consensus"
+        f"least one family, {agreed} by the consensus"
     )
 
 

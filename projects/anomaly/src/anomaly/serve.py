@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, FastAPI, Path as PathParam, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -281,10 +282,14 @@ async def streams(service: Service) -> StreamsInfo:
 # --------------------------------------------------------------------------- loading
 
 
-def published_model(reports: Path = PROJECT_DIR / "reports") -> AnomalyModel:
-    """The model of the published run (``reports/metrics.json``), for a machine without
-    the MLflow store: the same detectors, configuration and thresholds."""
-    path = reports / "metrics.json"
+def published_model(reports: Path | None = None) -> AnomalyModel:
+    """The model of the published run (``reports/metrics.json``; the folder from
+    ``TENFOLD_ANOMALY_REPORTS`` in an image), for a machine without the MLflow store: the
+    same detectors, configuration and thresholds."""
+    import os
+
+    folder = reports or Path(os.environ.get("TENFOLD_ANOMALY_REPORTS", PROJECT_DIR / "reports"))
+    path = folder / "metrics.json"
     if not path.is_file():
         raise DataError(f"no registered model and no {path}: run `make anomaly` first")
     metrics = json.loads(path.read_text(encoding="utf-8"))

@@ -61,7 +61,7 @@ lint: $(SYNCED) ## ruff (lint + format check) and mypy on the library and the an
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
-	$(RUN) mypy projects/anomaly/src/anomaly
+	MYPYPATH=shared/src $(RUN) mypy projects/anomaly/src/anomaly
 
 format: $(SYNCED) ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,8 +26,6 @@ from tenfold.cli import (
     Summary,
     announce_synthetic,
     console,
-    input_option,
-    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -60,7 +59,12 @@ ProbationOpt = Annotated[
         "--probation", min=2, help="Rows learnt before scoring (default: NAB's 15 %, ≤ 750)."
     ),
 ]
-OutputOpt = output_option("Where to write one row per timestamp (scores, flags, agreement).")
+OutputOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output", help="Where to write one row per timestamp (scores, flags, agreement)."
+    ),
+]
 
 
 def _config(
@@ -298,7 +302,9 @@ def detect(
 @app.command()
 @user_errors
 def predict(
-    input_path: Annotated[Path, input_option("A sensor CSV.")],  # type: ignore[valid-type]
+    input_path: Annotated[
+        Path, typer.Option("--input", help="A sensor CSV.", exists=True, dir_okay=False)
+    ],
     output: OutputOpt,
     time_col: TimeColOpt = "timestamp",
     value_col: ValueColOpt = ["value"],  # noqa: B006 - typer reads the default
@@ -362,7 +368,7 @@ def nab_score(
     typer.echo(json.dumps(document, indent=2))
 
 
-def _summary(metrics: dict[str, Any]) -> Summary:
+def _summary(metrics: Mapping[str, Any]) -> Summary:
     from anomaly.evaluate import DISPLAY
 
     rows = []

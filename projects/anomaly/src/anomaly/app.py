@@ -130,7 +130,8 @@ def chart(
             tooltip=tooltip,
         )
     )
-    return (line + points).properties(height=360).interactive()
+    layered: alt.LayerChart = (line + points).properties(height=360).interactive()
+    return layered
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ class AutoencoderDetector(Detector):
         for _ in range(self.cfg.epochs):
             optimiser.zero_grad()
             loss = ((network(features) - features) ** 2).mean()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimiser.step()
         network.eval()
         return windows, network

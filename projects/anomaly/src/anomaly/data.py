@@ -94,10 +94,11 @@ def load_nab(cfg: AnomalyConfig) -> Corpus:
             for name, twin in ((k.split("/", 1)[1], v) for k, v in twins.items())
         }
         return Corpus(cfg.category, series, nab.PROFILES, loaded.source)
-    labels = _nab_json(cfg, WINDOWS_FILE)
+    labels = nab_label_windows(cfg)
+    raw_profiles: dict[str, dict[str, dict[str, float]]] = _nab_json(cfg, PROFILES_FILE)  # type: ignore[assignment]
     profiles = {
         name: nab.Profile.from_cost_matrix(name, body["CostMatrix"])
-        for name, body in _nab_json(cfg, PROFILES_FILE).items()
+        for name, body in raw_profiles.items()
     }
     series = {}
     for key, frame in loaded.frames.items():
@@ -317,8 +318,8 @@ def read_nab_results(folder: Path, known: Mapping[str, object]) -> dict[str, pd.
     for path in sorted(folder.rglob("*.csv")):
         if path.name.endswith("_scores.csv"):
             continue
-        key = _series_key(path, folder, by_file)
-        if key is None:
+        series_key = _series_key(path, folder, by_file)
+        if series_key is None:
             raise DataError(
                 f"{path}: no NAB series of that name in the labels (expected "
                 "'<detector>_<series>.csv' or '<series>.csv', e.g. numenta_nyc_taxi.csv)"
@@ -330,7 +331,7 @@ def read_nab_results(folder: Path, known: Mapping[str, object]) -> dict[str, pd.
                 tfdata.ColumnSpec("anomaly_score", "float"),
             ],
         )
-        found[key] = frame
+        found[series_key] = frame
     if not found:
         raise DataError(f"{folder}: no detector result CSVs found")
     return found

@@ -43,7 +43,7 @@ _LOG10 = float(np.log(10.0))
 def _spread_floor(centre: np.ndarray) -> np.ndarray:
     """The smallest spread a statistic may have: a flat stretch makes any change large,
     not infinite."""
-    return 1e-6 * (1.0 + np.abs(centre))
+    return np.asarray(1e-6 * (1.0 + np.abs(centre)), dtype=float)
 
 
 def _combine(per_variable: np.ndarray) -> np.ndarray:
@@ -157,7 +157,7 @@ class RollingZScore(_Statistical):
         spread = np.maximum(rolling_past(X, self.cfg.window, "std"), _spread_floor(centre))
         out = _combine((X - centre) / spread)
         out[:MIN_PAST] = 0.0
-        return np.nan_to_num(out)
+        return np.asarray(np.nan_to_num(out), dtype=float)
 
 
 class RollingIQR(_Statistical):
@@ -184,7 +184,7 @@ class RollingIQR(_Statistical):
         iqr = np.maximum(q3 - q1, _spread_floor((q1 + q3) / 2))
         out = _combine(np.maximum(0.0, np.maximum(X - q3, q1 - X)) / iqr)
         out[:MIN_PAST] = 0.0
-        return np.nan_to_num(out)
+        return np.asarray(np.nan_to_num(out), dtype=float)
 
 
 # --------------------------------------------------------------------------- PyOD
@@ -317,7 +317,7 @@ def calibrate(raw: np.ndarray, start: int, cfg: DetectorConfig) -> np.ndarray:
         spread = np.r_[np.full(k - 1, np.nan), spread[: n - k + 1]] if k > 1 else spread
     z = (short - centre) / np.maximum(spread, _spread_floor(centre))
     score = -norm.logsf(np.nan_to_num(z, nan=0.0)) / _LOG10 / cfg.tail_decades
-    score = np.clip(score, 0.0, 1.0)
+    score = np.asarray(np.clip(score, 0.0, 1.0), dtype=float)
     score[: max(0, start)] = 0.0
     return score
 

@@ -258,7 +258,7 @@ def results_table(metrics: Mapping[str, Any]) -> str:
             (
                 "Detector",
                 lambda r: (
-                    DISPLAY.get(r["name"], r["name"])
+                    f"{DISPLAY.get(r['name'], r['name'])}"
                     + (" **(champion)**" if r["name"] == champion else "")
                 ),
             ),

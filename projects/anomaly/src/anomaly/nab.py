@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,9 +112,7 @@ class Layout:
         )
 
 
-def window_rows(
-    timestamps: np.ndarray, windows: Sequence[tuple[object, object]]
-) -> list[tuple[int, int]]:
+def window_rows(timestamps: np.ndarray, windows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
     """Inclusive row ranges of label windows, in row order as NAB reads them: each end is
     the first row carrying that timestamp (in NAB's labels both ends are rows; one NAB
     series steps back an hour once, so rows are not searched as a sorted index). An end
@@ -123,7 +122,7 @@ def window_rows(
     first_row: dict[pd.Timestamp, int] = {}
     for row, stamp in enumerate(times):
         first_row.setdefault(stamp, row)
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for start, end in sorted((pd.Timestamp(s), pd.Timestamp(e)) for s, e in windows):
         if start in first_row and end in first_row:
             left, right = first_row[start], first_row[end]

@@ -41,6 +41,8 @@ MAX_POINTS_PER_REQUEST = 1_000
 STREAM_ID = r"^[A-Za-z0-9._-]{1,64}$"
 
 Values = list[float] | list[list[float]]
+# a sensor at 10 with one reading at 25
+EXAMPLE_SERIES: Any = [{"values": [10, 11, 9, 10] * 30 + [25]}]
 
 
 def _rows(values: Values) -> np.ndarray:
@@ -50,7 +52,7 @@ def _rows(values: Values) -> np.ndarray:
 
 def _check_values(values: Values) -> None:
     if values and isinstance(values[0], list):
-        widths = {len(row) for row in values}  # type: ignore[arg-type]
+        widths = {len(row) for row in values if isinstance(row, list)}
         if len(widths) != 1 or 0 in widths:
             raise ValueError("every point needs the same number of variables (at least one)")
     if not np.isfinite(_rows(values)).all():
@@ -63,7 +65,7 @@ class SeriesRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"values": [10.0, 10.2, 9.9, 10.1] * 30 + [25.0]}]},
+        json_schema_extra={"examples": EXAMPLE_SERIES},
     )
 
     values: Values = Field(min_length=10, max_length=MAX_SERIES_ROWS)

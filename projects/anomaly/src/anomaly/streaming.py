@@ -27,7 +27,6 @@ from scipy.stats import norm
 
 from anomaly.config import COMBINED, FAMILIES, DetectorConfig
 from anomaly.detectors import MIN_PAST, Detector, build, combine
-from anomaly.features import as_matrix
 
 _LOG10 = float(np.log(10.0))
 
@@ -113,7 +112,7 @@ class StreamScorer:
         self.last_used = time.monotonic()
 
     def update(self, value: Sequence[float] | float) -> PointScore:
-        row = as_matrix(np.atleast_1d(np.asarray(value, dtype=float)).reshape(1, -1))[0]
+        row = np.atleast_1d(np.asarray(value, dtype=float)).reshape(-1)
         if len(row) != self.n_variables:
             from tenfold.errors import InvalidInput
 
@@ -135,8 +134,8 @@ class StreamScorer:
         scores = {name: self.calibrations[name].alarm(c) for name, c in calibrated.items()}
         if self.combined:
             members = np.array(list(calibrated.values())).reshape(-1, 1)
-            for name, value in combine(members).items():
-                scores[name] = self.combined[name].alarm(float(value[0]))
+            for name, combined_score in combine(members).items():
+                scores[name] = self.combined[name].alarm(float(combined_score[0]))
         flags = {
             name: bool(score >= self.thresholds.get(name, np.inf)) for name, score in scores.items()
         }

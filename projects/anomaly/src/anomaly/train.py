@@ -173,7 +173,7 @@ def engines(
         )
         cycles = rows["cycle"].to_numpy()
         last = cycles.max() + (0 if final_rul is None else int(final_rul[k]))
-        out.append(Engine(int(unit), smoothed, last - cycles, final_rul is None))
+        out.append(Engine(int(np.asarray(unit).item()), smoothed, last - cycles, final_rul is None))
     return out
 
 

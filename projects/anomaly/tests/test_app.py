@@ -45,7 +45,8 @@ def test_demo_series_threshold_controls_and_agreement() -> None:
     after = flagged(app)
     assert sum(after.values()) > sum(before.values())
     assert after["Flagged by two families"] >= before["Flagged by two families"]
-    assert len(app.get("arrow_vega_lite_chart")) == 1
+    assert app.subheader[0].value == f"{sum(after.values())} flagged readings"
+    assert len(app.dataframe) == 1
 
 
 @pytest.mark.usefixtures("isolated_tracking")

@@ -142,3 +142,27 @@ def test_unknown_detector_names_what_exists(small_cfg: DetectorConfig) -> None:
 
     with pytest.raises(InvalidInput, match="unknown detector 'prophet'"):
         build(["prophet"], small_cfg, 0)
+
+
+def test_the_compiled_forest_equals_pyod(planted: np.ndarray, small_cfg: DetectorConfig) -> None:
+    from anomaly.detectors import IsolationForestDetector
+
+    detector = IsolationForestDetector(small_cfg, seed=3)
+    windows, model, compiled = detector.fit(planted[:300].reshape(-1, 1))
+    features = windows.transform(planted[250:400].reshape(-1, 1))
+    np.testing.assert_allclose(
+        compiled.raw(features), model.decision_function(features), rtol=0, atol=1e-12
+    )
+
+
+def test_the_direct_lof_equals_pyod(planted: np.ndarray, small_cfg: DetectorConfig) -> None:
+    from anomaly.detectors import LocalOutlierFactorDetector
+
+    detector = LocalOutlierFactorDetector(small_cfg)
+    state = detector.fit(planted[:300].reshape(-1, 1))
+    rows = planted[250:400].reshape(-1, 1)
+    direct = np.concatenate(
+        [detector.raw(state, rows[: k + 1][-small_cfg.lags :], 1) for k in range(3, len(rows))]
+    )
+    pyod = state[1].decision_function(state[0].transform(rows))[3:]
+    np.testing.assert_allclose(direct, pyod, rtol=1e-10)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import log_ndtr
 
 from anomaly.config import COMBINED, CONSENSUS, UNION, DetectorConfig
 from anomaly.features import SlidingWindows, as_matrix, rolling_past
@@ -215,7 +215,13 @@ class _PyodOnWindows(Detector):
 
 
 class IsolationForestDetector(_PyodOnWindows):
+    """PyOD's isolation forest; a few rows at a time (a stream) go through
+    :class:`CompiledForest` instead, which gives the same raw measure without
+    scikit-learn's per-call, per-tree overhead (~50 ms a row on this machine)."""
+
     name = "iforest"
+    # a block of at most this many rows is scored by the compiled trees
+    compiled_rows = 16
 
     def make(self, n_train: int) -> Any:
         from pyod.models.iforest import IForest
@@ -227,14 +233,94 @@ class IsolationForestDetector(_PyodOnWindows):
             n_jobs=1,
         )
 
+    def fit(self, past: np.ndarray) -> tuple[SlidingWindows, Any, CompiledForest]:
+        windows, model = super().fit(past)
+        return windows, model, CompiledForest(model.detector_)
+
+    def raw(self, state: Any, rows: np.ndarray, n_new: int) -> np.ndarray:
+        windows, model, compiled = state
+        if n_new > self.compiled_rows:
+            return super().raw((windows, model), rows, n_new)
+        return compiled.raw(windows.transform(rows)[-n_new:])
+
+
+class CompiledForest:
+    """A fitted scikit-learn ``IsolationForest`` as padded numpy arrays, all trees walked
+    at once: PyOD's raw measure (``-decision_function`` of scikit-learn, i.e. the
+    isolation score plus the forest's offset) for a few rows. Tested equal to PyOD."""
+
+    def __init__(self, forest: Any) -> None:
+        from sklearn.ensemble._iforest import _average_path_length
+
+        trees = [e.tree_ for e in forest.estimators_]
+        width = max(t.node_count for t in trees)
+
+        def padded(values: list[np.ndarray], fill: float) -> np.ndarray:
+            out = np.full((len(values), width), fill)
+            for k, v in enumerate(values):
+                out[k, : len(v)] = v
+            return out
+
+        self.left = padded([t.children_left for t in trees], -1).astype(np.int64)
+        self.right = padded([t.children_right for t in trees], -1).astype(np.int64)
+        self.feature = np.maximum(padded([t.feature for t in trees], 0), 0).astype(np.int64)
+        self.threshold = padded([t.threshold for t in trees], 0.0)
+        self.leaf_depth = padded(
+            [
+                forest._decision_path_lengths[k] + forest._average_path_length_per_tree[k] - 1.0
+                for k in range(len(trees))
+            ],
+            0.0,
+        )
+        self.depth = max(int(t.max_depth) for t in trees)
+        self.denominator = len(trees) * float(_average_path_length([forest._max_samples])[0])
+        self.offset = float(forest.offset_)
+        self.rows = np.arange(len(trees))
+
+    def raw(self, features: np.ndarray) -> np.ndarray:
+        out = np.empty(len(features))
+        for i, row in enumerate(np.asarray(features, dtype=np.float32).astype(np.float64)):
+            node = np.zeros(len(self.rows), dtype=np.int64)
+            for _ in range(self.depth):
+                leaf = self.left[self.rows, node] == -1
+                go_left = row[self.feature[self.rows, node]] <= self.threshold[self.rows, node]
+                step = np.where(go_left, self.left[self.rows, node], self.right[self.rows, node])
+                node = np.where(leaf, node, step)
+            depths = self.leaf_depth[self.rows, node].sum()
+            score = 2.0 ** (-depths / self.denominator) if self.denominator else 1.0
+            out[i] = score + self.offset
+        return out
+
 
 class LocalOutlierFactorDetector(_PyodOnWindows):
+    """PyOD's LOF; a few rows at a time (a stream) are scored directly in numpy from the
+    fitted model's neighbours and densities (the same LOF, without scikit-learn's
+    per-call validation and tree query). Tested equal to PyOD."""
+
     name = "lof"
+    compiled_rows = 16
 
     def make(self, n_train: int) -> Any:
         from pyod.models.lof import LOF
 
         return LOF(n_neighbors=min(self.cfg.n_neighbors, max(1, n_train - 1)), n_jobs=1)
+
+    def raw(self, state: Any, rows: np.ndarray, n_new: int) -> np.ndarray:
+        if n_new > self.compiled_rows:
+            return super().raw(state, rows, n_new)
+        windows, model = state
+        lof = model.detector_
+        train = lof._fit_X
+        k = lof.n_neighbors_
+        k_distance = lof._distances_fit_X_[:, k - 1]
+        out = np.empty(n_new)
+        for i, row in enumerate(windows.transform(rows)[-n_new:]):
+            distance = np.sqrt(np.square(train - row).sum(axis=1))
+            nearest = np.argpartition(distance, k - 1)[:k]
+            reach = np.maximum(distance[nearest], k_distance[nearest])
+            density = 1.0 / (reach.mean() + 1e-10)
+            out[i] = np.mean(lof._lrd[nearest] / density)
+        return out
 
 
 # --------------------------------------------------------------------------- registry
@@ -316,7 +402,8 @@ def calibrate(raw: np.ndarray, start: int, cfg: DetectorConfig) -> np.ndarray:
         centre = np.r_[np.full(k - 1, np.nan), centre[: n - k + 1]] if k > 1 else centre
         spread = np.r_[np.full(k - 1, np.nan), spread[: n - k + 1]] if k > 1 else spread
     z = (short - centre) / np.maximum(spread, _spread_floor(centre))
-    score = -norm.logsf(np.nan_to_num(z, nan=0.0)) / _LOG10 / cfg.tail_decades
+    # log of the upper tail, log(1 - Φ(z)) = log Φ(-z), exact far into the tail
+    score = -log_ndtr(-np.nan_to_num(z, nan=0.0)) / _LOG10 / cfg.tail_decades
     score = np.asarray(np.clip(score, 0.0, 1.0), dtype=float)
     score[: max(0, start)] = 0.0
     return score

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import log_ndtr
 
 from anomaly.config import COMBINED, FAMILIES, DetectorConfig
 from anomaly.detectors import MIN_PAST, Detector, build, combine
@@ -69,7 +69,7 @@ class _Calibration:
             centre = float(reference.mean())
             spread = max(float(reference.std()), 1e-6 * (1.0 + abs(centre)))
             z = (short - centre) / spread
-        return float(np.clip(-norm.logsf(z) / _LOG10 / cfg.tail_decades, 0.0, 1.0))
+        return float(np.clip(-log_ndtr(-z) / _LOG10 / cfg.tail_decades, 0.0, 1.0))
 
     def alarm(self, calibrated: float) -> float:
         """The score after de-duplication (0 unless it beats the last ``refractory``)."""

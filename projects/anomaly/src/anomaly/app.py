@@ -110,7 +110,10 @@ def chart(
     line = (
         alt.Chart(frame)
         .mark_line(color="#1f77b4", strokeWidth=1)
-        .encode(x=alt.X("time:T", title=None), y=alt.Y(f"{column}:Q", title=column))
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y(f"{column}:Q", title=column, scale=alt.Scale(zero=False)),
+        )
     )
     flagged = frame[frame["agreement"] != ""]
     tooltip = ["time:T", f"{column}:Q", "agreement:N"] + [

@@ -34,6 +34,7 @@ from scipy.special import log_ndtr
 
 from anomaly.config import COMBINED, CONSENSUS, UNION, DetectorConfig
 from anomaly.features import SlidingWindows, as_matrix, rolling_past
+from tenfold.splits import TimeSplitter
 
 # statistical detectors start scoring once two past rows exist
 MIN_PAST = 2
@@ -109,10 +110,18 @@ def schedule(detector: Detector, X: np.ndarray, start: int) -> np.ndarray:
         # the probationary rows scored in-sample: the calibration's first reference
         state = detector.fit(X[max(0, begin - detector.train_rows) : begin])
         raw[:begin] = detector.raw(state, X[:begin], begin)
+    # refit blocks as rolling-origin splits over row numbers: each block of
+    # `refit_every` rows is scored by a state fitted on the `train_rows` before it
     every = max(1, detector.refit_every)
-    for block in range(begin, n, every):
-        state = detector.fit(X[max(0, block - detector.train_rows) : block])
-        end = min(n, block + every)
+    blocks = TimeSplitter(
+        horizon=every,
+        origins=list(range(begin, n, every)),
+        window="sliding",
+        train_size=detector.train_rows,
+    )
+    for train, test in blocks.split(np.arange(n, dtype=float)):
+        block, end = int(test[0]), int(test[-1]) + 1
+        state = detector.fit(X[train])
         rows = X[max(0, block - detector.context) : end]
         raw[block:end] = detector.raw(state, rows, end - block)
     return raw

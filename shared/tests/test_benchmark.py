@@ -17,7 +17,7 @@ from tenfold.benchmark import free_port, load_test, summarise, wait_ready
 def echo_server(delay: float, seen: list[str] | None = None) -> Iterator[int]:
     """POST answers 200 after ``delay`` seconds, or 400 for the body b"bad"; the paths
     posted to go to ``seen``."""
-    seen = [] if seen is None else seen
+    paths: list[str] = [] if seen is None else seen
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -29,7 +29,7 @@ def echo_server(delay: float, seen: list[str] | None = None) -> Iterator[int]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append(self.path)
+            paths.append(self.path)
             time.sleep(delay)
             self.send_response(400 if body == b"bad" else 200)
             self.send_header("Content-Length", "2")

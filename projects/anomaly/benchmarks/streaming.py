@@ -32,7 +32,10 @@ PROBATION = 300
 def stream_values(k: int, n: int, offset: int = 0) -> list[float]:
     t = np.arange(offset, offset + n)
     rng = np.random.default_rng(k * 1_000 + offset)
-    return (10 + np.sin(2 * np.pi * t / 48) + rng.normal(0, 0.2, n)).round(4).tolist()
+    values: list[float] = (
+        (10 + np.sin(2 * np.pi * t / 48) + rng.normal(0, 0.2, n)).round(4).tolist()
+    )
+    return values
 
 
 def post(port: int, path: str, body: dict[str, object]) -> None:

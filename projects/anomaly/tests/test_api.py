@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import tracemalloc
 import types
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from tenfold.serving import ModelCard
 NAMES = ("zscore", "iqr", "iforest", "lof")
 
 
-def service(small_cfg: DetectorConfig, **settings: object) -> AnomalyService:
+def service(small_cfg: DetectorConfig, **settings: Any) -> AnomalyService:
     model = AnomalyModel(
         detectors=NAMES,
         detector_config=dataclasses.asdict(small_cfg),
@@ -35,9 +37,9 @@ def service(small_cfg: DetectorConfig, **settings: object) -> AnomalyService:
 
 
 @pytest.fixture
-def client(small_cfg: DetectorConfig) -> TestClient:
+def client(small_cfg: DetectorConfig) -> Iterator[TestClient]:
     with TestClient(app(service=service(small_cfg))) as test_client:
-        yield test_client  # type: ignore[misc]
+        yield test_client
 
 
 def test_a_series_is_scored_and_the_spike_flagged(client: TestClient, planted: np.ndarray) -> None:

@@ -120,6 +120,7 @@ def test_a_stream_scored_point_by_point_equals_the_batch(
         streamed = np.array([p.scores.get(name, 0.0) for p in points])
         np.testing.assert_allclose(streamed, batch[name].score, atol=1e-9)
     # bounded: the scorer keeps a fixed number of rows, not the stream
+    assert scorer.rows.maxlen is not None
     assert len(scorer.rows) == scorer.rows.maxlen < len(planted)
 
 

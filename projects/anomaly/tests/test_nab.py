@@ -97,14 +97,15 @@ def test_reproduces_nab_published_per_file_scores(data_dir: Path, detector: str)
     assert len(published) == 7
     total = 0.0
     for row in published.itertuples():
-        name = row.File.split("/")[1]
+        file = str(row.File)
+        name = file.split("/")[1]
         output = pd.read_csv(root / "results" / detector / "realKnownCause" / f"{detector}_{name}")
         where = nab.layout(
-            len(output), nab.window_rows(output["timestamp"].to_numpy(), windows[row.File])
+            len(output), nab.window_rows(output["timestamp"].to_numpy(), windows[file])
         )
         ours = nab.score_file(output["anomaly_score"].to_numpy(), where, threshold, profile)
-        assert ours.score == pytest.approx(row.Score, abs=1e-6), row.File
-        assert (ours.tp, ours.tn, ours.fp, ours.fn) == (row.TP, row.TN, row.FP, row.FN), row.File
+        assert ours.score == pytest.approx(row.Score, abs=1e-6), file
+        assert (ours.tp, ours.tn, ours.fp, ours.fn) == (row.TP, row.TN, row.FP, row.FN), file
         total += ours.score
     # the category figures of SOURCE.md
     expected = {"numenta": 55.47, "windowedGaussian": 13.36}[detector]

@@ -212,7 +212,7 @@ class _PyodOnWindows(Detector):
     def make(self, n_train: int) -> Any:
         """A fresh, unfitted PyOD detector."""
 
-    def fit(self, past: np.ndarray) -> tuple[SlidingWindows, Any]:
+    def fit(self, past: np.ndarray) -> tuple[Any, ...]:
         windows = SlidingWindows(self.cfg.lags).fit(past)
         features = windows.transform(past)
         return windows, self.make(len(features)).fit(features)
@@ -242,7 +242,7 @@ class IsolationForestDetector(_PyodOnWindows):
             n_jobs=1,
         )
 
-    def fit(self, past: np.ndarray) -> tuple[SlidingWindows, Any, CompiledForest]:
+    def fit(self, past: np.ndarray) -> tuple[Any, ...]:
         windows, model = super().fit(past)
         return windows, model, CompiledForest(model.detector_)
 
@@ -250,7 +250,8 @@ class IsolationForestDetector(_PyodOnWindows):
         windows, model, compiled = state
         if n_new > self.compiled_rows:
             return super().raw((windows, model), rows, n_new)
-        return compiled.raw(windows.transform(rows)[-n_new:])
+        out: np.ndarray = compiled.raw(windows.transform(rows)[-n_new:])
+        return out
 
 
 class CompiledForest:

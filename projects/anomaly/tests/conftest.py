@@ -43,6 +43,12 @@ PLANTED = 450
 
 
 @pytest.fixture(scope="session")
+def planted_row() -> int:
+    """Where :func:`planted` has its spike."""
+    return PLANTED
+
+
+@pytest.fixture(scope="session")
 def planted() -> np.ndarray:
     """A noisy daily-like cycle with one spike at row 450 (probation: the first 150)."""
     rng = np.random.default_rng(3)

@@ -14,15 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from anomaly.config import COMBINED, CONSENSUS, DetectorConfig
-from anomaly.serve import AnomalyService, AnomalySettings, app
+from anomaly.serve import SERVICE, SPEC, AnomalyPredictor, AnomalyService, AnomalySettings
 from anomaly.streaming import StreamStore
 from anomaly.train import AnomalyModel
-from tenfold.serving import ModelCard
+from tenfold.serving import ModelCard, create_app
 
 NAMES = ("zscore", "iqr", "iforest", "lof")
 
 
-def service(small_cfg: DetectorConfig, **settings: Any) -> AnomalyService:
+def predictor(small_cfg: DetectorConfig) -> AnomalyPredictor:
     model = AnomalyModel(
         detectors=NAMES,
         detector_config=dataclasses.asdict(small_cfg),
@@ -30,15 +30,24 @@ def service(small_cfg: DetectorConfig, **settings: Any) -> AnomalyService:
         champion=CONSENSUS,
         seed=1,
     ).fit()
+    return AnomalyPredictor(model, ModelCard(name="anomaly-test", version="7"))
+
+
+def serving(small_cfg: DetectorConfig, **settings: Any) -> TestClient:
+    """The service built by the factory (with a tiny model handed in): its lifespan
+    opens the streams' store."""
     options = {"stream_probation": 150, **settings}
-    return AnomalyService(
-        model, ModelCard(name="anomaly-test", version="7"), AnomalySettings(**options)
-    )
+    return TestClient(create_app(SPEC, AnomalySettings(**options), predictor=predictor(small_cfg)))
+
+
+def streams_of(client: TestClient) -> AnomalyService:
+    service: AnomalyService = client.app.state.service.resources[SERVICE]  # type: ignore[attr-defined]
+    return service
 
 
 @pytest.fixture
 def client(small_cfg: DetectorConfig) -> Iterator[TestClient]:
-    with TestClient(app(service=service(small_cfg))) as test_client:
+    with serving(small_cfg) as test_client:
         yield test_client
 
 
@@ -89,7 +98,9 @@ def test_a_stream_answers_per_point_and_learns_first(
         ("/v1/series/score", {"values": [1.0] * 20, "colour": "red"}, "colour"),
         ("/v1/streams/pump-7/points", {"values": []}, "values"),
         ("/v1/streams/pump-7/points", {"values": ["warm"]}, "values"),
-        ("/v1/streams/bad id!/points", {"values": [1.0]}, "path.stream_id"),
+        ("/v1/streams/bad id!/points", {"values": [1.0]}, "stream_id"),
+        ("/v1/streams/pump-7/points", {"values": [True]}, "values"),
+        ("/v1/series/score", {"values": [1.0] * 20, "probation": "5"}, "probation"),
     ],
 )
 def test_client_mistakes_are_422s_naming_the_field(
@@ -111,8 +122,8 @@ def test_a_stream_keeps_its_number_of_variables(client: TestClient) -> None:
 def test_many_streams_stay_within_the_bound(small_cfg: DetectorConfig) -> None:
     """500 streams through a store of 50: at most 50 are held, the oldest go first, and
     memory stops growing with the number of streams."""
-    svc = service(small_cfg, max_streams=50)
-    with TestClient(app(service=svc)) as client:
+    with serving(small_cfg, max_streams=50) as client:
+        store = streams_of(client).store
         body = {"values": list(np.sin(np.arange(30) / 3.0))}
         tracemalloc.start()
         for k in range(100):
@@ -123,27 +134,26 @@ def test_many_streams_stay_within_the_bound(small_cfg: DetectorConfig) -> None:
         after_500, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         info = client.get("/v1/streams").json()
+        assert "s499" in store
+        assert "s0" not in store
     assert info["active"] == 50
     assert info["evicted"] == 450
-    assert "s499" in svc.store
-    assert "s0" not in svc.store
+    assert len(store) == 0  # forgotten at shutdown
     # five times the streams, (nearly) the same memory: the state is bounded
     assert after_500 < 1.5 * after_100
 
 
 def test_idle_streams_expire() -> None:
     now = [0.0]
-    store = StreamStore(
-        lambda n: types.SimpleNamespace(last_used=0.0),  # type: ignore[arg-type,return-value]
-        max_streams=10,
-        ttl_seconds=60,
-        clock=lambda: now[0],
+    store: StreamStore[types.SimpleNamespace] = StreamStore(
+        max_streams=10, ttl_seconds=60, clock=lambda: now[0]
     )
-    store.get("a", 1)
+    new = lambda: types.SimpleNamespace(last_used=0.0)  # noqa: E731
+    store.get("a", new)
     now[0] = 30.0
-    store.get("b", 1)
+    store.get("b", new)
     now[0] = 75.0  # "a" idle 75 s, "b" 45 s
-    store.get("c", 1)
+    store.get("c", new)
     assert "a" not in store
     assert "b" in store
     assert "c" in store
@@ -152,8 +162,7 @@ def test_idle_streams_expire() -> None:
 def test_ops_routes_and_the_api_key(small_cfg: DetectorConfig) -> None:
     from pydantic import SecretStr
 
-    settings = AnomalySettings(api_key=SecretStr("s3cret"), stream_probation=150)
-    with TestClient(app(settings, service=service(small_cfg))) as client:
+    with serving(small_cfg, api_key=SecretStr("s3cret")) as client:
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/ready").status_code == 200
         assert client.get("/v1/model").status_code == 401
@@ -164,3 +173,38 @@ def test_ops_routes_and_the_api_key(small_cfg: DetectorConfig) -> None:
         assert ok.status_code == 200
         card = client.get("/v1/model", headers={"X-API-Key": "s3cret"}).json()
         assert card["name"] == "anomaly-test"
+
+
+def test_a_stream_keeps_the_model_it_began_with(small_cfg: DetectorConfig) -> None:
+    """A hot reload swaps the served model: new streams score with it, a stream already
+    running keeps its own (its detectors learnt under that configuration)."""
+    with serving(small_cfg) as client:
+        first = client.post("/v1/streams/old/points", json={"values": [1.0, 2.0]})
+        assert first.json()["model_version"] == "7"
+        newer = predictor(small_cfg)
+        newer.card = ModelCard(name="anomaly-test", version="8")
+        client.app.state.service.swap(newer)  # type: ignore[attr-defined]
+        assert (
+            client.post("/v1/streams/old/points", json={"values": [3.0]}).json()["model_version"]
+            == "7"
+        )
+        assert (
+            client.post("/v1/streams/new/points", json={"values": [3.0]}).json()["model_version"]
+            == "8"
+        )
+        assert client.get("/v1/model").json()["version"] == "8"
+
+
+@pytest.mark.usefixtures("isolated_tracking")
+def test_without_a_registry_the_published_thresholds_are_served() -> None:
+    from anomaly.serve import load_predictor, published_model
+    from tenfold.tracking import ModelLoadError
+
+    served = load_predictor(AnomalySettings())
+    published = published_model()
+    assert served.card.name == "anomaly (published thresholds)"
+    assert served.model.thresholds == published.thresholds
+    assert served.model.champion == published.champion
+    # a model asked for by name is never replaced by the published thresholds
+    with pytest.raises(ModelLoadError, match="models:/anomaly/3"):
+        load_predictor(AnomalySettings(model_uri="models:/anomaly/3"))

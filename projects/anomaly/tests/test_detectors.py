@@ -19,8 +19,6 @@ from anomaly.detectors import (
 )
 from anomaly.streaming import StreamScorer
 
-from .conftest import PLANTED
-
 CLASSICAL = ["zscore", "iqr", "iforest", "lof"]
 PROBATION = 150
 
@@ -40,10 +38,10 @@ def test_changing_the_future_changes_no_earlier_score(
     assert not np.array_equal(before.score[cut:], after.score[cut:])
 
 
-def pattern_break(values: np.ndarray) -> np.ndarray:
+def pattern_break(values: np.ndarray, at: int) -> np.ndarray:
     """Six rows that oscillate inside the usual range: nothing extreme, a wrong pattern."""
     broken = values.copy()
-    broken[PLANTED : PLANTED + 6] = values[PLANTED : PLANTED + 6][::-1] + np.tile([1.5, -1.5], 3)
+    broken[at : at + 6] = values[at : at + 6][::-1] + np.tile([1.5, -1.5], 3)
     return broken
 
 
@@ -61,32 +59,33 @@ def pattern_break(values: np.ndarray) -> np.ndarray:
     ],
 )
 def test_each_detector_finds_the_planted_anomaly(
-    name: str, anomaly: str, planted: np.ndarray, small_cfg: DetectorConfig
+    name: str, anomaly: str, planted: np.ndarray, planted_row: int, small_cfg: DetectorConfig
 ) -> None:
+    at = planted_row
     series = (
         planted
         if anomaly == "spike"
-        else pattern_break(planted - np.eye(1, len(planted), PLANTED)[0] * 6.0)
+        else pattern_break(planted - np.eye(1, len(planted), at)[0] * 6.0, at)
     )
     detection = detect(series, PROBATION, [name], small_cfg, seed=1)[name]
     assert detection.score.min() >= 0.0
     assert detection.score.max() <= 1.0
     assert (detection.score[:PROBATION] == 0).all()
     peak = int(np.argmax(detection.score))
-    assert PLANTED <= peak <= PLANTED + small_cfg.lags
-    span = np.arange(PLANTED - PROBATION, PLANTED - PROBATION + 6 + small_cfg.lags)
+    assert at <= peak <= at + small_cfg.lags
+    span = np.arange(at - PROBATION, at - PROBATION + 6 + small_cfg.lags)
     others = np.delete(detection.score[PROBATION:], span)
     assert detection.score[peak] > 1.3 * others.max()
 
 
 def test_consensus_is_the_members_mean_and_union_their_max(
-    planted: np.ndarray, small_cfg: DetectorConfig
+    planted: np.ndarray, planted_row: int, small_cfg: DetectorConfig
 ) -> None:
     out = detect(planted, PROBATION, CLASSICAL, small_cfg, seed=1)
     members = np.vstack([out[n].calibrated for n in CLASSICAL])
     np.testing.assert_allclose(out["consensus"].calibrated, members.mean(axis=0))
     np.testing.assert_allclose(out["union"].calibrated, members.max(axis=0))
-    assert int(np.argmax(out["consensus"].score)) in range(PLANTED, PLANTED + 4)
+    assert int(np.argmax(out["consensus"].score)) in range(planted_row, planted_row + 4)
 
 
 @pytest.mark.parametrize("detector", [RollingZScore, RollingIQR])

@@ -3,26 +3,26 @@ serve | report``.
 
 ``run`` is the whole project (what ``make anomaly`` calls): NAB realKnownCause and
 C-MAPSS FD001 → every detector, causally → thresholds both ways → NAB scores, lead times,
-plots → the model (detectors + thresholds) registered in MLflow, ready for ``serve``.
+plots → the best detector (by leave-one-series-out) registered in MLflow as challenger and
+promoted to champion if it beats the current one through the gate, ready for ``serve``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anomaly.config import PROJECT_DIR, AnomalyConfig
+from anomaly.config import DISPLAY, PROJECT_DIR, AnomalyConfig
 from tenfold.cli import (
+    CommonOptions,
     ModelUriOption,
     ProjectCli,
-    ReportsDirOption,
-    SeedOption,
     Summary,
     announce_synthetic,
     console,
@@ -32,6 +32,9 @@ from tenfold.cli import (
     user_errors,
     write_csv,
 )
+
+if TYPE_CHECKING:
+    from anomaly.train import AnomalyResult
 
 app = typer_app("Streaming anomaly detection on NAB and C-MAPSS, scored the NAB way.")
 
@@ -43,6 +46,7 @@ CLI = ProjectCli(
         "cmapss": ("metrics.json", "anomaly.evaluate:cmapss_table"),
         "streaming": ("streaming.json", "anomaly.serve:benchmark_table"),
     },
+    config=AnomalyConfig,
 )
 DetectorsOpt = Annotated[
     list[str] | None,
@@ -67,186 +71,75 @@ OutputOpt = Annotated[
 ]
 
 
-def _config(
-    seed: int, detectors: list[str] | None, no_cmapss: bool, reports_dir: Path | None = None
-) -> AnomalyConfig:
-    changes: dict[str, Any] = {"seed": seed, "run_cmapss": not no_cmapss}
-    if detectors:
-        changes["detectors"] = tuple(detectors)
-    if reports_dir is not None:
-        changes["reports_dir"] = reports_dir.resolve()
-    return dataclasses.replace(AnomalyConfig(), **changes)
+@dataclass(frozen=True)
+class AnomalyOptions(CommonOptions):
+    """--seed, --detector (repeat), --no-cmapss, --verbose."""
+
+    detector_names: DetectorsOpt = None
+    no_cmapss: NoCmapssOpt = False
+
+    def apply(self, cfg: Any) -> Any:
+        cfg = super().apply(cfg)
+        changes: dict[str, Any] = {"run_cmapss": not self.no_cmapss}
+        if self.detector_names:
+            changes["detectors"] = tuple(self.detector_names)
+        return dataclasses.replace(cfg, **changes)
 
 
-def _train(cfg: AnomalyConfig) -> Any:
+def _train(cfg: AnomalyConfig) -> AnomalyResult:
     from anomaly import data, train
 
-    corpus = data.load_nab(cfg)
-    if not corpus.source.is_real:
+    loaded = data.load(cfg)
+    if not loaded.corpus.source.is_real:
         announce_synthetic("NAB series (sensor series with injected anomalies)")
-    cmapss = data.load_cmapss(cfg) if cfg.run_cmapss else None
-    if cmapss is not None and not cmapss.source.is_real:
+    if loaded.cmapss is not None and not loaded.cmapss.source.is_real:
         announce_synthetic("C-MAPSS engines")
-    with progress("detecting", len(corpus.series)) as update:
-        return train.train(cfg, corpus, cmapss, progress=lambda stage, d, t: update(d, t))
+    with progress("detecting", len(loaded.corpus.series)) as update:
+        return train.train(cfg, loaded, progress=lambda stage, d, t: update(d, t))
 
 
-def _published(cfg: AnomalyConfig, result: Any) -> dict[str, Any]:
-    """NAB's published detectors re-scored on the same category (real data only)."""
-    import numpy as np
+def _read_back(cfg: AnomalyConfig, run_id: str | None) -> AnomalyResult:
+    from anomaly import data, train
 
-    from anomaly import data, nab
-    from anomaly.evaluate import published_check
+    loaded = data.load(cfg)
+    return train.from_run(cfg, loaded, CLI.training(cfg, loaded.source, run_id))
 
-    if not result.corpus.source.is_real:
-        return {}
-    thresholds = data.nab_thresholds(cfg)
-    profile = result.corpus.profiles[cfg.profile]
-    rescored, used = {}, {}
-    for detector in data.PUBLISHED_DETECTORS:
-        published = data.load_published(cfg, detector)
-        if published is None:
-            continue
-        threshold = float(thresholds[detector][cfg.profile]["threshold"])
-        used[detector] = threshold
-        rescored[detector] = [
-            nab.score_file(
-                np.asarray(frame["anomaly_score"], dtype=float),
-                result.scored[name].layout,
-                threshold,
-                profile,
+
+def _summary(metrics: Mapping[str, Any]) -> Summary:
+    rows = []
+    for name, row in metrics["models"].items():
+        mark = " ★" if name == metrics["champion"] else ""
+        lead = row.get("cmapss", {}).get("lead_cycles_median")
+        rows.append(
+            (
+                DISPLAY.get(name, name) + mark,
+                f"{row['nab']['normalised']:.1f}",
+                f"{row['loso']['normalised']:.1f}",
+                "–" if lead is None else f"{lead:.0f}",
             )
-            for name, frame in published.outputs.items()
-        ]
-    return published_check(rescored, used, profile)
-
-
-def _track_and_register(
-    cfg: AnomalyConfig, result: Any, metrics: dict[str, Any], reports: list[Path]
-) -> str:
-    """The run in MLflow (config, data provenance, scores, reports) and the model
-    registered with the alias ``champion`` (``anomaly-synthetic`` for the twin)."""
-    import mlflow
-    import pandas as pd
-
-    from tenfold import tracking
-
-    synthetic = not result.corpus.source.is_real
-    name = cfg.registered_name(synthetic)
-    experiment = f"{cfg.experiment}-synthetic" if synthetic else cfg.experiment
-    with tracking.training_run(experiment, config=cfg, data=result.corpus.source, seed=cfg.seed):
-        tracking.log_metrics(
-            {
-                n: {"nab": m["nab"]["normalised"], "loso": m["loso"]["normalised"]}
-                for n, m in metrics["models"].items()
-            },
-            prefix="normalised.",
         )
-        model = result.model()
-        # long enough for every detector to learn its probationary rows
-        example = pd.DataFrame({"value": [float(v % 17) for v in range(200)]})
-        logged = tracking.log_sklearn_model(
-            model,
-            input_example=example,
-            output_example=[False] * len(example),
-            requirements=["pyod", "numpy", "pandas", "scipy"],
-            metadata={"champion": result.champion, "thresholds": model.thresholds},
-        )
-        for file in reports:
-            mlflow.log_artifact(str(file), "reports")
-        return tracking.register_champion(result.champion, logged.model_uri, name)
-
-
-def _write_reports(cfg: AnomalyConfig, result: Any) -> tuple[Path, str]:
-    from anomaly import evaluate
-    from tenfold.reports import output_dir, write_reports
-
-    out = output_dir(cfg.reports_dir, kind=result.corpus.source.kind)
-    evaluation = evaluate.evaluate(result, _published(cfg, result))
-    written = write_reports(out, evaluation.metrics, evaluation.figures)
-    version = _track_and_register(cfg, result, evaluation.metrics, written)
-    return out, version
-
-
-@app.command()
-@user_errors
-def run(
-    seed: SeedOption = 42,
-    detector: DetectorsOpt = None,
-    no_cmapss: NoCmapssOpt = False,
-    reports_dir: ReportsDirOption = None,
-    verbose: bool = False,
-) -> None:
-    """The whole project: NAB and C-MAPSS, every detector, both threshold protocols,
-    reports and plots, the model registered."""
-    setup_logging(verbose)
-    started = time.perf_counter()
-    cfg = _config(seed, detector, no_cmapss, reports_dir)
-    result = _train(cfg)
-    out, _ = _write_reports(cfg, result)
-    synthetic = not result.corpus.source.is_real
-    CLI.finish(out, started, _summary, model_name=cfg.registered_name(synthetic))
-
-
-@app.command()
-@user_errors
-def train(
-    seed: SeedOption = 42,
-    detector: DetectorsOpt = None,
-    no_cmapss: NoCmapssOpt = False,
-    verbose: bool = False,
-) -> None:
-    """Run the detectors, choose thresholds both ways, register the model (no reports)."""
-    from anomaly import evaluate as ev
-
-    setup_logging(verbose)
-    cfg = _config(seed, detector, no_cmapss)
-    result = _train(cfg)
-    metrics = ev.evaluate(result).metrics
-    version = _track_and_register(cfg, result, metrics, [])
-    synthetic = not result.corpus.source.is_real
-    console().print(
-        f"champion detector [bold]{result.champion}[/]; registered as "
-        f"{cfg.registered_name(synthetic)} version {version} @champion"
+    return Summary(
+        title=f"anomaly: NAB {metrics['data']['nab']['category']} ({metrics['data']['kind']} data)",
+        columns=("detector", "NAB protocol", "leave one out", "C-MAPSS lead"),
+        rows=rows,
     )
 
 
-@app.command()
-@user_errors
-def evaluate(
-    model_uri: ModelUriOption = None,
-    seed: SeedOption = 42,
-    verbose: bool = False,
-) -> None:
-    """Score the NAB category with a registered model's thresholds (per file, JSON)."""
-    from anomaly import data, nab
-    from anomaly.serve import load_model
-
-    setup_logging(verbose)
-    cfg = _config(seed, None, True)
-    model = load_model(model_uri)
-    corpus = data.load_nab(cfg)
-    if not corpus.source.is_real:
-        announce_synthetic("NAB series")
-    profile = corpus.profiles[cfg.profile]
-    report: dict[str, Any] = {}
-    for name in (*model.detectors, "consensus", "union"):
-        threshold = (model.thresholds or {}).get(name)
-        if threshold is None:
-            continue
-        files = {}
-        for series_name, series in sorted(corpus.series.items()):
-            detection = model.score_series(series.values)[name]
-            files[series_name] = nab.score_file(
-                detection.score, series.layout(cfg.probation_fraction), threshold, profile
-            ).as_dict()
-        raw = sum(float(f["score"]) for f in files.values())
-        report[name] = {
-            "threshold": threshold,
-            "normalised": nab.normalised(raw, corpus.n_windows, profile),
-            "files": files,
-        }
-    typer.echo(json.dumps(report, indent=2))
+CLI.install_training(
+    app,
+    AnomalyOptions,
+    train=_train,
+    read_back=_read_back,
+    summary=_summary,
+    helps={
+        "run": "The whole project: NAB and C-MAPSS, every detector, both threshold protocols, "
+        "reports and plots, the best detector through the promotion gate.",
+        "train": "Run the detectors, choose thresholds both ways, track every detector in "
+        "MLflow and register the best (leave one series out) as challenger.",
+        "evaluate": "Report a training's detectors (NAB both ways, C-MAPSS, plots) and promote "
+        "its challenger if it beats the champion with each series held out.",
+    },
+)
 
 
 def _detect(
@@ -366,28 +259,6 @@ def nab_score(
         "normalised": nab.normalised(total, n_windows, profiles[profile]) if n_windows else None,
     }
     typer.echo(json.dumps(document, indent=2))
-
-
-def _summary(metrics: Mapping[str, Any]) -> Summary:
-    from anomaly.evaluate import DISPLAY
-
-    rows = []
-    for name, row in metrics["models"].items():
-        mark = " ★" if name == metrics["champion"] else ""
-        lead = row.get("cmapss", {}).get("lead_cycles_median")
-        rows.append(
-            (
-                DISPLAY.get(name, name) + mark,
-                f"{row['nab']['normalised']:.1f}",
-                f"{row['loso']['normalised']:.1f}",
-                "–" if lead is None else f"{lead:.0f}",
-            )
-        )
-    return Summary(
-        title=f"anomaly: NAB {metrics['data']['nab']['category']} ({metrics['data']['kind']} data)",
-        columns=("detector", "NAB protocol", "leave one out", "C-MAPSS lead"),
-        rows=rows,
-    )
 
 
 CLI.install(app)  # serve and report, the same in every project

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from anomaly.config import COMBINED, FAMILIES
+from anomaly.config import COMBINED, DISPLAY, FAMILIES
 from anomaly.data import synthetic_series
-from anomaly.evaluate import DISPLAY
 from anomaly.train import AnomalyModel
 
 AGREEMENT = {3: "all three families", 2: "two families", 1: "one family"}

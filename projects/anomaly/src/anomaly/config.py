@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tenfold.training import ProjectConfig
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 Reference = Literal["rolling", "fixed"]
@@ -22,6 +24,16 @@ CONSENSUS = "consensus"
 UNION = "union"
 # built from the other detectors' scores, not from the series
 COMBINED = (CONSENSUS, UNION)
+# how reports, the dashboard and the CLI name the detectors
+DISPLAY = {
+    "zscore": "Rolling z-score",
+    "iqr": "Rolling IQR",
+    "iforest": "Isolation Forest (PyOD)",
+    "lof": "LOF (PyOD)",
+    "autoencoder": "Autoencoder (torch)",
+    CONSENSUS: "Consensus (mean score)",
+    UNION: "Union (max score)",
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,7 @@ class CmapssConfig:
 
 
 @dataclass(frozen=True)
-class AnomalyConfig:
-    seed: int = 42
+class AnomalyConfig(ProjectConfig):
     # detectors; None: the statistical and classical families, plus the autoencoder
     # when torch is installed
     detectors: tuple[str, ...] | None = None
@@ -125,11 +136,10 @@ class AnomalyConfig:
     stream_probation: int = 300
     max_streams: int = 1000
     stream_ttl_seconds: float = 3600.0
-    # tracking and outputs
+    # tracking, promotion and outputs: a challenger replaces the champion when its
+    # leave-one-series-out NAB score (normalised, 0-100) is higher by more than half a
+    # point; per-series thresholds make smaller differences noise a reader would not act on
     experiment: str = "anomaly"
     model_name: str = "anomaly"
+    promotion_margin: float = 0.5
     reports_dir: Path = PROJECT_DIR / "reports"
-
-    def registered_name(self, synthetic: bool) -> str:
-        """A run on the synthetic twin never replaces the real champion."""
-        return f"{self.model_name}-synthetic" if synthetic else self.model_name

@@ -1,5 +1,7 @@
 """The only module of the anomaly project that reads files.
 
+- :func:`load`: everything a run reads (NAB, C-MAPSS, NAB's published results), with one
+  :class:`~tenfold.data.DataSource` for the run to record;
 - :func:`load_nab`: the seven realKnownCause series of the Numenta Anomaly Benchmark with
   their label windows and NAB's profiles, or a synthetic twin (seasonal sensor series
   with injected anomalies and NAB-style windows) when the real files cannot be found;
@@ -10,10 +12,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +81,58 @@ class Corpus:
     @property
     def n_windows(self) -> int:
         return sum(len(s.windows) for s in self.series.values())
+
+
+@dataclass(frozen=True)
+class AnomalyData:
+    """What a run reads: the NAB category, C-MAPSS FD001 (unless ``run_cmapss`` is off),
+    NAB's published detectors with their thresholds (real data only), and one source
+    naming every file's sha256 (what MLflow records and ``evaluate`` checks)."""
+
+    corpus: Corpus
+    cmapss: Cmapss | None
+    source: tfdata.DataSource
+    published: Mapping[str, Published] = field(default_factory=dict)
+    published_thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+def load(cfg: AnomalyConfig) -> AnomalyData:
+    """The NAB category and C-MAPSS (each real, or its synthetic twin), and NAB's
+    published detectors on the category when the real files are there."""
+    corpus = load_nab(cfg)
+    cmapss = load_cmapss(cfg) if cfg.run_cmapss else None
+    published: dict[str, Published] = {}
+    thresholds: dict[str, float] = {}
+    if corpus.source.is_real:
+        nab_thresholds_ = nab_thresholds(cfg)
+        for detector in PUBLISHED_DETECTORS:
+            found = load_published(cfg, detector)
+            if found is not None:
+                published[detector] = found
+                thresholds[detector] = float(nab_thresholds_[detector][cfg.profile]["threshold"])
+    return AnomalyData(corpus, cmapss, combined_source(corpus, cmapss), published, thresholds)
+
+
+def combined_source(corpus: Corpus, cmapss: Cmapss | None) -> tfdata.DataSource:
+    """One source for the run: NAB's (its kind decides where reports go and which model
+    name is registered), with C-MAPSS's files beside NAB's under ``<dataset>/<file>``."""
+    nab_source = corpus.source
+    if cmapss is None:
+        return nab_source
+    other = cmapss.source
+    return dataclasses.replace(
+        nab_source,
+        dataset=f"{nab_source.dataset}+{other.dataset}",
+        paths={
+            **{f"{nab_source.dataset}/{k}": v for k, v in nab_source.paths.items()},
+            **{f"{other.dataset}/{k}": v for k, v in other.paths.items()},
+        },
+        sha256={
+            **{f"{nab_source.dataset}/{k}": v for k, v in nab_source.sha256.items()},
+            **{f"{other.dataset}/{k}": v for k, v in other.sha256.items()},
+        },
+        steps=(*nab_source.steps, *other.steps),
+    )
 
 
 def load_nab(cfg: AnomalyConfig) -> Corpus:

@@ -450,6 +450,14 @@ class Detection:
     def flags(self, threshold: float) -> np.ndarray:
         return np.asarray(self.score >= threshold)
 
+    @classmethod
+    def alarms_only(cls, name: str, family: str, score: np.ndarray) -> Detection:
+        """A detection read back from a logged training, which keeps the alarm scores
+        only (what thresholds, NAB scores and alarms are computed from): its raw and
+        calibrated measures are empty."""
+        empty = np.empty(0)
+        return cls(name, family, empty, empty, np.asarray(score, dtype=float))
+
 
 def detect(
     values: np.ndarray,

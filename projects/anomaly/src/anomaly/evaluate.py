@@ -1,51 +1,52 @@
 """Metrics and figures: NAB scores under both threshold protocols, NAB's published
-detectors re-scored by our scorer, C-MAPSS lead times and false alarms; the README's
-tables rendered from ``metrics.json``."""
+detectors re-scored by our scorer, C-MAPSS lead times and false alarms; the promotion
+gate; the README's tables rendered from ``metrics.json``."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from anomaly import nab
-from anomaly.config import CONSENSUS, UNION
-from anomaly.train import EngineDetections, TrainResult, first_alarm_utility
+from anomaly.config import DISPLAY, AnomalyConfig
+from anomaly.train import (
+    AnomalyModel,
+    AnomalyResult,
+    DetectionRun,
+    EngineDetections,
+    ScoredSeries,
+    first_alarm_utility,
+    leave_one_series_out,
+)
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.training import Evaluation
 
-DISPLAY = {
-    "zscore": "Rolling z-score",
-    "iqr": "Rolling IQR",
-    "iforest": "Isolation Forest (PyOD)",
-    "lof": "LOF (PyOD)",
-    "autoencoder": "Autoencoder (torch)",
-    CONSENSUS: "Consensus (mean score)",
-    UNION: "Union (max score)",
-}
+__all__ = ["DISPLAY", "evaluate", "promotion_gate", "results_table"]
+
+log = logging.getLogger("anomaly.evaluate")
 # NAB's published results normalised on realKnownCause (the issue's figures; numenta and
 # windowedGaussian are also re-scored from their published outputs by our scorer)
 PUBLISHED = {"ARTime": 63.9, "numenta HTM": 55.5, "random": 44.4, "windowedGaussian": 13.4}
+# the held-out split each candidate's MLflow run gets its scores from (``loso_*``)
+SPLIT = "loso"
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
-
-
-def evaluate(
-    result: TrainResult, published: Mapping[str, Mapping[str, Any]] | None = None
-) -> Evaluation:
-    cfg = result.cfg
-    corpus = result.corpus
+def evaluate(result: AnomalyResult, cfg: AnomalyConfig) -> Evaluation:
+    """``metrics.json`` (every detector under both protocols, NAB's published detectors
+    re-scored, C-MAPSS) and the figures of a training."""
+    run = result.data
+    corpus = run.corpus
     models: dict[str, Any] = {}
-    for name in result.detectors:
-        choice, loso = result.nab_choices[name], result.loso_choices[name]
-        threshold = next(iter(choice.thresholds.values()))
+    for name in run.detectors:
+        choice, loso = run.nab_choices[name], run.loso_choices[name]
+        threshold = run.nab_threshold(name)
         files = {
             series: {
                 "score": f.score,
@@ -59,7 +60,7 @@ def evaluate(
             }
             for series, f in choice.files.items()
         }
-        family = next(iter(result.scored.values())).detections[name].family
+        family = next(iter(run.scored.values())).detections[name].family
         models[name] = {
             "family": family,
             "nab": {
@@ -69,7 +70,7 @@ def evaluate(
                 "windows_detected": sum(f.windows_detected for f in choice.files.values()),
                 "false_positives": sum(f.fp for f in choice.files.values()),
             },
-            "loso": {
+            SPLIT: {
                 "raw": loso.raw_score,
                 "normalised": loso.normalised,
                 "windows_detected": sum(f.windows_detected for f in loso.files.values()),
@@ -77,8 +78,8 @@ def evaluate(
             },
             "files": files,
         }
-        if result.cmapss_eval:
-            models[name]["cmapss"] = cmapss_metrics(result, name)
+        if run.cmapss_eval:
+            models[name]["cmapss"] = cmapss_metrics(run, name)
     metrics: dict[str, Any] = {
         "data": {
             "kind": corpus.source.kind,
@@ -97,21 +98,114 @@ def evaluate(
             "detector": dataclasses.asdict(cfg.detector),
         },
         "models": models,
-        "champion": result.champion,
+        "champion": result.best_name,
     }
+    published = published_check(run, cfg)
     if published:
-        metrics["scorer_check"] = dict(published)
-    if result.cmapss is not None:
+        metrics["scorer_check"] = published
+    if run.cmapss is not None:
         metrics["data"]["cmapss"] = {
-            "kind": result.cmapss.source.kind,
-            "train_engines": len(result.cmapss_fit) + len(result.cmapss_eval),
-            "test_engines": len(result.cmapss_test),
+            "kind": run.cmapss.source.kind,
+            "train_engines": len(run.cmapss_fit) + len(run.cmapss_eval),
+            "test_engines": len(run.cmapss_test),
         }
         metrics["protocol"]["cmapss"] = dataclasses.asdict(cfg.cmapss)
-    figures = {"nab_scores.png": scores_figure(metrics), "nab_series.png": series_figure(result)}
-    if result.cmapss_eval:
-        figures["cmapss_lead_time.png"] = lead_time_figure(result)
-    return Evaluation(metrics, figures)
+    figures = {"nab_scores.png": scores_figure(metrics), "nab_series.png": series_figure(run)}
+    if run.cmapss_eval:
+        figures["cmapss_lead_time.png"] = lead_time_figure(run)
+    normalised = {
+        n: {"nab": m["nab"]["normalised"], SPLIT: m[SPLIT]["normalised"]} for n, m in models.items()
+    }
+    return Evaluation(
+        metrics=metrics, figures=figures, split=SPLIT, run_metrics={"normalised": normalised}
+    )
+
+
+def published_check(run: DetectionRun, cfg: AnomalyConfig) -> dict[str, Any]:
+    """NAB's published detectors (real data only) as this scorer scores them, at NAB's
+    own thresholds: the per-file equality with NAB's scores is tested, the category
+    score goes in ``metrics.json``."""
+    if not run.corpus.source.is_real:
+        return {}
+    profile = run.corpus.profiles[cfg.profile]
+    out = {}
+    for detector, published in run.published.items():
+        threshold = run.published_thresholds[detector]
+        files = [
+            nab.score_file(
+                np.asarray(frame["anomaly_score"], dtype=float),
+                run.scored[name].layout,
+                threshold,
+                profile,
+            )
+            for name, frame in published.outputs.items()
+        ]
+        raw = sum(f.score for f in files)
+        out[detector] = {
+            "threshold": threshold,
+            "raw": raw,
+            "normalised": nab.normalised(raw, sum(f.n_windows for f in files), profile),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- the gate
+
+GATE_METRIC = "leave-one-series-out NAB score"
+
+
+def _method(model: AnomalyModel) -> tuple[Any, ...]:
+    """What a model's scores depend on besides the data: its detectors, their
+    configuration, its probationary fraction and seed (thresholds and champion aside)."""
+    return (tuple(model.detectors), model.config, model.probation_fraction, model.seed)
+
+
+def promotion_gate(result: AnomalyResult, cfg: AnomalyConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: its detector's normalised NAB score on the
+    category with each series held out (scored at the threshold chosen on the other
+    series, as in ``metrics.json``'s ``loso``), better than the champion's by more than
+    ``cfg.promotion_margin``.
+
+    Both models are scored by the code of this run on the same series, layouts and
+    profile. A model whose detectors, configuration and seed are this training's has
+    this training's detections (the detectors are deterministic), so only a champion of
+    another configuration runs its detectors again.
+    """
+    run = result.data
+    corpus = run.corpus
+    profile = corpus.profiles[cfg.profile]
+    rows = ValidationSet.of(
+        f"NAB {corpus.category} ({corpus.source.kind}), each series held out, "
+        f"{cfg.profile} profile",
+        _labelled_rows(run),
+    )
+    this_training = _method(run.model())
+
+    def score(record: Any) -> float:
+        model = record.model
+        if not isinstance(model, AnomalyModel):
+            raise TypeError(f"{type(model).__name__} is not an anomaly model")
+        scored = run.scored
+        if _method(model) != this_training:
+            log.info("running the detectors of %s v%s for the gate", record.name, record.version)
+            scored = {
+                name: ScoredSeries(item.series, item.layout, model.score_series(item.series.values))
+                for name, item in sorted(run.scored.items())
+            }
+        return leave_one_series_out(scored, model.champion, profile).normalised
+
+    return Gate(GATE_METRIC, True, cfg.promotion_margin, rows), score
+
+
+def _labelled_rows(run: DetectionRun) -> pd.DataFrame:
+    """The rows the gate scores on: every series' values and where its windows lie."""
+    frames = []
+    for name, item in sorted(run.scored.items()):
+        frame = pd.DataFrame(item.series.values).add_prefix("value_")
+        frame.insert(0, "series", name)
+        frame["window"] = item.layout.window_id
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- C-MAPSS
@@ -124,7 +218,7 @@ def _first_alarm(item: EngineDetections, name: str, threshold: float, baseline: 
     return int(hits[0]) if len(hits) else None
 
 
-def cmapss_metrics(result: TrainResult, name: str) -> dict[str, Any]:
+def cmapss_metrics(result: DetectionRun, name: str) -> dict[str, Any]:
     """Lead time at the first alarm and false alarms, on engines that chose nothing."""
     cfg = result.cfg.cmapss
     threshold = result.cmapss_thresholds[name]
@@ -204,7 +298,7 @@ def scores_figure(metrics: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def series_figure(result: TrainResult) -> Figure:
+def series_figure(result: DetectionRun) -> Figure:
     """Every series with its label windows and the champion's alarms (NAB threshold)."""
     champion = result.champion
     threshold = next(iter(result.nab_choices[champion].thresholds.values()))
@@ -233,7 +327,7 @@ def series_figure(result: TrainResult) -> Figure:
     return fig
 
 
-def lead_time_figure(result: TrainResult) -> Figure:
+def lead_time_figure(result: DetectionRun) -> Figure:
     names = result.detectors
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.subplots()
@@ -339,21 +433,3 @@ def cmapss_table(metrics: Mapping[str, Any]) -> str:
         f"thresholds, {first['engines']} held out), {first['test_healthy_engines']} test "
         "engines that stay healthy (true remaining life > 30 at their last cycle)."
     )
-
-
-def published_check(
-    rescored: Mapping[str, Sequence[nab.FileScore]],
-    threshold: Mapping[str, float],
-    profile: nab.Profile,
-) -> dict[str, Any]:
-    """NAB's published detectors as this scorer scores them (for ``metrics.json``)."""
-    out = {}
-    for name, files in rescored.items():
-        raw = sum(f.score for f in files)
-        windows = sum(f.n_windows for f in files)
-        out[name] = {
-            "threshold": threshold[name],
-            "raw": raw,
-            "normalised": nab.normalised(raw, windows, profile),
-        }
-    return out

@@ -1,37 +1,50 @@
-"""The anomaly API: request/response models, the service (model + stream store), the
-router, and today's assembly with the shared factory.
+"""The anomaly API on the shared serving factory: :data:`SPEC` and ``app = SPEC.app``.
 
-- :data:`router` (a FastAPI ``APIRouter``, independent of how the app is built):
-  ``POST /v1/series/score`` scores a whole series; ``POST /v1/streams/{stream_id}/points``
-  scores new points of a stream with its bounded state; ``DELETE`` ends a stream;
-  ``GET /v1/streams`` tells how many are held. Routes get the :class:`AnomalyService`
-  from the dependency :func:`get_service` and run the CPU work in the thread pool.
-- :func:`app` assembles it *for now* with ``tenfold.serving.create_app`` (ops routes
-  ``/health``, ``/ready``, ``/metrics``, ``/v1/model``, request ids, 422s, API key; its
-  ``/v1/predict`` scores a series too) and ``include_router``. When the factory takes
-  project routers and lifespan resources, this file shrinks to handing it
-  :func:`load_service` and :data:`router`.
+- The model (``load``: the registered detectors, their configuration and thresholds, the
+  champion detector) is what the factory serves: ``/ready``, ``/v1/model``, hot reload,
+  and ``/v1/predict`` (``/batch``) scoring whole series.
+- :data:`router`, the project's own routes: ``POST /v1/series/score`` scores a whole
+  series; ``POST /v1/streams/{stream_id}/points`` scores new points of a stream with its
+  bounded state; ``DELETE`` ends a stream; ``GET /v1/streams`` tells how many are held.
+- The streams live in :class:`AnomalyService`, a lifespan resource (:func:`load_service`)
+  handed to the routes by :data:`get_service`. A stream keeps the model it started with
+  (a hot reload serves new streams with the new model; the answer names the version).
+
+Every route's CPU work runs on the service's prediction threads (``run_blocking``).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations at runtime.
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, model_validator
 
 from anomaly.config import COMBINED, CONSENSUS, PROJECT_DIR, AnomalyConfig
 from anomaly.streaming import PointScore, StreamScorer, StreamStore
 from anomaly.train import AnomalyModel
 from tenfold.errors import DataError
-from tenfold.serving import ModelCard, ServiceSettings, ServiceSpec, create_app
+from tenfold.serving import (
+    Integer,
+    ModelCard,
+    Number,
+    ServiceSettings,
+    ServiceSpec,
+    card_from_record,
+    current_predictor,
+    request_config,
+    resource,
+    run_blocking,
+)
 
 log = logging.getLogger("anomaly.serve")
 
@@ -39,10 +52,12 @@ DEFAULT_URI = "models:/anomaly@champion"
 MAX_SERIES_ROWS = 50_000
 MAX_POINTS_PER_REQUEST = 1_000
 STREAM_ID = r"^[A-Za-z0-9._-]{1,64}$"
+# the name of the streams' store among the service's lifespan resources
+SERVICE = "streams"
 
-Values = list[float] | list[list[float]]
+Values = list[Number] | list[list[Number]]
 # a sensor at 10 with one reading at 25
-EXAMPLE_SERIES: Any = [{"values": [10, 11, 9, 10] * 30 + [25]}]
+EXAMPLE_SERIES: dict[str, Any] = {"values": [10, 11, 9, 10] * 30 + [25]}
 
 
 def _rows(values: Values) -> np.ndarray:
@@ -63,14 +78,17 @@ class SeriesRequest(BaseModel):
     """A whole series to score: one value per point, or one list of values per point
     (several sensors)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": EXAMPLE_SERIES},
+    model_config = request_config(
+        EXAMPLE_SERIES,
+        description="A series, oldest point first: one number per point, or one list of "
+        "numbers per point (several sensors; every point the same length).",
     )
 
     values: Values = Field(min_length=10, max_length=MAX_SERIES_ROWS)
-    probation: int | None = Field(
-        default=None, ge=2, description="rows learnt before scoring (default: NAB's 15 %)"
+    probation: Integer | None = Field(
+        default=None,
+        ge=2,
+        description="rows learnt before scoring, below the number of points (default: NAB's 15 %)",
     )
 
     @model_validator(mode="after")
@@ -98,7 +116,7 @@ class SeriesScores(BaseModel):
 class StreamPoints(BaseModel):
     """New points of a stream, oldest first."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"values": [10.2]}]})
+    model_config = request_config({"values": [10.2]})
 
     values: Values = Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)
 
@@ -121,7 +139,9 @@ class StreamScores(BaseModel):
     stream_id: str
     rows_seen: int
     points: list[PointResult]
-    model_version: str | None = None
+    model_version: str | None = Field(
+        default=None, description="the model version this stream has scored with since it began"
+    )
 
 
 class StreamsInfo(BaseModel):
@@ -140,29 +160,29 @@ class AnomalySettings(ServiceSettings):
     stream_probation: int = Field(default=AnomalyConfig().stream_probation, ge=10)
 
 
-class AnomalyService:
-    """What the routes need: the model, its card, and the streams' store."""
+# --------------------------------------------------------------------------- the model
 
-    def __init__(self, model: AnomalyModel, card: ModelCard, settings: AnomalySettings) -> None:
+
+@dataclass
+class Stream:
+    """One stream: its scorer, and the model (champion detector, version) it began with."""
+
+    scorer: StreamScorer
+    champion: str
+    model_version: str | None
+    last_used: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class AnomalyPredictor:
+    """The served model: scores whole series, and starts streams."""
+
+    def __init__(self, model: AnomalyModel, card: ModelCard) -> None:
         self.model = model
         self.card = card
-        self.settings = settings
-        thresholds = dict(model.thresholds or {})
-        self.store = StreamStore(
-            lambda n_variables: StreamScorer(
-                model.detectors,
-                model.config,
-                thresholds,
-                probation=settings.stream_probation,
-                n_variables=n_variables,
-                seed=model.seed,
-            ),
-            max_streams=settings.max_streams,
-            ttl_seconds=settings.stream_ttl_seconds,
-        )
 
-    # the Predictor protocol of today's factory: /v1/predict scores series
     def predict(self, items: Sequence[SeriesRequest]) -> list[SeriesScores]:
+        """What the factory's ``/v1/predict`` routes call: each item is a series."""
         return [self.score_series(item) for item in items]
 
     def score_series(self, request: SeriesRequest) -> SeriesScores:
@@ -186,18 +206,57 @@ class AnomalyService:
             model_version=self.card.version,
         )
 
-    def score_points(self, stream_id: str, request: StreamPoints) -> StreamScores:
+    def new_stream(self, n_variables: int, probation: int) -> Stream:
+        model = self.model
+        scorer = StreamScorer(
+            model.detectors,
+            model.config,
+            dict(model.thresholds or {}),
+            probation=probation,
+            n_variables=n_variables,
+            seed=model.seed,
+        )
+        return Stream(scorer, model.champion, self.card.version)
+
+
+# --------------------------------------------------------------------------- the streams
+
+
+class AnomalyService:
+    """The streams of a running service (bounded: LRU and idle expiry)."""
+
+    def __init__(self, settings: AnomalySettings) -> None:
+        self.settings = settings
+        self.store: StreamStore[Stream] = StreamStore(
+            max_streams=settings.max_streams, ttl_seconds=settings.stream_ttl_seconds
+        )
+
+    def score_points(
+        self, predictor: AnomalyPredictor, stream_id: str, request: StreamPoints
+    ) -> StreamScores:
         values = _rows(request.values)
-        scorer = self.store.get(stream_id, values.shape[1])
-        champion = self.model.champion
-        with scorer.lock:
-            points = [scorer.update(row) for row in values]
-            seen = scorer.seen
+        stream = self.store.get(
+            stream_id,
+            lambda: predictor.new_stream(values.shape[1], self.settings.stream_probation),
+        )
+        with stream.lock:
+            points = [stream.scorer.update(row) for row in values]
+            seen = stream.scorer.seen
         return StreamScores(
             stream_id=stream_id,
             rows_seen=seen,
-            points=[_point(p, champion) for p in points],
-            model_version=self.card.version,
+            points=[_point(p, stream.champion) for p in points],
+            model_version=stream.model_version,
+        )
+
+    def info(self) -> StreamsInfo:
+        store = self.store
+        return StreamsInfo(
+            active=len(store),
+            max_streams=store.max_streams,
+            ttl_seconds=store.ttl_seconds,
+            evicted=store.evicted,
+            probation=self.settings.stream_probation,
         )
 
 
@@ -212,21 +271,22 @@ def _point(point: PointScore, champion: str) -> PointResult:
     )
 
 
+@contextlib.asynccontextmanager
+async def load_service(settings: AnomalySettings) -> AsyncIterator[AnomalyService]:
+    """The lifespan resource: an empty stream store, forgotten at shutdown."""
+    service = AnomalyService(settings)
+    try:
+        yield service
+    finally:
+        service.store.clear()
+
+
 # --------------------------------------------------------------------------- router
 
-
-def get_service(request: Request) -> AnomalyService:
-    """The service of the running app (the factory's lifespan put it there). The new
-    serving factory can hand it by dependency override instead."""
-    service: AnomalyService | None = getattr(request.app.state, "predictor", None)
-    if service is None:
-        from fastapi import HTTPException
-
-        raise HTTPException(status_code=503, detail="model not loaded yet")
-    return service
-
-
-Service = Annotated[AnomalyService, Depends(get_service)]
+# the dependency handing a route the service's streams
+get_service = resource(SERVICE)
+Service = Annotated[AnomalyService, get_service]
+Model = Annotated[AnomalyPredictor, Depends(current_predictor)]
 StreamId = Annotated[
     str,
     PathParam(pattern=STREAM_ID, description="1-64 letters, digits, '.', '_' or '-'"),
@@ -239,20 +299,20 @@ router = APIRouter(prefix="/v1", tags=["anomaly"])
     "/series/score",
     response_model=SeriesScores,
     summary="Score a whole series (each detector, causally; flags at the model's thresholds)",
-    responses={422: {"description": "invalid input, one entry per bad field"}},
 )
-async def score_series(body: SeriesRequest, service: Service) -> SeriesScores:
-    return await run_in_threadpool(service.score_series, body)
+async def score_series(body: SeriesRequest, model: Model) -> SeriesScores:
+    return await run_blocking(model.score_series, body)
 
 
 @router.post(
     "/streams/{stream_id}/points",
     response_model=StreamScores,
     summary="Score new points of a stream (state kept per stream, bounded)",
-    responses={422: {"description": "invalid input, one entry per bad field"}},
 )
-async def stream_points(stream_id: StreamId, body: StreamPoints, service: Service) -> StreamScores:
-    return await run_in_threadpool(service.score_points, stream_id, body)
+async def stream_points(
+    stream_id: StreamId, body: StreamPoints, model: Model, service: Service
+) -> StreamScores:
+    return await run_blocking(service.score_points, model, stream_id, body)
 
 
 @router.delete(
@@ -263,22 +323,13 @@ async def stream_points(stream_id: StreamId, body: StreamPoints, service: Servic
 )
 async def drop_stream(stream_id: StreamId, service: Service) -> Response:
     if not service.store.drop(stream_id):
-        from fastapi import HTTPException
-
         raise HTTPException(404, detail=f"no stream {stream_id!r} (never seen, or evicted)")
     return Response(status_code=204)
 
 
 @router.get("/streams", response_model=StreamsInfo, summary="How many streams are held")
 async def streams(service: Service) -> StreamsInfo:
-    store = service.store
-    return StreamsInfo(
-        active=len(store),
-        max_streams=store.max_streams,
-        ttl_seconds=store.ttl_seconds,
-        evicted=store.evicted,
-        probation=service.settings.stream_probation,
-    )
+    return service.info()
 
 
 # --------------------------------------------------------------------------- loading
@@ -312,7 +363,7 @@ def published_model(reports: Path | None = None) -> AnomalyModel:
 
 def load_model(uri: str | None = None) -> AnomalyModel:
     """The registered model (``models:/anomaly@champion`` by default); without a store,
-    the published run's thresholds (announced in one line)."""
+    the published run's thresholds (announced in one line). For the CLI and the app."""
     from tenfold import tracking
     from tenfold.cli import console
 
@@ -329,71 +380,51 @@ def load_model(uri: str | None = None) -> AnomalyModel:
     return published_model()
 
 
-def load_service(settings: ServiceSettings) -> AnomalyService:
-    """What the app's lifespan opens: the model and an empty stream store."""
-    anomaly_settings = AnomalySettings(**settings.model_dump(exclude_none=True))
-    uri = settings.model_uri or DEFAULT_URI
-    from tenfold import tracking
-    from tenfold.serving import card_from_record
+def _details(model: AnomalyModel) -> dict[str, Any]:
+    return {"champion": model.champion, "thresholds": model.thresholds}
 
+
+def load_predictor(settings: AnomalySettings) -> AnomalyPredictor:
+    """What the factory serves: the model at ``settings.model_uri``. The default URI
+    without a registry (a machine or an image without the MLflow store) serves the
+    published run's detectors and thresholds, in one warning line; any other URI that
+    cannot be loaded is an error."""
+    from tenfold import tracking
+
+    uri = SPEC.model_uri(settings)
     try:
         record = tracking.load_sklearn_model(uri)
-        model: AnomalyModel = record.model
-        card = card_from_record(
-            record,
-            details={"champion": model.champion, "thresholds": model.thresholds},
-            metric_prefixes=("normalised",),
-        )
-    except Exception:
-        if settings.model_uri:
+    except tracking.ModelLoadError:
+        if uri != DEFAULT_URI:
             raise
         log.warning("no model at %s: serving the published thresholds (reports/metrics.json)", uri)
         model = published_model()
-        card = ModelCard(
-            name="anomaly (published thresholds)",
-            details={"champion": model.champion, "thresholds": model.thresholds},
-        )
-    return AnomalyService(model, card, anomaly_settings)
+        card = ModelCard(name="anomaly (published thresholds)", details=_details(model))
+        return AnomalyPredictor(model, card)
+    loaded = record.model
+    if not isinstance(loaded, AnomalyModel):
+        raise tracking.IncompatibleModel(uri, f"a {type(loaded).__name__}, not an anomaly model")
+    card = card_from_record(
+        record, details=_details(loaded), metric_prefixes=("cv_", "nab_", "loso_")
+    )
+    return AnomalyPredictor(loaded, card)
 
 
 SPEC = ServiceSpec(
     name="anomaly",
     title="tenfold anomaly API",
     description="Causal anomaly scores of a series or of streams, NAB-calibrated thresholds.",
+    settings=AnomalySettings,
     request=SeriesRequest,
     response=SeriesScores,
-    load=load_service,
+    load=load_predictor,
     default_model_uri=DEFAULT_URI,
+    routers=(router,),
+    resources={SERVICE: load_service},
 )
 
-
-def app(
-    settings: ServiceSettings | None = None, *, service: AnomalyService | None = None
-) -> FastAPI:
-    """TEMPORARY ASSEMBLY until the serving factory takes project routers: the shared
-    factory (ops routes, errors, metrics, API key) plus :data:`router`."""
-    built = create_app(SPEC, settings, predictor=service)
-    guarded = []
-    if (settings or ServiceSettings()).api_key is not None:
-        # the factory guards its own /v1 routes; the router gets the same check
-        from fastapi.security import APIKeyHeader
-
-        header = APIKeyHeader(name="X-API-Key", auto_error=False)
-        expected = (settings or ServiceSettings()).api_key
-
-        async def require_key(key: str | None = Depends(header)) -> None:
-            import secrets
-
-            from fastapi import HTTPException
-
-            if expected is None:
-                return
-            if key is None or not secrets.compare_digest(key, expected.get_secret_value()):
-                raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
-
-        guarded = [Depends(require_key)]
-    built.include_router(router, dependencies=guarded)
-    return built
+# the ASGI app factory: ``uvicorn --factory anomaly.serve:app``
+app = SPEC.app
 
 
 # --------------------------------------------------------------------------- README

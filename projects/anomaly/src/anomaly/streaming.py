@@ -9,8 +9,8 @@ it keeps only what that needs: the last ``max(train_rows, window, probation)`` r
 last ``calibration_rows + smoothing`` raw measures and the last ``refractory`` scores per
 detector, and the fitted models.
 
-:class:`StreamStore` holds one scorer per stream id, at most ``max_streams`` of them
-(least recently used evicted first) and none idle for longer than ``ttl_seconds``.
+:class:`StreamStore` holds one stream per id, at most ``max_streams`` of them (least
+recently used evicted first) and none idle for longer than ``ttl_seconds``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -108,8 +108,6 @@ class StreamScorer:
         self.states: dict[str, Any] = {}
         self.calibrations = {d.name: _Calibration(cfg) for d in self.detectors}
         self.combined = {n: _Calibration(cfg) for n in COMBINED} if len(self.detectors) >= 2 else {}
-        self.lock = threading.Lock()
-        self.last_used = time.monotonic()
 
     def update(self, value: Sequence[float] | float) -> PointScore:
         row = np.atleast_1d(np.asarray(value, dtype=float)).reshape(-1)
@@ -169,23 +167,30 @@ class StreamScorer:
         return out
 
 
-class StreamStore:
-    """Stream scorers by id: at most ``max_streams`` (least recently used evicted) and
-    none idle longer than ``ttl_seconds``; safe to use from several threads."""
+class Held(Protocol):
+    """What a store holds: anything that remembers when it was last used."""
+
+    last_used: float
+
+
+T = TypeVar("T", bound=Held)
+
+
+class StreamStore(Generic[T]):
+    """Streams by id: at most ``max_streams`` (least recently used evicted) and none idle
+    longer than ``ttl_seconds``; safe to use from several threads."""
 
     def __init__(
         self,
-        factory: Callable[[int], StreamScorer],
         *,
         max_streams: int,
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.factory = factory
         self.max_streams = max_streams
         self.ttl_seconds = ttl_seconds
         self.clock = clock
-        self._streams: OrderedDict[str, StreamScorer] = OrderedDict()
+        self._streams: OrderedDict[str, T] = OrderedDict()
         self._lock = threading.Lock()
         self.evicted = 0
 
@@ -195,26 +200,30 @@ class StreamStore:
     def __contains__(self, stream_id: object) -> bool:
         return stream_id in self._streams
 
-    def get(self, stream_id: str, n_variables: int) -> StreamScorer:
-        """The stream's scorer, created on first use (and the stale ones dropped)."""
+    def get(self, stream_id: str, create: Callable[[], T]) -> T:
+        """The stream, made by ``create`` on first use (and the stale ones dropped)."""
         now = self.clock()
         with self._lock:
             self._expire(now)
-            scorer = self._streams.get(stream_id)
-            if scorer is None:
-                scorer = self.factory(n_variables)
-                self._streams[stream_id] = scorer
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                stream = create()
+                self._streams[stream_id] = stream
                 while len(self._streams) > self.max_streams:
                     self._streams.popitem(last=False)
                     self.evicted += 1
             else:
                 self._streams.move_to_end(stream_id)
-            scorer.last_used = now
-            return scorer
+            stream.last_used = now
+            return stream
 
     def drop(self, stream_id: str) -> bool:
         with self._lock:
             return self._streams.pop(stream_id, None) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._streams.clear()
 
     def _expire(self, now: float) -> None:
         while self._streams:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,14 @@ from sklearn.base import BaseEstimator
 
 from anomaly import nab
 from anomaly.config import COMBINED, CONSENSUS, FAMILIES, AnomalyConfig, DetectorConfig
-from anomaly.data import Cmapss, Corpus, Series
+from anomaly.data import AnomalyData, Cmapss, Corpus, Published, Series
 from anomaly.detectors import Detection, default_detectors, detect
 from anomaly.features import as_matrix
+from tenfold.errors import DataError
+from tenfold.training import Candidate, TrainResult
+
+if TYPE_CHECKING:
+    from tenfold.tracking import LoggedTraining
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -333,8 +338,9 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
 
 
 @dataclass
-class TrainResult:
-    """A run's detections, thresholds under both protocols, and C-MAPSS results."""
+class DetectionRun:
+    """A run's detections, thresholds under both protocols, and C-MAPSS results (what
+    :func:`anomaly.evaluate.evaluate` reports; the ``data`` of a :class:`TrainResult`)."""
 
     cfg: AnomalyConfig
     corpus: Corpus
@@ -346,6 +352,8 @@ class TrainResult:
     cmapss_eval: list[EngineDetections] = field(default_factory=list)
     cmapss_test: list[EngineDetections] = field(default_factory=list)
     cmapss_thresholds: dict[str, float] = field(default_factory=dict)
+    published: Mapping[str, Published] = field(default_factory=dict)
+    published_thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def detectors(self) -> list[str]:
@@ -356,51 +364,203 @@ class TrainResult:
         """The best detector by the honest protocol (leave one series out)."""
         return max(self.loso_choices, key=lambda n: (self.loso_choices[n].normalised, n))
 
-    def model(self) -> AnomalyModel:
-        thresholds = {
-            n: c.thresholds[next(iter(c.thresholds))] for n, c in self.nab_choices.items()
-        }
+    def nab_threshold(self, name: str) -> float:
+        return next(iter(self.nab_choices[name].thresholds.values()))
+
+    def model(self, champion: str | None = None) -> AnomalyModel:
+        """The model a detector is registered as: every detector with its NAB-protocol
+        threshold, ``champion`` (default: the best) the one whose flags it answers with."""
         return AnomalyModel(
             detectors=tuple(n for n in self.detectors if n not in COMBINED),
             detector_config=dataclasses.asdict(self.cfg.detector),
-            thresholds=thresholds,
-            champion=self.champion,
+            thresholds={n: self.nab_threshold(n) for n in self.detectors},
+            champion=champion or self.champion,
             probation_fraction=self.cfg.probation_fraction,
             seed=self.cfg.seed,
         ).fit()
 
 
-def train(
-    cfg: AnomalyConfig,
-    corpus: Corpus,
-    cmapss: Cmapss | None = None,
-    progress: ProgressFn | None = None,
-) -> TrainResult:
-    """Every detector on every series, thresholds both ways; C-MAPSS when given."""
+# A training: one candidate per detector (its LOSO per-series NAB scores as the CV
+# folds), the best by the leave-one-series-out score, the detections as its data.
+AnomalyResult = TrainResult[Candidate, DetectionRun]
+# the CV metric of a candidate: each series' NAB score at the threshold chosen on the others
+METRIC = "nab_score_loso"
+
+
+def run_detectors(
+    cfg: AnomalyConfig, data: AnomalyData, progress: ProgressFn | None = None
+) -> DetectionRun:
+    """Every detector on every series, thresholds both ways; C-MAPSS when loaded."""
+    profile = _profile(cfg, data.corpus)
+    scored = detect_corpus(data.corpus, cfg, progress)
+    run = _choose(cfg, data, scored, profile)
+    if data.cmapss is not None:
+        fit, rest, test = _fleets(cfg, data.cmapss)
+        run.cmapss_fit = detect_engines(fit, cfg, progress, "cmapss fit")
+        run.cmapss_eval = detect_engines(rest, cfg, progress, "cmapss eval")
+        run.cmapss_test = detect_engines(test, cfg, progress, "cmapss test")
+        run.cmapss_thresholds = cmapss_thresholds(run.cmapss_fit, cfg)
+    return run
+
+
+def _profile(cfg: AnomalyConfig, corpus: Corpus) -> nab.Profile:
     profile = corpus.profiles.get(cfg.profile, nab.PROFILES.get(cfg.profile))
     if profile is None:
-        from tenfold.errors import DataError
-
         raise DataError(f"unknown NAB profile {cfg.profile!r}; use {sorted(corpus.profiles)}")
-    scored = detect_corpus(corpus, cfg, progress)
+    return profile
+
+
+def _choose(
+    cfg: AnomalyConfig,
+    data: AnomalyData,
+    scored: dict[str, ScoredSeries],
+    profile: nab.Profile,
+) -> DetectionRun:
     names = list(next(iter(scored.values())).detections)
-    result = TrainResult(
+    return DetectionRun(
         cfg,
-        corpus,
+        data.corpus,
         scored,
         {n: nab_protocol(scored, n, profile) for n in names},
         {n: leave_one_series_out(scored, n, profile) for n in names},
+        cmapss=data.cmapss,
+        published=data.published,
+        published_thresholds=data.published_thresholds,
     )
-    if cmapss is not None:
-        train_engines = engines(cmapss.train, cfg)
-        # the first engines choose thresholds, the others report (half each at most)
-        n_fit = min(cfg.cmapss.fit_engines, len(train_engines) // 2)
-        fit, rest = train_engines[:n_fit], train_engines[n_fit:]
-        result.cmapss = cmapss
-        result.cmapss_fit = detect_engines(fit, cfg, progress, "cmapss fit")
-        result.cmapss_eval = detect_engines(rest, cfg, progress, "cmapss eval")
-        result.cmapss_test = detect_engines(
-            engines(cmapss.test, cfg, final_rul=cmapss.test_rul), cfg, progress, "cmapss test"
+
+
+def _fleets(cfg: AnomalyConfig, cmapss: Cmapss) -> tuple[list[Engine], list[Engine], list[Engine]]:
+    """The engines that choose thresholds, the run-to-failure engines that report, and
+    the truncated test engines (the first engines choose, half of them at most)."""
+    train_engines = engines(cmapss.train, cfg)
+    n_fit = min(cfg.cmapss.fit_engines, len(train_engines) // 2)
+    test = engines(cmapss.test, cfg, final_rul=cmapss.test_rul)
+    return train_engines[:n_fit], train_engines[n_fit:], test
+
+
+def _parts(run: DetectionRun) -> list[tuple[str, str, Mapping[str, Detection]]]:
+    """Every scored unit of a run in a fixed order: (part, key, detections)."""
+    out: list[tuple[str, str, Mapping[str, Detection]]] = [
+        ("nab", name, item.detections) for name, item in sorted(run.scored.items())
+    ]
+    for part, fleet in (
+        ("cmapss_fit", run.cmapss_fit),
+        ("cmapss_eval", run.cmapss_eval),
+        ("cmapss_test", run.cmapss_test),
+    ):
+        out.extend((part, str(e.engine.unit), e.detections) for e in fleet)
+    return out
+
+
+def alarm_scores(run: DetectionRun, name: str) -> pd.DataFrame:
+    """A detector's alarm score on every row of the run (NAB series, then C-MAPSS
+    engines), the candidate's out-of-fold predictions: what ``evaluate`` reads back."""
+    frames = [
+        pd.DataFrame({"part": part, "key": key, "score": detections[name].score})
+        for part, key, detections in _parts(run)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def input_example() -> pd.DataFrame:
+    """A series long enough for every detector to learn its probationary rows."""
+    return pd.DataFrame({"value": [float(v % 17) for v in range(200)]})
+
+
+def candidate(run: DetectionRun, name: str) -> Candidate:
+    """Detector ``name`` as a candidate: the registered model answering with its flags,
+    its per-series leave-one-series-out NAB scores as the folds, both normalised scores."""
+    loso, choice = run.loso_choices[name], run.nab_choices[name]
+    family = next(iter(run.scored.values())).detections[name].family
+    requirements = ["pyod", "numpy", "pandas", "scipy"]
+    if "autoencoder" in run.detectors:
+        requirements.append("torch")
+    return Candidate(
+        name=name,
+        model=run.model(champion=name),
+        params={"detector": name, "family": family, "threshold": run.nab_threshold(name)},
+        metric=METRIC,
+        fold_scores=[loso.files[s].score for s in sorted(loso.files)],
+        oof=alarm_scores(run, name),
+        requirements=tuple(requirements),
+        metadata={"champion": name, "thresholds": run.model().thresholds},
+        metrics={"nab_normalised": choice.normalised, "loso_normalised": loso.normalised},
+    )
+
+
+def train(
+    cfg: AnomalyConfig, data: AnomalyData, *, progress: ProgressFn | None = None
+) -> AnomalyResult:
+    """Every detector on every series (causally), thresholds both ways, C-MAPSS when
+    loaded; one candidate per detector, the best by leave-one-series-out."""
+    run = run_detectors(cfg, data, progress)
+    return TrainResult(
+        {name: candidate(run, name) for name in run.detectors},
+        run.champion,
+        run,
+        data.source,
+        input_example(),
+    )
+
+
+def from_run(cfg: AnomalyConfig, data: AnomalyData, training: LoggedTraining) -> AnomalyResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`) for a
+    separate ``evaluate``: each candidate's alarm scores from its logged out-of-fold
+    frame, the thresholds chosen again from them (the same numbers as the training's)."""
+    profile = _profile(cfg, data.corpus)
+    names = list(training.candidates)
+    families = {n: str(training.candidates[n].params["family"]) for n in names}
+    logged = {
+        name: {
+            (str(part), str(key)): rows["score"].to_numpy(dtype=float)
+            for (part, key), rows in training.candidates[name].oof.groupby(
+                ["part", "key"], sort=False
+            )
+        }
+        for name in names
+    }
+
+    def detections(part: str, key: str, n_rows: int) -> dict[str, Detection]:
+        out = {}
+        for name in names:
+            score = logged[name].get((part, key), np.empty(0))
+            if len(score) != n_rows:
+                raise DataError(
+                    f"training run {training.run_id}: candidate {name} has {len(score)} "
+                    f"scores for {part} {key}, the data has {n_rows} rows"
+                )
+            out[name] = Detection.alarms_only(name, families[name], score)
+        return out
+
+    scored = {
+        name: ScoredSeries(
+            series,
+            series.layout(cfg.probation_fraction),
+            detections("nab", name, series.n_rows),
         )
-        result.cmapss_thresholds = cmapss_thresholds(result.cmapss_fit, cfg)
-    return result
+        for name, series in sorted(data.corpus.series.items())
+    }
+    run = _choose(cfg, data, scored, profile)
+    if data.cmapss is not None:
+        fleets = dict(
+            zip(
+                ("cmapss_fit", "cmapss_eval", "cmapss_test"), _fleets(cfg, data.cmapss), strict=True
+            )
+        )
+        read = {
+            part: [
+                EngineDetections(e, e.layout(cfg), detections(part, str(e.unit), len(e.remaining)))
+                for e in fleet
+            ]
+            for part, fleet in fleets.items()
+        }
+        run.cmapss_fit, run.cmapss_eval, run.cmapss_test = (
+            read["cmapss_fit"],
+            read["cmapss_eval"],
+            read["cmapss_test"],
+        )
+        run.cmapss_thresholds = cmapss_thresholds(run.cmapss_fit, cfg)
+    candidates = {n: training.candidates[n] for n in names}
+    return TrainResult(
+        candidates, training.best_name, run, data.source, input_example(), run_id=training.run_id
+    )

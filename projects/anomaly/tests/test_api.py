@@ -100,7 +100,10 @@ def test_a_stream_answers_per_point_and_learns_first(
         ("/v1/streams/pump-7/points", {"values": ["warm"]}, "values"),
         ("/v1/streams/bad id!/points", {"values": [1.0]}, "stream_id"),
         ("/v1/streams/pump-7/points", {"values": [True]}, "values"),
-        ("/v1/series/score", {"values": [1.0] * 20, "probation": "5"}, "probation"),
+        ("/v1/series/score", {"values": [1.0] * 20, "probation": "15"}, "probation"),
+        ("/v1/series/score", {"values": [1.0] * 20, "probation": 5}, "probation"),
+        ("/v1/series/score", {"values": [1.0] * 12}, "values"),
+        ("/v1/series/score", {"values": [[1.0], []] * 10}, "values"),
     ],
 )
 def test_client_mistakes_are_422s_naming_the_field(
@@ -208,3 +211,18 @@ def test_without_a_registry_the_published_thresholds_are_served() -> None:
     # a model asked for by name is never replaced by the published thresholds
     with pytest.raises(ModelLoadError, match="models:/anomaly/3"):
         load_predictor(AnomalySettings(model_uri="models:/anomaly/3"))
+
+
+def test_the_model_refuses_too_short_a_probation(small_cfg: DetectorConfig) -> None:
+    """A series' detectors must learn from some rows and score some: otherwise a clear
+    error on `probation` (the API's 422, the CLI's one line), never a fit that fails."""
+    from tenfold.errors import InvalidInput
+
+    model = predictor(small_cfg).model
+    values = np.sin(np.arange(40) / 3.0)
+    assert model.probation(len(values)) == model.min_probation == 10  # 15 % would be 6
+    with pytest.raises(InvalidInput, match="at least 10 rows must be learnt, not 3"):
+        model.score_series(values, probation=3)
+    with pytest.raises(InvalidInput, match="leave none of the 40"):
+        model.score_series(values, probation=40)
+    assert set(model.score_series(values)) == {*NAMES, *COMBINED}

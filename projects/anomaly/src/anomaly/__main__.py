@@ -60,7 +60,9 @@ ValueColOpt = Annotated[
 ProbationOpt = Annotated[
     int | None,
     typer.Option(
-        "--probation", min=2, help="Rows learnt before scoring (default: NAB's 15 %, ≤ 750)."
+        "--probation",
+        min=10,
+        help="Rows learnt before scoring (default: NAB's 15 %, ≤ 750, at least 10).",
     ),
 ]
 OutputOpt = Annotated[

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from anomaly.config import COMBINED, CONSENSUS, PROJECT_DIR, AnomalyConfig
 from anomaly.streaming import PointScore, StreamScorer, StreamStore
-from anomaly.train import AnomalyModel
+from anomaly.train import MIN_PROBATION, AnomalyModel
 from tenfold.errors import DataError
 from tenfold.serving import (
     Integer,
@@ -49,13 +49,33 @@ from tenfold.serving import (
 log = logging.getLogger("anomaly.serve")
 
 DEFAULT_URI = "models:/anomaly@champion"
+MIN_SERIES_POINTS = 20
 MAX_SERIES_ROWS = 50_000
 MAX_POINTS_PER_REQUEST = 1_000
 STREAM_ID = r"^[A-Za-z0-9._-]{1,64}$"
 # the name of the streams' store among the service's lifespan resources
 SERVICE = "streams"
 
-Values = list[Number] | list[list[Number]]
+# a reading beyond this is refused: the rolling statistics square deviations, and the
+# squares of larger numbers overflow float64
+MAX_ABS_VALUE = 1e15
+Reading = Annotated[Number, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
+Point = Annotated[list[Reading], Field(min_length=1, description="one number per variable")]
+# what a request's values are once validated
+Values = list[float] | list[list[float]]
+
+VALUES_HELP = "one number per point (one sensor), or one list of numbers per point (several)"
+# points, oldest first, one reading each or one list of readings each (the same length)
+SeriesValues = Annotated[
+    Annotated[list[Reading], Field(min_length=MIN_SERIES_POINTS, max_length=MAX_SERIES_ROWS)]
+    | Annotated[list[Point], Field(min_length=MIN_SERIES_POINTS, max_length=MAX_SERIES_ROWS)],
+    Field(description=VALUES_HELP),
+]
+StreamValues = Annotated[
+    Annotated[list[Reading], Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)]
+    | Annotated[list[Point], Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)],
+    Field(description=VALUES_HELP),
+]
 # a sensor at 10 with one reading at 25
 EXAMPLE_SERIES: dict[str, Any] = {"values": [10, 11, 9, 10] * 30 + [25]}
 
@@ -84,11 +104,12 @@ class SeriesRequest(BaseModel):
         "numbers per point (several sensors; every point the same length).",
     )
 
-    values: Values = Field(min_length=10, max_length=MAX_SERIES_ROWS)
+    values: SeriesValues
     probation: Integer | None = Field(
         default=None,
-        ge=2,
-        description="rows learnt before scoring, below the number of points (default: NAB's 15 %)",
+        ge=MIN_PROBATION,
+        description="rows learnt before scoring, below the number of points (default: "
+        f"NAB's 15 %, at least {MIN_PROBATION})",
     )
 
     @model_validator(mode="after")
@@ -118,7 +139,7 @@ class StreamPoints(BaseModel):
 
     model_config = request_config({"values": [10.2]})
 
-    values: Values = Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)
+    values: StreamValues
 
     @model_validator(mode="after")
     def consistent(self) -> "StreamPoints":

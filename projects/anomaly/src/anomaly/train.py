@@ -33,13 +33,15 @@ from anomaly.config import COMBINED, CONSENSUS, FAMILIES, AnomalyConfig, Detecto
 from anomaly.data import AnomalyData, Cmapss, Corpus, Published, Series
 from anomaly.detectors import Detection, default_detectors, detect
 from anomaly.features import as_matrix
-from tenfold.errors import DataError
+from tenfold.errors import DataError, InvalidInput
 from tenfold.training import Candidate, TrainResult
 
 if TYPE_CHECKING:
     from tenfold.tracking import LoggedTraining
 
 ProgressFn = Callable[[str, int, int], None]
+# the fewest rows a series' detectors learn from (see AnomalyModel.min_probation)
+MIN_PROBATION = 10
 
 
 def detector_names(cfg: AnomalyConfig) -> tuple[str, ...]:
@@ -295,14 +297,33 @@ class AnomalyModel(BaseEstimator):  # type: ignore[misc]
     def config(self) -> DetectorConfig:
         return DetectorConfig(**(self.detector_config or {}))
 
+    @property
+    def min_probation(self) -> int:
+        """The fewest rows the detectors can learn from: two of the models' sliding
+        windows, and never fewer than ten."""
+        return max(MIN_PROBATION, self.config.lags + 1)
+
     def probation(self, n_rows: int) -> int:
-        return nab.probation_length(n_rows, self.probation_fraction)
+        """NAB's probationary period of a series of ``n_rows`` (15 %, at most 750
+        rows), and at least :attr:`min_probation`."""
+        return max(nab.probation_length(n_rows, self.probation_fraction), self.min_probation)
 
     def score_series(
         self, values: np.ndarray, probation: int | None = None
     ) -> dict[str, Detection]:
+        """Every detector's detection of one series, learning its first ``probation``
+        rows (default: :meth:`probation`); too few rows to learn or to score is an
+        :class:`~tenfold.errors.InvalidInput` naming ``probation``."""
         X = as_matrix(values)
         start = self.probation(len(X)) if probation is None else probation
+        if start < self.min_probation:
+            raise InvalidInput(
+                "probation", f"at least {self.min_probation} rows must be learnt, not {start}"
+            )
+        if start >= len(X):
+            raise InvalidInput(
+                "probation", f"{start} rows learnt leave none of the {len(X)} to score"
+            )
         return detect(X, start, self.detectors, self.config, seed=self.seed)
 
     def flags_frame(

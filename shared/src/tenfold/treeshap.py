@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -188,3 +189,463 @@ def compile_xgboost(booster: Any) -> CompiledTreeShap | None:
         row += len(group)
     paths = _Paths(feature, threshold, go_left, dleft, bit, full, unique, table)
     return CompiledTreeShap(paths, n_features, base_margin + expected)
+
+
+# --------------------------------------------------------------------------- batches
+#
+# A tree's contributions to a row depend on the row only through which way it goes at
+# each of the tree's splits: TreeSHAP walks the whole tree and marks each child "hot" or
+# "cold" from that choice alone. So a batch needs each tree's contributions once per
+# distinct *decision code* (one bit per split), not once per row. Rows that agree on
+# every split of a tree are common (a million rows need a few thousand codes per tree),
+# so each code is computed once, cached, and every row then costs a lookup per tree.
+#
+# - XGBoost: the code's vector comes from XGBoost itself (a one-tree booster on one row
+#   with that code), and the vectors are added in float32 in tree order as XGBoost
+#   does, so the result equals ``pred_contribs`` to the bit;
+# - LightGBM: from per-leaf Shapley tables computed at load (below), equal to
+#   ``pred_contrib`` to float64 rounding.
+#
+# Both are checked against the library's own routine on the first rows they score.
+
+# trees with at most this many splits keep a dense table (2^bits codes)
+_DENSE_MAX_BITS = 12
+# codes cached per tree before its cache starts again (bounds memory on huge files)
+CACHE_MAX_CODES = 1 << 18
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a tree, which is one bit of that tree's decision code."""
+
+    tree: int
+    bit: int
+    feature: int
+    threshold: float
+    # where a missing value goes; None: it is compared as 0.0 (LightGBM "None")
+    missing_left: bool | None
+
+
+# (tree, codes (m,), one row with each code (m, n_features)) → that tree's contributions
+# (m, n_features), bias excluded
+PerTree = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class _TreeCache:
+    columns: np.ndarray  # the features it splits on (its only non-zero contributions)
+    dense: bool
+    table: np.ndarray  # (len(columns), codes): one column per cached code
+    known: np.ndarray | None = None  # dense: which codes are filled
+    index: Any = None  # sparse: pandas Index of the cached codes, in table order
+
+
+class BatchTreeShap:
+    """Contributions of many rows in the layout of the library's own routine: one
+    column per feature, then the bias (expected value plus base margin)."""
+
+    def __init__(
+        self,
+        splits: Sequence[Split],
+        *,
+        n_features: int,
+        bias: float,
+        comparison: Literal["less", "less_equal"],
+        dtype: type[np.floating[Any]],
+        per_tree: PerTree,
+        library: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        """``comparison``: a row goes left when its value is < (XGBoost, in float32) or
+        <= (LightGBM, float64) the threshold. ``library(X)`` is the model's own routine,
+        called once on a few rows to check the two agree."""
+        self.n_features = n_features
+        self.bias = bias
+        self._dtype = dtype
+        self._side: Literal["left", "right"] = "right" if comparison == "less" else "left"
+        self._per_tree = per_tree
+        self._library = library
+        self._checked = False
+        trees = sorted({s.tree for s in splits})
+        self._tree_ids = trees
+        bits = dict.fromkeys(trees, 0)
+        for s in splits:
+            bits[s.tree] = max(bits[s.tree], s.bit + 1)
+        widest = max(bits.values(), default=1)
+        self._code_dtype = next(
+            d
+            for d, n in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
+            if widest <= n
+        )
+        self._caches = []
+        for t in trees:
+            columns = np.asarray(sorted({s.feature for s in splits if s.tree == t}), np.int64)
+            dense = bits[t] <= _DENSE_MAX_BITS
+            width = 2 ** bits[t] if dense else 0
+            self._caches.append(
+                _TreeCache(
+                    columns,
+                    dense,
+                    np.zeros((len(columns), width), dtype=dtype),
+                    np.zeros(width, dtype=bool) if dense else None,
+                )
+            )
+        self._features = self._feature_tables(splits, {t: k for k, t in enumerate(trees)})
+
+    def _feature_tables(
+        self, splits: Sequence[Split], tree_position: dict[int, int]
+    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per feature: its sorted distinct thresholds, the trees splitting on it, and a
+        table bin → those trees' code bits. A value's bin is where it falls among the
+        thresholds; one more bin holds missing values."""
+        out = []
+        for f in sorted({s.feature for s in splits}):
+            mine = [s for s in splits if s.feature == f]
+            th = np.unique(np.asarray([s.threshold for s in mine], dtype=self._dtype))
+            trees = sorted({s.tree for s in mine})
+            column = {t: j for j, t in enumerate(trees)}
+            n_bins = len(th) + 2
+            table = np.zeros((len(trees), n_bins), dtype=self._code_dtype)
+            bins = np.arange(n_bins)
+            for s in mine:
+                rank = int(np.searchsorted(th, self._dtype(s.threshold)))
+                # value < th[rank] (or <=) exactly when its bin is at most rank
+                left = rank >= bins
+                if s.missing_left is None:
+                    zero = self._dtype(0.0)
+                    left[-1] = zero < th[rank] if self._side == "right" else zero <= th[rank]
+                else:
+                    left[-1] = s.missing_left
+                table[column[s.tree]] |= np.left_shift(left.astype(self._code_dtype), s.bit)
+            positions = np.asarray([tree_position[t] for t in trees], dtype=np.int64)
+            out.append((f, th, positions, table))
+        return out
+
+    def decision_codes(self, X: np.ndarray) -> np.ndarray:
+        """(trees with splits, rows): bit ``b`` of tree ``t``'s code is 1 when the row
+        goes left at the tree's split ``b``."""
+        codes = np.zeros((len(self._caches), len(X)), dtype=self._code_dtype)
+        for f, th, trees, table in self._features:
+            values = X[:, f].astype(self._dtype)
+            bins = np.searchsorted(th, values, side=self._side)
+            bins[np.isnan(values)] = len(th) + 1
+            # one 1-D lookup per (tree, feature): far faster than 2-D fancy indexing
+            for k, row in zip(trees, table, strict=True):
+                codes[k] |= row[bins]
+        return codes
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        codes = self.decision_codes(X)
+        phi = np.zeros((self.n_features + 1, len(X)), dtype=self._dtype)
+        for k, (tree, cache) in enumerate(zip(self._tree_ids, self._caches, strict=True)):
+            positions = self._positions(tree, cache, codes[k], X)
+            # tree by tree, each column in the library's precision: its order of sums
+            for slot, column in enumerate(cache.columns):
+                phi[column] += cache.table[slot][positions]
+        phi[-1] = self.bias
+        out = np.ascontiguousarray(phi.T)
+        if not self._checked and len(X):
+            self._check(X[:8], out[:8])
+        return out
+
+    def _positions(
+        self, tree: int, cache: _TreeCache, codes: np.ndarray, X: np.ndarray
+    ) -> np.ndarray:
+        """Each row's column in ``cache.table``, computing the codes not seen yet."""
+        if cache.dense:
+            assert cache.known is not None
+            positions = codes.astype(np.int64)
+            seen = np.zeros_like(cache.known)
+            seen[positions] = True
+            new = np.flatnonzero(seen & ~cache.known)
+            if len(new):
+                row_of = np.empty(len(seen), dtype=np.int64)
+                row_of[positions] = np.arange(len(positions))  # a row with each code
+                values = self._per_tree(tree, new.astype(np.uint64), X[row_of[new]])
+                cache.table[:, new] = values[:, cache.columns].T
+                cache.known[new] = True
+            return positions
+        import pandas as pd
+
+        if cache.index is not None and len(cache.index) > CACHE_MAX_CODES:
+            cache.index, cache.table = None, cache.table[:, :0]
+        inverse, distinct = pd.factorize(codes)
+        distinct = np.asarray(distinct)
+        known = pd.Index(np.zeros(0, codes.dtype) if cache.index is None else cache.index)
+        found = known.get_indexer(pd.Index(distinct))
+        new = np.flatnonzero(found < 0)
+        if len(new):
+            row_of = np.empty(len(distinct), dtype=np.int64)
+            row_of[inverse] = np.arange(len(inverse))
+            values = self._per_tree(tree, distinct[new].astype(np.uint64), X[row_of[new]])
+            found[new] = len(known) + np.arange(len(new))
+            cache.table = np.concatenate([cache.table, values[:, cache.columns].T], axis=1)
+            cache.index = known.append(pd.Index(distinct[new]))
+        return np.asarray(found[inverse], dtype=np.int64)
+
+    def _check(self, X: np.ndarray, got: np.ndarray) -> None:
+        """Once: the library's own routine gives the same on a few of the rows."""
+        expected = self._library(X)
+        if self._dtype is np.float32:
+            same = np.array_equal(got, expected)
+        else:
+            same = np.allclose(got, expected, rtol=1e-9, atol=1e-12)
+        if not same:
+            raise RuntimeError(
+                "batch TreeSHAP differs from the library's own contributions "
+                f"(max difference {np.abs(got - expected).max():.3g})"
+            )
+        self._checked = True
+
+
+def batch_xgboost(booster: Any) -> BatchTreeShap | None:
+    """Batch TreeSHAP equal to ``booster.predict(DMatrix(X), pred_contribs=True)`` bit for
+    bit, or None for what it does not cover (then call XGBoost itself)."""
+    import xgboost as xgb
+
+    model = json.loads(booster.save_raw("json"))
+    learner = model["learner"]
+    gbm = learner["gradient_booster"]
+    params = learner["learner_model_param"]
+    if (
+        gbm.get("name") != "gbtree"
+        or int(gbm["model"]["gbtree_model_param"].get("num_parallel_tree", 1)) != 1
+        or int(params.get("num_class", 0)) > 1
+        or int(params.get("num_target", 1)) > 1
+    ):
+        return None
+    n_features = int(params["num_feature"])
+    splits: list[Split] = []
+    for t, tree in enumerate(gbm["model"]["trees"]):
+        if any(tree["split_type"]) or tree["categories"]:
+            return None  # categorical splits
+        internal = [i for i, child in enumerate(tree["left_children"]) if child != -1]
+        if len(internal) > 64:
+            return None
+        for bit, node in enumerate(internal):
+            splits.append(
+                Split(
+                    t,
+                    bit,
+                    int(tree["split_indices"][node]),
+                    float(tree["split_conditions"][node]),
+                    bool(tree["default_left"][node]),
+                )
+            )
+    single: dict[int, Any] = {}  # one-tree boosters, sliced when first needed
+
+    def per_tree(t: int, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if t not in single:
+            single[t] = booster[t : t + 1]
+        # a zero base margin leaves tree t's own float32 vector in every column
+        data = xgb.DMatrix(rows, base_margin=np.zeros(len(rows)), nthread=1)
+        return np.asarray(single[t].predict(data, pred_contribs=True))[:, :-1]
+
+    def library(X: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.predict(xgb.DMatrix(X, nthread=1), pred_contribs=True))
+
+    bias = float(library(np.full((1, n_features), np.nan))[0, -1])
+    return BatchTreeShap(
+        splits,
+        n_features=n_features,
+        bias=bias,
+        comparison="less",
+        dtype=np.float32,
+        per_tree=per_tree,
+        library=library,
+    )
+
+
+def batch_lightgbm(booster: Any) -> BatchTreeShap | None:
+    """Batch TreeSHAP equal to ``booster.predict(X, pred_contrib=True)`` to float64
+    rounding, or None for what it does not cover (then call LightGBM itself)."""
+    model = booster.dump_model()
+    if int(model.get("num_tree_per_iteration", 1)) != 1 or model.get("average_output"):
+        return None
+    n_features = int(model["max_feature_idx"]) + 1
+    splits: list[Split] = []
+    leaves = _LeafTables(n_features)
+    for t, info in enumerate(model["tree_info"]):
+        tree_splits = _lightgbm_tree(t, info["tree_structure"], leaves)
+        if tree_splits is None:
+            return None
+        splits.extend(tree_splits)
+    leaves.build()
+
+    def library(X: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.predict(X, pred_contrib=True, num_threads=1))
+
+    bias = float(library(np.zeros((1, n_features)))[0, -1])
+    return BatchTreeShap(
+        splits,
+        n_features=n_features,
+        bias=bias,
+        comparison="less_equal",
+        dtype=np.float64,
+        per_tree=lambda t, codes, rows: leaves.contributions(t, codes),
+        library=library,
+    )
+
+
+def _lightgbm_tree(t: int, root: dict[str, Any], leaves: _LeafTables) -> list[Split] | None:
+    """The splits of one tree from ``dump_model``, its leaves added to ``leaves``."""
+    splits: list[Split] = []
+    # (node, path so far: (bit, goes left, feature, cover ratio) per split above it)
+    stack: list[tuple[dict[str, Any], list[tuple[int, bool, int, float]]]] = [(root, [])]
+    while stack:
+        node, path = stack.pop()
+        if "split_feature" not in node:
+            leaves.add(t, float(node["leaf_value"]), path)
+            continue
+        missing = node["missing_type"]
+        if node["decision_type"] != "<=" or missing not in ("None", "NaN"):
+            return None  # categorical splits, zero as missing
+        bit = len(splits)
+        if bit >= 64:
+            return None
+        feature = int(node["split_feature"])
+        default = bool(node["default_left"]) if missing == "NaN" else None
+        splits.append(Split(t, bit, feature, float(node["threshold"]), default))
+        count = float(node["internal_count"])
+        for child, left in ((node["right_child"], False), (node["left_child"], True)):
+            ratio = _lightgbm_count(child) / count
+            stack.append((child, [*path, (bit, left, feature, ratio)]))
+    return splits
+
+
+def _lightgbm_count(node: dict[str, Any]) -> float:
+    # LightGBM's TreeSHAP weighs branches by their training row counts
+    return float(node["internal_count"] if "split_feature" in node else node["leaf_count"])
+
+
+class _LeafTables:
+    """Path-dependent TreeSHAP per leaf, for every pattern of its path's features.
+
+    A leaf on a path with distinct features ``U`` (``k`` of them) is a game over ``U``:
+    feature ``u`` counts ``s_u`` (1 when the row meets every condition on ``u`` along the
+    path) when present and ``R_u`` (the product of its cover ratios) when absent. The
+    Shapley value of ``i`` is ``value · (s_i − R_i) · Σ_m w_m [z^m] Π_(j≠i) (R_j + s_j z)``
+    with ``w_m = m!(k−1−m)!/k!``; it depends on the row only through the pattern ``s``,
+    so all ``2^k`` patterns are tabulated once.
+    """
+
+    def __init__(self, n_features: int) -> None:
+        self.n_features = n_features
+        self._leaves: dict[int, list[tuple[float, list[tuple[int, bool, int, float]]]]] = {}
+
+    def add(self, tree: int, value: float, path: list[tuple[int, bool, int, float]]) -> None:
+        self._leaves.setdefault(tree, []).append((value, path))
+
+    def build(self) -> None:
+        by_k: dict[int, list[tuple[int, int]]] = {}  # k → (tree, leaf)
+        for tree, group in self._leaves.items():
+            for j, (_, path) in enumerate(group):
+                by_k.setdefault(len({step[2] for step in path}), []).append((tree, j))
+        tables: dict[tuple[int, int], np.ndarray] = {}
+        for k, members in by_k.items():
+            if k == 0:
+                continue
+            value = np.array([self._leaves[t][j][0] for t, j in members])
+            ratio = np.ones((len(members), k))
+            for row, (t, j) in enumerate(members):
+                order = list(dict.fromkeys(step[2] for step in self._leaves[t][j][1]))
+                for _, _, feature, cover in self._leaves[t][j][1]:
+                    ratio[row, order.index(feature)] *= cover
+            shapley = _pattern_shapley(value, ratio)
+            tables.update({key: shapley[row] for row, key in enumerate(members)})
+        self._trees = {t: self._tree_arrays(t, tables) for t in self._leaves}
+
+    def _tree_arrays(
+        self, tree: int, tables: dict[tuple[int, int], np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """One tree's leaves as (leaf, feature of its path) pairs: the code bits of that
+        feature's splits on the path (``mask``) and the values that meet them (``want``),
+        where the pair's Shapley values start in ``flat``, and the feature."""
+        mask: list[int] = []
+        want: list[int] = []
+        place: list[int] = []
+        leaf_of: list[int] = []
+        feature: list[int] = []
+        base: list[int] = []
+        width: list[int] = []
+        starts: list[int] = []
+        flat: list[np.ndarray] = []
+        size = 0
+        for j, (_, path) in enumerate(self._leaves[tree]):
+            order = list(dict.fromkeys(step[2] for step in path))
+            if not order:
+                continue
+            starts.append(len(mask))
+            for q, f in enumerate(order):
+                on_path = [(b, goes_left) for b, goes_left, g, _ in path if g == f]
+                mask.append(sum(1 << b for b, _ in on_path))
+                want.append(sum(int(goes_left) << b for b, goes_left in on_path))
+                place.append(q)
+                leaf_of.append(len(base))
+                feature.append(f)
+            table = tables[(tree, j)]  # (2^k, k)
+            flat.append(table.ravel())
+            base.append(size)
+            width.append(len(order))
+            size += table.size
+        scatter = np.zeros((self.n_features, len(mask)))
+        scatter[feature, np.arange(len(mask))] = 1.0
+        # the narrowest types that hold the codes and table positions: less to move
+        bits = np.uint32 if max(mask, default=0) < 2**32 else np.uint64
+        index = np.int32 if size < 2**31 else np.int64
+        return {
+            "mask": np.asarray(mask, dtype=bits)[:, None],
+            "want": np.asarray(want, dtype=bits)[:, None],
+            "place": np.asarray(place, dtype=index)[:, None],
+            "leaf_of": np.asarray(leaf_of, dtype=np.int64),
+            "start": np.asarray(starts, dtype=np.int64),
+            "offset": (np.asarray(base, dtype=index)[leaf_of] + np.asarray(place, dtype=index))[
+                :, None
+            ],
+            "width": np.asarray(width, dtype=index)[leaf_of][:, None],
+            "flat": np.concatenate(flat) if flat else np.zeros(0),
+            "scatter": scatter,
+        }
+
+    def contributions(self, tree: int, codes: np.ndarray) -> np.ndarray:
+        """(len(codes), n_features): the tree's contributions for each decision code.
+        Arrays are (pair or leaf, code): the long axis is contiguous."""
+        a = self._trees[tree]
+        codes = codes.astype(a["mask"].dtype)[None, :]
+        met = ((codes & a["mask"]) == a["want"]).astype(a["place"].dtype)  # s_u per pair
+        pattern = np.add.reduceat(met << a["place"], a["start"], axis=0)  # per leaf
+        index = a["offset"] + np.take(pattern, a["leaf_of"], axis=0) * a["width"]
+        values = np.take(a["flat"], index)  # the pair's Shapley value, per code
+        return np.asarray((a["scatter"] @ values).T)
+
+
+def _pattern_shapley(value: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """(L, 2^k, k) Shapley values of ``L`` leaves with ``k`` features for every pattern
+    (bit ``u`` of the pattern is ``s_u``), by polynomial division: the coefficients of
+    ``Π_j (R_j + s_j z)``, then one division per feature."""
+    n_leaves, k = ratio.shape
+    s = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)  # (2^k, k)
+    poly = np.zeros((n_leaves, 2**k, k + 1))
+    poly[..., 0] = 1.0
+    for j in range(k):
+        grown = poly * ratio[:, j][:, None, None]
+        grown[..., 1:] += poly[..., :-1] * s[None, :, j, None]
+        poly = grown
+    weight = np.array(
+        [math.factorial(m) * math.factorial(k - 1 - m) / math.factorial(k) for m in range(k)]
+    )
+    out = np.zeros((n_leaves, 2**k, k))
+    for i in range(k):
+        r = ratio[:, i][:, None]  # (L, 1)
+        # s_i = 0: the factor is the constant R_i
+        absent = np.divide(
+            poly[..., :k], r[..., None], out=np.zeros_like(poly[..., :k]), where=r[..., None] > 0
+        )
+        # s_i = 1: divide by (R_i + z), from the top coefficient down
+        present = np.empty_like(absent)
+        present[..., k - 1] = poly[..., k]
+        for m in range(k - 1, 0, -1):
+            present[..., m - 1] = poly[..., m] - r * present[..., m]
+        quotient = np.where(s[None, :, i, None] == 1, present, absent)
+        out[..., i] = value[:, None] * (s[None, :, i] - r) * (quotient @ weight)
+    return out

@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 from xgboost import XGBClassifier
 
-from tenfold.explain import FastScorer, encode_batch, factor_texts, plain, top_k, value_texts
+from tenfold.explain import (
+    FastScorer,
+    encode_batch,
+    factor_texts,
+    float_texts,
+    plain,
+    top_k,
+    value_texts,
+)
 from tenfold.pipelines import CompiledPreprocessor, TabularSchema, build_preprocessor
 from tenfold.serving import reason_codes
 
@@ -92,6 +100,23 @@ def test_factor_texts_equal_reason_codes_row_by_row() -> None:
 def test_value_texts_equal_plain_row_by_row(values: np.ndarray) -> None:
     rows = np.arange(len(values))[::-1]
     assert list(value_texts(values, rows)) == [str(plain(values[i])) for i in rows]
+
+
+def test_float_texts_equal_python_round_on_ties_and_extremes() -> None:
+    """round(x, 2) is correctly rounded (2.675 → 2.67, as its float is below the tie):
+    the array version must agree on every value, ties and huge ones included."""
+    rng = np.random.default_rng(1)
+    values = np.concatenate(
+        [
+            rng.normal(0, 100, 20_000),
+            np.arange(-20_000, 20_000) / 200 + 0.005,  # x.xx5: ties in decimal
+            np.arange(-20_000, 20_000) / 1000,
+            rng.uniform(-1e14, 1e14, 2_000),
+            rng.normal(0, 1e-3, 2_000),
+            [0.0, -0.0, -0.001, 2.675, 1.005, 0.125, 1e13, np.inf, -np.inf, np.nan, 5e-324],
+        ]
+    )
+    assert list(float_texts(values)) == [str(plain(v)) for v in values]
 
 
 def test_score_batch_equals_score() -> None:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.__main__ import app
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -90,3 +90,9 @@ def test_cli_rejects_bad_options() -> None:
     result = runner.invoke(app, ["run", "--trials", "0"])
     assert result.exit_code == 2
     assert output_has(result, "--trials")
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

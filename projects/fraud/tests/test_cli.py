@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from fraud.__main__ import app
 from fraud.serve import load_predictor
 from tenfold.serving import ServiceSettings
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -54,3 +54,9 @@ def test_ulb_path_end_to_end_on_the_twin(tmp_path: Path) -> None:
     assert output_has(result, "models:/fraud-ulb@champion")
     with pytest.raises(RuntimeError, match="trained on the ULB file"):
         load_predictor(ServiceSettings(model_uri="models:/fraud-ulb@champion"))
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

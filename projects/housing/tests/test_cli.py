@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from housing.__main__ import app
 from housing.train import Prepared
 from tenfold import tracking
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -107,3 +107,9 @@ def test_predict_names_a_missing_column(champion: str, prepared: Prepared, tmp_p
     )
     assert result.exit_code == 2
     assert output_has(result, "OverallQual")
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

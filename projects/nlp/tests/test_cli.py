@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nlp.__main__ import app
 from nlp.data import make_synthetic
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 SMALL = ["--model", "tfidf", "--trials", "2", "--cv-folds", "3"]
@@ -87,3 +87,9 @@ def test_custom_csv_run_then_predict(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert output_has(bad, "text")
     assert "Traceback" not in bad.output
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -706,6 +706,20 @@ def iter_csv_checked(
             raise DataError(f"{label}: cannot read as a table: {exc}") from None
 
 
+def require_rows(path: Path, *, purpose: str = "to read", sep: str = ",") -> None:
+    """One clear error for a file with nothing in it: no bytes, or a header alone."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        head = pd.read_csv(path, sep=sep, nrows=1, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"no rows {purpose} in {path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read as a table: {exc}") from None
+    if head.empty:
+        raise DataError(f"no rows {purpose} in {path}: the file has a header only")
+
+
 def _parse_chunk(
     raw: pd.DataFrame,
     columns: Sequence[ColumnSpec],

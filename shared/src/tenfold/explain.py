@@ -366,6 +366,8 @@ def value_texts(values: Any, rows: np.ndarray) -> np.ndarray:
     if values is None or np.ndim(values) == 0:
         return np.full(len(rows), str(plain(values)), dtype=object)
     array = np.asarray(values, dtype=object if _is_list(values) else None)[rows]
+    if array.dtype.kind == "f":
+        return float_texts(array)
     codes, uniques = _distinct(array)
     texts = np.asarray([str(plain(u)) for u in uniques], dtype=object)
     out = np.empty(len(rows), dtype=object)
@@ -373,6 +375,38 @@ def value_texts(values: Any, rows: np.ndarray) -> np.ndarray:
     out[known] = texts[codes[known]]
     for i in np.flatnonzero(~known):
         out[i] = str(plain(array[i]))
+    return out
+
+
+# the text of each possible number of cents after the decimal point: "0", "01", …, "5", …
+_CENTS = np.asarray(
+    ["0" if c == 0 else str(c // 10) if c % 10 == 0 else f"{c:02d}" for c in range(100)]
+)
+
+
+def float_texts(values: np.ndarray) -> np.ndarray:
+    """``str(round(v, 2))`` (``None`` for NaN) of a float array, built with array
+    operations: round() is the correctly rounded number of cents, then the shortest text
+    of that number. Values that could be a rounding tie away from their float product, or
+    too large for 15 significant digits, are formatted by Python itself."""
+    x = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 100.0
+        cents = np.rint(scaled)
+        # x·100 may differ from its float product by half an ulp: near a tie the
+        # product's rounding could differ from the exact one's
+        tie = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= 2 * np.spacing(np.abs(scaled))
+    fast = np.isfinite(x) & (np.abs(x) < 1e13) & ~tie
+    whole = np.abs(cents[fast]).astype(np.int64)
+    negative = np.where(whole == 0, np.signbit(x[fast]), cents[fast] < 0)
+    text = np.char.add(
+        np.char.add(np.where(negative, "-", ""), (whole // 100).astype(str)),
+        np.char.add(".", _CENTS[whole % 100]),
+    )
+    out = np.empty(len(x), dtype=object)
+    out[fast] = text.astype(object)
+    for i in np.flatnonzero(~fast):
+        out[i] = str(plain(x[i]))
     return out
 
 

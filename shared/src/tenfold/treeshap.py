@@ -208,8 +208,12 @@ def compile_xgboost(booster: Any) -> CompiledTreeShap | None:
 #
 # Both are checked against the library's own routine on the first rows they score.
 
-# trees with at most this many splits keep a dense table (2^bits codes)
-_DENSE_MAX_BITS = 12
+# units with at most this many splits find a code's slot in a dense array (2^bits
+# int16), larger ones through a hash table
+_DENSE_MAX_BITS = 15
+# LightGBM trees are cut into units of at most this many splits (counting the splits
+# above a unit's subtree), where the tree's shape allows
+_UNIT_MAX_BITS = 20
 # codes cached per tree before its cache starts again (bounds memory on huge files)
 CACHE_MAX_CODES = 1 << 18
 
@@ -234,10 +238,11 @@ PerTree = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 @dataclass
 class _TreeCache:
     columns: np.ndarray  # the features it splits on (its only non-zero contributions)
-    dense: bool
-    table: np.ndarray  # (len(columns), codes): one column per cached code
-    known: np.ndarray | None = None  # dense: which codes are filled
-    index: Any = None  # sparse: pandas Index of the cached codes, in table order
+    table: np.ndarray  # (len(columns), slots): one column per computed code
+    # up to _DENSE_MAX_BITS: code → slot (-1: not computed yet); else a pandas Index of
+    # the computed codes, in slot order
+    slot_of: np.ndarray | None = None
+    index: Any = None
 
 
 class BatchTreeShap:
@@ -280,13 +285,11 @@ class BatchTreeShap:
         for t in trees:
             columns = np.asarray(sorted({s.feature for s in splits if s.tree == t}), np.int64)
             dense = bits[t] <= _DENSE_MAX_BITS
-            width = 2 ** bits[t] if dense else 0
             self._caches.append(
                 _TreeCache(
                     columns,
-                    dense,
-                    np.zeros((len(columns), width), dtype=dtype),
-                    np.zeros(width, dtype=bool) if dense else None,
+                    np.zeros((len(columns), 0), dtype=dtype),
+                    np.full(2 ** bits[t], -1, dtype=np.int16) if dense else None,
                 )
             )
         self._features = self._feature_tables(splits, {t: k for k, t in enumerate(trees)})
@@ -352,19 +355,15 @@ class BatchTreeShap:
         self, tree: int, cache: _TreeCache, codes: np.ndarray, X: np.ndarray
     ) -> np.ndarray:
         """Each row's column in ``cache.table``, computing the codes not seen yet."""
-        if cache.dense:
-            assert cache.known is not None
-            positions = codes.astype(np.int64)
-            seen = np.zeros_like(cache.known)
-            seen[positions] = True
-            new = np.flatnonzero(seen & ~cache.known)
-            if len(new):
-                row_of = np.empty(len(seen), dtype=np.int64)
-                row_of[positions] = np.arange(len(positions))  # a row with each code
-                values = self._per_tree(tree, new.astype(np.uint64), X[row_of[new]])
-                cache.table[:, new] = values[:, cache.columns].T
-                cache.known[new] = True
-            return positions
+        if cache.slot_of is not None:
+            positions = cache.slot_of[codes]
+            missing = np.flatnonzero(positions < 0)
+            if len(missing):
+                new, first = np.unique(codes[missing], return_index=True)
+                self._add(tree, cache, new, X[missing[first]])
+                cache.slot_of[new] = cache.table.shape[1] - len(new) + np.arange(len(new))
+                positions = cache.slot_of[codes]
+            return np.asarray(positions)
         import pandas as pd
 
         if cache.index is not None and len(cache.index) > CACHE_MAX_CODES:
@@ -376,12 +375,15 @@ class BatchTreeShap:
         new = np.flatnonzero(found < 0)
         if len(new):
             row_of = np.empty(len(distinct), dtype=np.int64)
-            row_of[inverse] = np.arange(len(inverse))
-            values = self._per_tree(tree, distinct[new].astype(np.uint64), X[row_of[new]])
+            row_of[inverse] = np.arange(len(inverse))  # a row with each code
+            self._add(tree, cache, distinct[new], X[row_of[new]])
             found[new] = len(known) + np.arange(len(new))
-            cache.table = np.concatenate([cache.table, values[:, cache.columns].T], axis=1)
             cache.index = known.append(pd.Index(distinct[new]))
         return np.asarray(found[inverse], dtype=np.int64)
+
+    def _add(self, tree: int, cache: _TreeCache, codes: np.ndarray, rows: np.ndarray) -> None:
+        values = self._per_tree(tree, codes.astype(np.uint64), rows)
+        cache.table = np.concatenate([cache.table, values[:, cache.columns].T], axis=1)
 
     def _check(self, X: np.ndarray, got: np.ndarray) -> None:
         """Once: the library's own routine gives the same on a few of the rows."""
@@ -465,11 +467,11 @@ def batch_lightgbm(booster: Any) -> BatchTreeShap | None:
     n_features = int(model["max_feature_idx"]) + 1
     splits: list[Split] = []
     leaves = _LeafTables(n_features)
-    for t, info in enumerate(model["tree_info"]):
-        tree_splits = _lightgbm_tree(t, info["tree_structure"], leaves)
-        if tree_splits is None:
+    for info in model["tree_info"]:
+        unit_splits = _lightgbm_units(info["tree_structure"], len(leaves), leaves)
+        if unit_splits is None:
             return None
-        splits.extend(tree_splits)
+        splits.extend(unit_splits)
     leaves.build()
 
     def library(X: np.ndarray) -> np.ndarray:
@@ -487,30 +489,75 @@ def batch_lightgbm(booster: Any) -> BatchTreeShap | None:
     )
 
 
-def _lightgbm_tree(t: int, root: dict[str, Any], leaves: _LeafTables) -> list[Split] | None:
-    """The splits of one tree from ``dump_model``, its leaves added to ``leaves``."""
+def _lightgbm_units(root: dict[str, Any], first: int, leaves: _LeafTables) -> list[Split] | None:
+    """The splits of one tree from ``dump_model``, cut into units numbered from
+    ``first``, whose leaves are added to ``leaves``; None for what is not covered.
+
+    A tree's contributions are the sum of its leaves', so any partition of the leaves
+    works. A unit is a subtree with the splits above it, at most ``_DENSE_MAX_BITS``
+    splits where possible: rows share far fewer codes per unit than per whole tree (a
+    31-leaf tree has 30 splits), and a unit's codes index a dense array."""
     splits: list[Split] = []
-    # (node, path so far: (bit, goes left, feature, cover ratio) per split above it)
-    stack: list[tuple[dict[str, Any], list[tuple[int, bool, int, float]]]] = [(root, [])]
-    while stack:
-        node, path = stack.pop()
-        if "split_feature" not in node:
-            leaves.add(t, float(node["leaf_value"]), path)
-            continue
+    unit = first
+    Above = list[tuple[dict[str, Any], bool]]
+
+    def cut(node: dict[str, Any], above: Above) -> bool:
+        if "split_feature" in node and len(above) + _internal(node) > _UNIT_MAX_BITS:
+            return cut(node["left_child"], [*above, (node, True)]) and cut(
+                node["right_child"], [*above, (node, False)]
+            )
+        return make_unit(node, above)
+
+    def split(node: dict[str, Any], bit: int) -> Split | None:
         missing = node["missing_type"]
-        if node["decision_type"] != "<=" or missing not in ("None", "NaN"):
+        if node["decision_type"] != "<=" or missing not in ("None", "NaN") or bit >= 64:
             return None  # categorical splits, zero as missing
-        bit = len(splits)
-        if bit >= 64:
-            return None
-        feature = int(node["split_feature"])
         default = bool(node["default_left"]) if missing == "NaN" else None
-        splits.append(Split(t, bit, feature, float(node["threshold"]), default))
-        count = float(node["internal_count"])
-        for child, left in ((node["right_child"], False), (node["left_child"], True)):
-            ratio = _lightgbm_count(child) / count
-            stack.append((child, [*path, (bit, left, feature, ratio)]))
-    return splits
+        return Split(unit, bit, int(node["split_feature"]), float(node["threshold"]), default)
+
+    def make_unit(top: dict[str, Any], above: Above) -> bool:
+        nonlocal unit
+        mine: list[Split] = []
+
+        def step(node: dict[str, Any], left: bool) -> tuple[int, bool, int, float] | None:
+            made = split(node, len(mine))
+            if made is None:
+                return None
+            mine.append(made)
+            child = node["left_child"] if left else node["right_child"]
+            ratio = _lightgbm_count(child) / float(node["internal_count"])
+            return made.bit, left, made.feature, ratio
+
+        path: list[tuple[int, bool, int, float]] = []
+        for node, left in above:
+            taken = step(node, left)
+            if taken is None:
+                return False
+            path.append(taken)
+        stack = [(top, path)]
+        while stack:
+            node, path = stack.pop()
+            if "split_feature" not in node:
+                leaves.add(unit, float(node["leaf_value"]), path)
+                continue
+            taken = step(node, True)
+            if taken is None:
+                return False
+            bit, _, feature, left_ratio = taken
+            right_ratio = _lightgbm_count(node["right_child"]) / float(node["internal_count"])
+            stack.append((node["right_child"], [*path, (bit, False, feature, right_ratio)]))
+            stack.append((node["left_child"], [*path, (bit, True, feature, left_ratio)]))
+        splits.extend(mine)
+        unit += 1
+        return True
+
+    return splits if cut(root, []) else None
+
+
+def _internal(node: dict[str, Any]) -> int:
+    if "split_feature" not in node:
+        return 0
+    return 1 + _internal(node["left_child"]) + _internal(node["right_child"])
 
 
 def _lightgbm_count(node: dict[str, Any]) -> float:
@@ -533,8 +580,12 @@ class _LeafTables:
         self.n_features = n_features
         self._leaves: dict[int, list[tuple[float, list[tuple[int, bool, int, float]]]]] = {}
 
-    def add(self, tree: int, value: float, path: list[tuple[int, bool, int, float]]) -> None:
-        self._leaves.setdefault(tree, []).append((value, path))
+    def __len__(self) -> int:
+        """Units (trees, or parts of them) so far."""
+        return len(self._leaves)
+
+    def add(self, unit: int, value: float, path: list[tuple[int, bool, int, float]]) -> None:
+        self._leaves.setdefault(unit, []).append((value, path))
 
     def build(self) -> None:
         by_k: dict[int, list[tuple[int, int]]] = {}  # k → (tree, leaf)

@@ -255,8 +255,10 @@ class HousePredictor:
         out["lower"] = np.nan
         out["upper"] = np.nan
         if in_scope.any():
+            # the same frame as ``self.frame(records)``, built from columns, not rows
+            houses = frame.loc[in_scope].reindex(columns=self.columns).reset_index(drop=True)
             point, lower, upper = self.model.predict_interval(
-                self.frame(frame.loc[in_scope].to_dict("records"))
+                houses.astype(object).where(houses.notna(), np.nan)
             )
             out.loc[in_scope, ["predicted_price", "lower", "upper"]] = np.round(
                 np.column_stack([point, lower, upper])

@@ -52,7 +52,10 @@ RowsOpt = Annotated[
 ]
 DEFAULTS = HousingConfig()
 CLI = ProjectCli(
-    PROJECT_DIR, service="housing.serve:app", results_table="housing.evaluate:results_table"
+    PROJECT_DIR,
+    service="housing.serve:app",
+    results_table="housing.evaluate:results_table",
+    sections={"latency": ("latency.json", "housing.evaluate:latency_table")},
 )
 InputOpt = input_option("CSV of houses to price.")
 OutputOpt = output_option("Where to write prices.")

@@ -51,7 +51,9 @@ def new(predictor: Any, source: Path, output: Path) -> int:
     from tenfold.batch import score_file
 
     chunks = scoring_chunks(source)
-    return score_file(chunks, predictor.score_frame, output, source=source, progress=False).rows
+    return int(
+        score_file(chunks, predictor.score_frame, output, source=source, progress=False).rows
+    )
 
 
 def old(predictor: Any, source: Path, output: Path) -> int:

@@ -51,7 +51,7 @@ def held_out_houses(limit: int) -> list[dict[str, Any]]:
     frame = read_scoring_file(data_dir / cfg.dataset / "test.csv", cfg)
     bodies = []
     for record in frame.drop(columns=["Id"]).to_dict("records"):
-        house = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+        house = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
         house = {k: v for k, v in house.items() if not (isinstance(v, float) and np.isnan(v))}
         try:
             request = HouseRequest(**house)

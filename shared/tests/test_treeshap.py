@@ -62,10 +62,17 @@ def test_unsupported_objective_returns_none() -> None:
 # --------------------------------------------------------------------------- batches
 
 
-def test_batch_xgboost_equals_pred_contribs_bit_for_bit() -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_xgboost_equals_pred_contribs_bit_for_bit(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Deep trees take the sparse cache, shallow ones the dense table; a second call
-    reuses the cache and may meet new codes. Equality is exact, not approximate."""
+    reuses the cache and may meet new codes; two threads share the work. Equality is
+    exact, not approximate."""
+    import tenfold.treeshap
     from tenfold.treeshap import batch_xgboost
+
+    monkeypatch.setattr(tenfold.treeshap, "_THREADED_ROWS", 0)
 
     X, y = data(600)
     for depth in (3, 6):
@@ -76,6 +83,7 @@ def test_batch_xgboost_equals_pred_contribs_bit_for_bit() -> None:
         )
         batch = batch_xgboost(booster)
         assert batch is not None
+        batch.workers = threads
         for seed in (2, 3):
             test, _ = data(500, seed=seed)
             expected = booster.predict(xgb.DMatrix(test), pred_contribs=True)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tenfold.errors import DataError
 
@@ -112,24 +115,72 @@ def score_file(
     tmp = Path(tmp_name)
     rows = 0
     tallies: list[T] = []
+    # reading the next chunk and writing the last one overlap with scoring this one
+    # (each stage in its own thread; the scoring's numpy work runs without the GIL)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
     try:
         with (
             os.fdopen(fd, "w", encoding="utf-8", newline="") as handle,
             _Progress(progress, description) as advance,
         ):
-            for chunk in chunks:
+            written: Future[None] | None = None
+            for chunk in _read_ahead_thread(chunks):
                 scored = score(chunk.frame)
-                scored.to_csv(handle, header=rows == 0, index=False)
+                if written is not None:
+                    written.result()
+                written = writer.submit(scored.to_csv, handle, header=rows == 0, index=False)
                 rows += len(scored)
                 if tally is not None:
                     tallies.append(tally(scored))
                 advance(chunk.bytes_read, chunk.total_bytes, rows)
+            if written is not None:
+                written.result()
         if rows == 0:
             raise DataError(f"no rows to score in {source}")
         tmp.replace(output)
     finally:
+        writer.shutdown(wait=True)
         tmp.unlink(missing_ok=True)
     return BatchResult(rows, output, time.perf_counter() - started, tallies)
+
+
+_DONE = object()
+
+
+def _read_ahead_thread(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """``chunks``, the next one read by a background thread while this one is used; an
+    error while reading is raised here, in order."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ahead.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ahead.put(exc)
+
+    thread = threading.Thread(target=produce, name="batch-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class _Progress:

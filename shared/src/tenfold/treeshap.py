@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
@@ -216,6 +218,8 @@ _DENSE_MAX_BITS = 15
 _UNIT_MAX_BITS = 20
 # codes cached per tree before its cache starts again (bounds memory on huge files)
 CACHE_MAX_CODES = 1 << 18
+# batches of at least this many rows are shared between two threads
+_THREADED_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,11 @@ class _TreeCache:
 
 class BatchTreeShap:
     """Contributions of many rows in the layout of the library's own routine: one
-    column per feature, then the bias (expected value plus base margin)."""
+    column per feature, then the bias (expected value plus base margin).
+
+    Large batches use two threads (numpy releases the GIL in the work that matters):
+    the units are shared out for their codes and lookups, then the columns for the sums,
+    so every column still adds its units in order."""
 
     def __init__(
         self,
@@ -259,97 +267,152 @@ class BatchTreeShap:
         dtype: type[np.floating[Any]],
         per_tree: PerTree,
         library: Callable[[np.ndarray], np.ndarray],
+        workers: int | None = None,
     ) -> None:
         """``comparison``: a row goes left when its value is < (XGBoost, in float32) or
         <= (LightGBM, float64) the threshold. ``library(X)`` is the model's own routine,
         called once on a few rows to check the two agree."""
         self.n_features = n_features
         self.bias = bias
+        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         self._dtype = dtype
         self._side: Literal["left", "right"] = "right" if comparison == "less" else "left"
         self._per_tree = per_tree
         self._library = library
         self._checked = False
-        trees = sorted({s.tree for s in splits})
-        self._tree_ids = trees
-        bits = dict.fromkeys(trees, 0)
-        for s in splits:
-            bits[s.tree] = max(bits[s.tree], s.bit + 1)
-        widest = max(bits.values(), default=1)
+        self._pool: ThreadPoolExecutor | None = None
+        by_unit: dict[int, list[Split]] = {}
+        for split in splits:
+            by_unit.setdefault(split.tree, []).append(split)
+        self._tree_ids = sorted(by_unit)
+        widest = max((s.bit + 1 for s in splits), default=1)
         self._code_dtype = next(
             d
             for d, n in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
             if widest <= n
         )
+        # per feature: its sorted distinct thresholds; a value's bin is where it falls
+        # among them, and one more bin holds missing values
+        features = sorted({s.feature for s in splits})
+        self._features = np.asarray(features, dtype=np.int64)
+        self._thresholds = [
+            np.unique(np.asarray([s.threshold for s in splits if s.feature == f], dtype=dtype))
+            for f in features
+        ]
+        position = {f: j for j, f in enumerate(features)}
         self._caches = []
-        for t in trees:
-            columns = np.asarray(sorted({s.feature for s in splits if s.tree == t}), np.int64)
-            dense = bits[t] <= _DENSE_MAX_BITS
+        self._luts: list[list[tuple[int, np.ndarray]]] = []  # per unit: (feature, bin → bits)
+        for unit in self._tree_ids:
+            mine = by_unit[unit]
+            bits = 1 + max(s.bit for s in mine)
+            columns = np.asarray(sorted({s.feature for s in mine}), np.int64)
+            dense = bits <= _DENSE_MAX_BITS
             self._caches.append(
                 _TreeCache(
                     columns,
                     np.zeros((len(columns), 0), dtype=dtype),
-                    np.full(2 ** bits[t], -1, dtype=np.int16) if dense else None,
+                    np.full(2**bits, -1, dtype=np.int16) if dense else None,
                 )
             )
-        self._features = self._feature_tables(splits, {t: k for k, t in enumerate(trees)})
+            self._luts.append(
+                [
+                    (position[f], self._lut(position[f], [s for s in mine if s.feature == f]))
+                    for f in columns
+                ]
+            )
+        # work shared out between threads: units alternately; columns by their cost
+        self._unit_groups = [list(range(k, len(self._caches), 2)) for k in range(2)]
+        cost = np.zeros(n_features + 1)
+        for cache in self._caches:
+            cost[cache.columns] += 1
+        order = np.argsort(-cost, kind="stable")
+        self._column_groups: list[set[int]] = [set(), set()]
+        load = [0.0, 0.0]
+        for column in order:
+            g = int(np.argmin(load))
+            self._column_groups[g].add(int(column))
+            load[g] += cost[column]
 
-    def _feature_tables(
-        self, splits: Sequence[Split], tree_position: dict[int, int]
-    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per feature: its sorted distinct thresholds, the trees splitting on it, and a
-        table bin → those trees' code bits. A value's bin is where it falls among the
-        thresholds; one more bin holds missing values."""
-        out = []
-        for f in sorted({s.feature for s in splits}):
-            mine = [s for s in splits if s.feature == f]
-            th = np.unique(np.asarray([s.threshold for s in mine], dtype=self._dtype))
-            trees = sorted({s.tree for s in mine})
-            column = {t: j for j, t in enumerate(trees)}
-            n_bins = len(th) + 2
-            table = np.zeros((len(trees), n_bins), dtype=self._code_dtype)
-            bins = np.arange(n_bins)
-            for s in mine:
-                rank = int(np.searchsorted(th, self._dtype(s.threshold)))
-                # value < th[rank] (or <=) exactly when its bin is at most rank
-                left = rank >= bins
-                if s.missing_left is None:
-                    zero = self._dtype(0.0)
-                    left[-1] = zero < th[rank] if self._side == "right" else zero <= th[rank]
-                else:
-                    left[-1] = s.missing_left
-                table[column[s.tree]] |= np.left_shift(left.astype(self._code_dtype), s.bit)
-            positions = np.asarray([tree_position[t] for t in trees], dtype=np.int64)
-            out.append((f, th, positions, table))
+    def _lut(self, j: int, splits: Sequence[Split]) -> np.ndarray:
+        """bin of feature ``j`` → the bits of ``splits`` (one unit's) a row goes left at."""
+        th = self._thresholds[j]
+        bins = np.arange(len(th) + 2)
+        out: np.ndarray = np.zeros(len(bins), dtype=self._code_dtype)
+        for s in splits:
+            rank = int(np.searchsorted(th, self._dtype(s.threshold)))
+            # value < th[rank] (or <=) exactly when its bin is at most rank
+            left = rank >= bins
+            if s.missing_left is None:
+                zero = self._dtype(0.0)
+                left[-1] = zero < th[rank] if self._side == "right" else zero <= th[rank]
+            else:
+                left[-1] = s.missing_left
+            out |= np.left_shift(left.astype(self._code_dtype), s.bit)
         return out
 
-    def decision_codes(self, X: np.ndarray) -> np.ndarray:
-        """(trees with splits, rows): bit ``b`` of tree ``t``'s code is 1 when the row
-        goes left at the tree's split ``b``."""
-        codes = np.zeros((len(self._caches), len(X)), dtype=self._code_dtype)
-        for f, th, trees, table in self._features:
+    def _bins(self, X: np.ndarray) -> list[np.ndarray]:
+        out = []
+        for f, th in zip(self._features, self._thresholds, strict=True):
             values = X[:, f].astype(self._dtype)
             bins = np.searchsorted(th, values, side=self._side)
             bins[np.isnan(values)] = len(th) + 1
-            # one 1-D lookup per (tree, feature): far faster than 2-D fancy indexing
-            for k, row in zip(trees, table, strict=True):
-                codes[k] |= row[bins]
-        return codes
+            out.append(bins)
+        return out
+
+    def _code(self, k: int, bins: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit ``k``'s decision code of every row: bit ``b`` is 1 when the row goes left
+        at the unit's split ``b``. One 1-D lookup per feature (far faster than 2-D fancy
+        indexing)."""
+        luts = self._luts[k]
+        code: np.ndarray = luts[0][1][bins[luts[0][0]]]
+        for j, lut in luts[1:]:
+            code |= lut[bins[j]]
+        return code
+
+    def decision_codes(self, X: np.ndarray) -> np.ndarray:
+        """(units, rows): every unit's decision code of every row."""
+        bins = self._bins(np.asarray(X, dtype=float))
+        out = np.zeros((len(self._caches), len(X)), dtype=self._code_dtype)
+        for k in range(len(self._caches)):
+            out[k] = self._code(k, bins)
+        return out
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)
-        codes = self.decision_codes(X)
+        bins = self._bins(X)
+        positions: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(self._caches)
+
+        def look_up(units: Sequence[int]) -> None:
+            for k in units:
+                cache = self._caches[k]
+                positions[k] = self._positions(self._tree_ids[k], cache, self._code(k, bins), X)
+
+        self._run(look_up, self._unit_groups, len(X))
         phi = np.zeros((self.n_features + 1, len(X)), dtype=self._dtype)
-        for k, (tree, cache) in enumerate(zip(self._tree_ids, self._caches, strict=True)):
-            positions = self._positions(tree, cache, codes[k], X)
-            # tree by tree, each column in the library's precision: its order of sums
-            for slot, column in enumerate(cache.columns):
-                phi[column] += cache.table[slot][positions]
+
+        def add(columns: set[int]) -> None:
+            # unit by unit, each column in the library's precision: its order of sums
+            for k, cache in enumerate(self._caches):
+                for slot, column in enumerate(cache.columns):
+                    if column in columns:
+                        phi[column] += cache.table[slot][positions[k]]
+
+        self._run(add, self._column_groups, len(X))
         phi[-1] = self.bias
         out = np.ascontiguousarray(phi.T)
         if not self._checked and len(X):
             self._check(X[:8], out[:8])
         return out
+
+    def _run(self, work: Callable[[Any], None], groups: Sequence[Any], rows: int) -> None:
+        if self.workers < 2 or rows < _THREADED_ROWS:
+            for group in groups:
+                work(group)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="treeshap")
+        for done in [self._pool.submit(work, group) for group in groups]:
+            done.result()
 
     def _positions(
         self, tree: int, cache: _TreeCache, codes: np.ndarray, X: np.ndarray
@@ -359,8 +422,12 @@ class BatchTreeShap:
             positions = cache.slot_of[codes]
             missing = np.flatnonzero(positions < 0)
             if len(missing):
-                new, first = np.unique(codes[missing], return_index=True)
-                self._add(tree, cache, new, X[missing[first]])
+                seen = np.zeros(len(cache.slot_of), dtype=bool)
+                seen[codes[missing]] = True
+                new = np.flatnonzero(seen)
+                row_of = np.empty(len(cache.slot_of), dtype=np.int64)
+                row_of[codes[missing]] = missing  # a row with each code
+                self._add(tree, cache, new, X[row_of[new]])
                 cache.slot_of[new] = cache.table.shape[1] - len(new) + np.arange(len(new))
                 positions = cache.slot_of[codes]
             return np.asarray(positions)

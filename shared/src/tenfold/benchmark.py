@@ -17,7 +17,6 @@ import http.client
 import itertools
 import json
 import os
-import resource
 import socket
 import subprocess
 import threading
@@ -183,9 +182,18 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (MB; Linux /proc ``VmHWM``). Not ``getrusage``:
+    its maximum survives ``exec``, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def report_batch_run(rows: int, seconds: float, model_rss_mb: float) -> None:
     """What the child prints at the end: one JSON line :func:`run_batch_child` reads."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    peak = peak_rss_mb()
     print(
         json.dumps(
             {"rows": rows, "seconds": seconds, "peak_rss_mb": peak, "model_rss_mb": model_rss_mb}
@@ -247,6 +255,9 @@ def batch_main(
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--baseline", type=int, default=10_000, help="rows for the old path")
     parser.add_argument("--model-uri", default=default_model_uri)
+    parser.add_argument(
+        "--write", action="store_true", help="store the table in reports/ and the README"
+    )
     parser.add_argument("--child", choices=["new", "old"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -288,11 +299,20 @@ def batch_main(
         same = (folder / f"new-{args.baseline}.csv").read_bytes() == (
             folder / f"old-{args.baseline}.csv"
         ).read_bytes()
-    print()
-    print(batch_table(runs, baseline, against=f"{args.baseline:,}"))
-    print(
-        f"\noutput of the new path on {args.baseline:,} rows is byte-identical to the old: {same}"
+    note = (
+        "Each size in a child process of its own, after the model is loaded: read in "
+        "chunks, scored with the top-3 reasons, written. The output of both paths on "
+        f"{args.baseline:,} rows is byte-identical: {same}. {os.cpu_count()} CPUs, load "
+        f"average {os.getloadavg()[0]:.1f} when finished."
     )
-    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} when finished")
+    text = f"{batch_table(runs, baseline, against=f'{args.baseline:,}')}\n\n{note}"
+    print()
+    print(text)
     if not same:
         raise SystemExit(1)
+    if args.write:
+        from tenfold.reports import update_readme
+
+        project = Path(script).resolve().parents[1]
+        (project / "reports" / "batch_scoring.md").write_text(text + "\n", encoding="utf-8")
+        update_readme(project / "README.md", {"batch": text})

@@ -270,3 +270,37 @@ def check_frame_transformer(
     if required:
         with pytest.raises(ValueError, match=re.escape(repr(required[0]))):
             clone(transformer).fit(frame.drop(columns=required[0]), y)
+
+
+def assert_predict_guards_its_files(app: Any, folder: Path, *options: str) -> None:
+    """What every project's ``predict`` refuses before it loads a model, each with one
+    line and exit code 2, never a traceback: an output that is the input (by another
+    spelling: relative, through a symlink), a directory, and an input without rows."""
+    import os
+
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    source = folder / "rows.csv"
+    source.write_text("id,value\n1,2\n", encoding="utf-8")
+    before = source.read_bytes()
+    (folder / "alias.csv").symlink_to(source)
+    header_only = folder / "header.csv"
+    header_only.write_text("id,value\n", encoding="utf-8")
+    out = folder / "out.csv"
+    cases = [
+        (source, source, "is the input file"),
+        (source, Path(os.path.relpath(source)), "is the input file"),
+        (source, folder / "alias.csv", "is the input file"),
+        (source, folder, "is a directory"),
+        (header_only, out, f"no rows to score in {header_only}"),
+    ]
+    for given, output, phrase in cases:
+        args = ["predict", "--input", str(given), "--output", str(output), *options]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, f"{args}: {result.output}"
+        assert output_has(result, phrase), f"{args}: {result.output}"
+        assert "Traceback" not in result.output
+        assert len(unwrapped(str(result.output))) < 400, result.output  # one line
+    assert source.read_bytes() == before
+    assert not out.exists()

@@ -3,52 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
-
-
-
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-
-@contextmanager
-def local_http_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    """A file server on 127.0.0.1 (a free port) for download tests.
-
-    Yields the base URL and a mutable ``{path: bytes}`` of what it serves: add
-    ``routes["/data.csv"] = payload`` and fetch ``f"{base}/data.csv"``; any other path is
-    a 404. The server stops when the block ends.
-    """
-    routes: dict[str, bytes] = {}
-
-    class Files(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = routes.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", routes
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass(frozen=True)
@@ -111,7 +70,7 @@ def moto_s3(timeout: float = 60.0) -> Iterator[S3Server]:
     try:
         while True:
             try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

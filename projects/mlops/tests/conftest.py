@@ -3,7 +3,13 @@ scorecard, and a served predictor built from it (no registry needed)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -13,8 +19,10 @@ from mlops.data import make_synthetic
 from mlops.scorecard import CalibratedScorecard
 from mlops.serve import ScorecardPredictor
 from mlops.train import make_pipeline, prepare, split, xgboost
+from tenfold.benchmark import free_port, wait_ready
 from tenfold.explain import encoded_mean
 from tenfold.serving import ModelCard
+from tenfold.testing import PostgresServer, postgres, postgres_available
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +51,71 @@ def predictor(small_model: tuple[CalibratedScorecard, Any]) -> ScorecardPredicto
     return ScorecardPredictor(
         model, card=card, background_mean=encoded_mean(model.pipeline_, data.X_train)
     )
+
+
+# --------------------------------------------------------------------------- services
+
+
+@pytest.fixture
+def pg() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster (fsync on: the durability tests crash it)."""
+    if not postgres_available():
+        pytest.skip("Debian's postgresql is not installed (.ci/run installs it)")
+    with postgres(fsync=True) as server:
+        yield server
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port in a thread; its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_ready(port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@dataclass
+class Load:
+    """What a load run saw: each response's status, request id and model version."""
+
+    answers: list[tuple[int, str, str | None]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok_ids(self) -> list[str]:
+        return [rid for status, rid, _ in self.answers if status == 200]
+
+
+async def _load(base: str, seconds: float, concurrency: int, body: dict[str, Any]) -> Load:
+    import httpx
+
+    seen = Load()
+    deadline = time.monotonic() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            try:
+                r = await client.post("/v1/predict", json=body)
+            except httpx.HTTPError as exc:
+                seen.errors.append(repr(exc))
+                continue
+            version = r.json().get("model_version") if r.status_code == 200 else None
+            seen.answers.append((r.status_code, r.headers.get("x-request-id", ""), version))
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return seen
+
+
+def load_for(base: str, seconds: float, body: dict[str, Any], concurrency: int = 8) -> Load:
+    return asyncio.run(_load(base, seconds, concurrency, body))

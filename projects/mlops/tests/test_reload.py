@@ -71,7 +71,8 @@ def test_new_champion_is_served_under_load_without_a_failed_request(
     assert not seen.errors
     assert {status for status, _, _ in seen.answers} == {200}
     versions = [v for _, _, v in seen.answers]
-    assert versions[0] == first and versions[-1] == second
+    assert versions[0] == first
+    assert versions[-1] == second
     # one switch: after the new version first answered, the old one only finished the
     # requests already in flight (at most one per concurrent client)
     switched = versions.index(second)

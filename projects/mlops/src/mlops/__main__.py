@@ -153,6 +153,41 @@ def migrate(database_url: DatabaseOption = None) -> None:
     console().print(f"{where} schema at revision {revision}")
 
 
+@app.command()
+@user_errors
+def demo(
+    days: Annotated[int, typer.Option(min=2, help="Simulated days.")] = 12,
+    drift_day: Annotated[int, typer.Option(min=1, help="First day with drift.")] = 6,
+    requests_per_day: Annotated[int, typer.Option(min=100, help="Applications a day.")] = 400,
+) -> None:
+    """The whole system on real services: simulated days with drift, the monitor, the
+    retraining flow and hot reload; writes reports/demo/ (table, timeline, JSON)."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    from mlops.demo import run_demo
+    from tenfold import tracking
+
+    setup_logging()
+    cfg = MlopsConfig()
+    sim = dataclasses.replace(
+        cfg.simulation, days=days, drift_day=drift_day, requests_per_day=requests_per_day
+    )
+    cfg = dataclasses.replace(cfg, simulation=sim)
+    out = console()
+    try:
+        tracking.registered_version(f"models:/{cfg.model_name}@champion")
+    except Exception:
+        out.print("no published champion yet: training it first (make mlops)")
+        subprocess.run([sys.executable, "-m", "mlops", "run"], check=True)
+    result = run_demo(cfg, CLI.published / "demo", lambda line: out.print(line, soft_wrap=True))
+    from mlops.demo import demo_table
+
+    out.print(demo_table(result), soft_wrap=True)
+    out.print(f"demo reports → {CLI.published / 'demo'}; {result.seconds:.0f} s")
+
+
 CLI.install(app)  # serve and report, the same in every project
 
 if __name__ == "__main__":

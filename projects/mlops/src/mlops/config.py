@@ -65,7 +65,7 @@ class MonitorConfig:
     drift_threshold: float = 0.3
     min_window_rows: int = 100
     reference_sample: int = 5000
-    recent_days: int = 6
+    recent_days: int = 3
     holdout_share: float = 0.3
     every_minutes: int = 60
 

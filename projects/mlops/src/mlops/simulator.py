@@ -71,14 +71,10 @@ def simulate_day(
     return Day(index, date, drifted, requests, outcomes)
 
 
-def _numbers(record: dict[str, Any]) -> dict[str, Any]:
+def _numbers(record: Mapping[Any, Any]) -> dict[str, Any]:
     """Integers where the API expects integers (statuses, age, education)."""
-    return {
-        k: int(v)
-        if (k.startswith("PAY_") and "AMT" not in k) or k in ("AGE", "EDUCATION")
-        else float(v)
-        for k, v in record.items()
-    }
+    integers = {*PAY_STATUS, "AGE", "EDUCATION"}
+    return {str(k): int(v) if k in integers else float(v) for k, v in record.items()}
 
 
 @dataclass

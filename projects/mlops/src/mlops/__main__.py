@@ -153,6 +153,46 @@ def migrate(database_url: DatabaseOption = None) -> None:
     console().print(f"{where} schema at revision {revision}")
 
 
+@app.command("monitor")
+@user_errors
+def monitor_command(
+    day: Annotated[
+        str | None, typer.Option(help="Business day (YYYY-MM-DD); default yesterday.")
+    ] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Run the interval deployment.")] = False,
+    every_minutes: Annotated[int, typer.Option(min=1, help="Deployment interval.")] = 60,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve the monitor's gauges here.")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Drift of one day of logged requests (retraining on drift), or with --serve the
+    Prefect deployment that does it on an interval."""
+    from mlops import flows, monitor
+    from tenfold import paths
+    from tenfold.flows import prefect_api
+    from tenfold.flows import serve as serve_deployments
+
+    setup_logging()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        flows.METRICS["monitor"] = monitor.MonitorMetrics.create()
+        start_http_server(metrics_port, registry=flows.METRICS["monitor"].registry)
+    with prefect_api(paths.state_dir() / "mlops" / "prefect") as api:
+        console().print(f"Prefect API {api.url} ({api.origin})")
+        if serve:
+            serve_deployments(*flows.deployments(every_minutes, database_url))
+            return
+        check, retrained = flows.monitor_flow(day, database_url)
+    share = "too few requests" if check.drift_share is None else f"{check.drift_share:.2f}"
+    console().print(
+        f"{check.day}: {check.rows} requests, drift share {share}"
+        + (f"; retraining: {retrained.action} ({retrained.reason})" if retrained else ""),
+        soft_wrap=True,
+    )
+
+
 @app.command()
 @user_errors
 def demo(

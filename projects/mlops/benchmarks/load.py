@@ -122,9 +122,8 @@ def main() -> None:
             for m, r in results.items()
         )
         (PROJECT_DIR / "reports" / "load.md").write_text(
-            "| Mode | Requests | Requests/s | p50 ms | p99 ms | Errors |\n|---|---|---|---|---|---|\n"
-            + rows
-            + "\n",
+            "| Mode | Requests | Requests/s | p50 ms | p99 ms | Errors |\n"
+            "|---|---|---|---|---|---|\n" + rows + "\n",
             encoding="utf-8",
         )
 

@@ -39,6 +39,10 @@ CLI = ProjectCli(
     PROJECT_DIR,
     service="mlops.serve:app",
     results_table="mlops.evaluate:results_table",
+    sections={
+        "demo": ("demo/demo.json", "mlops.demo:demo_section"),
+        "load": ("load.json", "mlops.demo:load_section"),
+    },
     config=MlopsConfig,
 )
 

@@ -401,3 +401,35 @@ def timeline(result: DemoResult) -> Any:
     more = share.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
     return fig
+
+
+def demo_section(document: dict[str, Any]) -> str:
+    """The README's scenario section, from ``reports/demo/demo.json``."""
+    known = {f.name for f in dataclasses.fields(DemoResult)}
+    return demo_table(DemoResult(**{k: v for k, v in document.items() if k in known}))
+
+
+def load_section(document: dict[str, Any]) -> str:
+    """The README's load section, from ``reports/load.json``."""
+    from tenfold.reports import markdown_table
+
+    rows = [{"mode": mode, **values} for mode, values in document["modes"].items()]
+    table = markdown_table(
+        rows,
+        [
+            ("Mode", lambda r: r["mode"]),
+            ("Requests", lambda r: f"{r['requests']:.0f}"),
+            ("Requests/s", lambda r: f"{r['requests_per_s']:.0f}"),
+            ("p50 ms", lambda r: f"{r['p50_ms']:.2f}"),
+            ("p99 ms", lambda r: f"{r['p99_ms']:.2f}"),
+            ("Errors", lambda r: f"{r['errors']:.0f}"),
+            ("Rows logged", lambda r: f"{r['rows_logged']:.0f}" if "rows_logged" in r else "–"),
+        ],
+    )
+    over = document["overhead"]
+    return (
+        f"{table}\n\n{document['seconds']} s per mode, {document['connections']} "
+        f"connections (wrk, loopback, same run). Logging overhead: p50 "
+        f"{over['p50_ms']:+.2f} ms, p99 {over['p99_ms']:+.2f} ms, throughput × "
+        f"{over['throughput_ratio']:.2f}."
+    )

@@ -11,7 +11,7 @@ MLFLOW_PORT ?= 5000
 PORT        ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep anomaly-app anomaly-deep $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep anomaly-app anomaly-deep mlops-demo $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -41,6 +41,9 @@ $(PROJECTS:%=%-serve): %-serve: $(SYNCED)
 
 housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501)
 	$(RUN) streamlit run projects/housing/src/housing/app.py --server.address 127.0.0.1 --server.headless true
+
+mlops-demo: $(SYNCED) ## The mlops system end to end: PostgreSQL, Prefect, Prometheus, the API, simulated days with drift, retraining, hot reload
+	$(RUN) python -m mlops demo
 
 nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for the nlp dense model
 	sh projects/nlp/scripts/install_deep.sh "$(UV)"

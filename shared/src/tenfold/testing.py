@@ -3,9 +3,88 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A moto S3 server on loopback: its endpoint and the environment an AWS client
+    (boto3, s3fs) needs to use it, region eu-west-1 (with us-east-1 creating a bucket
+    fails on the location constraint)."""
+
+    endpoint: str
+    region: str = "eu-west-1"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region}
+        )
+
+
+@contextmanager
+def moto_s3(timeout: float = 60.0) -> Iterator[S3Server]:
+    """``moto_server`` (from ``moto[server]``) on 127.0.0.1 and a free port for the
+    block: started as a process, waited for, stopped by its process id."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tenfold.benchmark import free_port
+
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"},
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {endpoint}") from None
+                time.sleep(0.3)
+        yield S3Server(endpoint)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 # whitespace and the box-drawing characters of rich's error panels: where a narrow
 # terminal breaks a line, these are all that gets inserted
@@ -270,3 +349,204 @@ def check_frame_transformer(
     if required:
         with pytest.raises(ValueError, match=re.escape(repr(required[0]))):
             clone(transformer).fit(frame.drop(columns=required[0]), y)
+
+
+def assert_predict_guards_its_files(app: Any, folder: Path, *options: str) -> None:
+    """What every project's ``predict`` refuses before it loads a model, each with one
+    line and exit code 2, never a traceback: an output that is the input (by another
+    spelling: relative, through a symlink), a directory, and an input without rows."""
+    import os
+
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    source = folder / "rows.csv"
+    source.write_text("id,value\n1,2\n", encoding="utf-8")
+    before = source.read_bytes()
+    (folder / "alias.csv").symlink_to(source)
+    header_only = folder / "header.csv"
+    header_only.write_text("id,value\n", encoding="utf-8")
+    out = folder / "out.csv"
+    cases = [
+        (source, source, "is the input file"),
+        (source, Path(os.path.relpath(source)), "is the input file"),
+        (source, folder / "alias.csv", "is the input file"),
+        (source, folder, "is a directory"),
+        (header_only, out, f"no rows to score in {header_only}"),
+    ]
+    for given, output, phrase in cases:
+        args = ["predict", "--input", str(given), "--output", str(output), *options]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, f"{args}: {result.output}"
+        assert output_has(result, phrase), f"{args}: {result.output}"
+        assert "Traceback" not in result.output
+        assert len(unwrapped(str(result.output))) < 400, result.output  # one line
+    assert source.read_bytes() == before
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (Debian's server) on 127.0.0.1: its SQLAlchemy
+    URL, and :meth:`crash` / :meth:`start` to kill it hard and bring it back on the same
+    port and data (crash recovery), as a durability test needs."""
+
+    directory: Path
+    port: int
+    fsync: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://app@127.0.0.1:{self.port}/app"
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def _as_postgres(self, *command: str) -> None:
+        import subprocess
+
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory}"
+        if not self.fsync:
+            options += " -c fsync=off"
+        self._as_postgres(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
+
+    def pid(self) -> int | None:
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.is_file():
+            return None
+        return int(pid_file.read_text(encoding="utf-8").splitlines()[0])
+
+    def crash(self) -> None:
+        """SIGKILL to the postmaster (and so its backends die with it): a crash."""
+        import os
+        import signal
+        import time
+
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the orphaned backends notice their postmaster is gone and exit; wait for the port
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT), waited for."""
+        import os
+        import signal
+        import time
+
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def postgres_available() -> bool:
+    """Whether Debian's PostgreSQL 15 server is installed (``apt-get install postgresql``)."""
+    return (PG_BIN / "initdb").is_file()
+
+
+@contextmanager
+def postgres(*, fsync: bool = False) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the block: ``initdb`` (as the ``postgres`` user, which
+    ``initdb`` requires when running as root) in a new folder under the system's
+    temporary directory (pytest's own are private to root), started on a free port with
+    trust authentication for ``app`` and a database ``app``; stopped and removed at the
+    end. ``fsync=True`` for a durability test (off by default: faster)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tenfold.benchmark import free_port
+
+    if not postgres_available():
+        raise RuntimeError(f"no PostgreSQL server at {PG_BIN}: apt-get install postgresql")
+    directory = Path(tempfile.mkdtemp(prefix="tenfold-postgres-"))
+    directory.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    server = PostgresServer(directory, free_port(), fsync=fsync)
+    server._as_postgres(
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(server.data),
+        "-U",
+        "app",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    )
+    server.start()
+    try:
+        subprocess.run(
+            [
+                str(PG_BIN / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(server.port),
+                "-U",
+                "app",
+                "app",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)

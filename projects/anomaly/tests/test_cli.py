@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anomaly.__main__ import app
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -180,3 +180,8 @@ def test_nab_score_reproduces_the_published_numenta_category_score(
     assert document["files"]["realKnownCause/nyc_taxi.csv"]["score"] == pytest.approx(
         2.43572773247, abs=1e-6
     )
+
+
+@pytest.mark.usefixtures("isolated_tracking")
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    assert_predict_guards_its_files(app, tmp_path, "--time-col", "id")

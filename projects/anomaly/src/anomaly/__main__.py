@@ -154,7 +154,9 @@ def _detect(
 ) -> None:
     from anomaly import data
     from anomaly.serve import load_model
+    from tenfold.batch import check_files
 
+    check_files(data_path, output)  # before the model loads: never overwrite the input
     sensor = data.read_sensor_csv(data_path, time_col, value_cols)
     if sensor.filled:
         console().print(f"{sensor.filled} missing reading(s) took the value before them")

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from anomaly.config import COMBINED, CONSENSUS, PROJECT_DIR, AnomalyConfig
 from anomaly.streaming import PointScore, StreamScorer, StreamStore
@@ -65,15 +65,28 @@ Point = Annotated[list[Reading], Field(min_length=1, description="one number per
 Values = list[float] | list[list[float]]
 
 VALUES_HELP = "one number per point (one sensor), or one list of numbers per point (several)"
+
+
+def _shape(value: Any) -> str:
+    """Which of the two shapes ``values`` has (its errors then name that shape only)."""
+    return (
+        "points" if isinstance(value, list) and value and isinstance(value[0], list) else "readings"
+    )
+
+
 # points, oldest first, one reading each or one list of readings each (the same length)
+SeriesLength = Field(min_length=MIN_SERIES_POINTS, max_length=MAX_SERIES_ROWS)
 SeriesValues = Annotated[
-    Annotated[list[Reading], Field(min_length=MIN_SERIES_POINTS, max_length=MAX_SERIES_ROWS)]
-    | Annotated[list[Point], Field(min_length=MIN_SERIES_POINTS, max_length=MAX_SERIES_ROWS)],
+    Annotated[Annotated[list[Reading], SeriesLength], Tag("readings")]
+    | Annotated[Annotated[list[Point], SeriesLength], Tag("points")],
+    Discriminator(_shape),
     Field(description=VALUES_HELP),
 ]
+StreamLength = Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)
 StreamValues = Annotated[
-    Annotated[list[Reading], Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)]
-    | Annotated[list[Point], Field(min_length=1, max_length=MAX_POINTS_PER_REQUEST)],
+    Annotated[Annotated[list[Reading], StreamLength], Tag("readings")]
+    | Annotated[Annotated[list[Point], StreamLength], Tag("points")],
+    Discriminator(_shape),
     Field(description=VALUES_HELP),
 ]
 # a sensor at 10 with one reading at 25

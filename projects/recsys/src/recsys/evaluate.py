@@ -199,7 +199,6 @@ def plot_accuracy(models: Mapping[str, Any], k: int) -> Figure:
     ax.set_ylabel(f"precision@{k} on test")
     ax.set_title(f"Precision@{k}: every system, both splits")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -213,7 +212,6 @@ def plot_precision_curves(curves: Mapping[str, Mapping[int, float]]) -> Figure:
     ax.set_ylabel("precision@k (test)")
     ax.set_title("Precision at k")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -233,7 +231,6 @@ def plot_tradeoff(models: Mapping[str, Any], k: int) -> Figure:
     ax.set_xlabel(f"catalogue coverage of the top-{k} lists")
     ax.set_ylabel(f"precision@{k}")
     ax.set_title("Accuracy against coverage (marker size: novelty)")
-    fig.tight_layout()
     return fig
 
 
@@ -244,18 +241,23 @@ def plot_hybrid_weight(trials: pd.DataFrame, k: int) -> Figure:
     ax.set_xlabel("content weight in the hybrid blend")
     ax.set_ylabel(f"validation precision@{k}")
     ax.set_title("Hybrid: tuned on validation, never on test")
-    fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------- README tables
 
 
+def ordered(models: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Systems in the story's order (metrics.json sorts its keys)."""
+    rank = {name: i for i, name in enumerate(DISPLAY_NAMES)}
+    return sorted(models.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+
 def results_table(metrics: Mapping[str, Any]) -> str:
     k = metrics["protocol"]["k"]
     champion = metrics["champion"]
     rows = []
-    for name, row in metrics["models"].items():
+    for name, row in ordered(metrics["models"]):
         test = row["test"]
         timed = row.get("time_split") or {}
         rows.append(

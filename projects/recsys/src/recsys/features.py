@@ -120,10 +120,14 @@ def tfidf_content(items: pd.DataFrame, *, title_weight: float = 0.5) -> sp.csr_m
         _genre_and_decade_tokens(items)
     )
     titles = [readable_title(t) for t in items["title"]]
-    words = TfidfVectorizer(
-        ngram_range=(1, 2), min_df=2, stop_words="english", sublinear_tf=True
-    ).fit_transform(titles)
-    blocks = [normalize(tags), title_weight * normalize(words)]
+    blocks = [normalize(tags)]
+    try:
+        words = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, stop_words="english", sublinear_tf=True
+        ).fit_transform(titles)
+        blocks.append(title_weight * normalize(words))
+    except ValueError:  # a tiny catalogue with no title word shared by two movies
+        pass
     return normalize(sp.hstack(blocks).tocsr())
 
 

@@ -74,3 +74,13 @@ def test_load_test_stops_on_an_error_status() -> None:
 def test_wait_ready_gives_up() -> None:
     with pytest.raises(RuntimeError, match="did not become ready"):
         wait_ready(free_port(), timeout=0.5)
+
+
+def test_load_test_get_cycles_the_paths() -> None:
+    from tenfold.benchmark import load_test_get
+
+    with echo_server(delay=0) as port:
+        result = load_test_get(port, ["/a", "/b"], concurrency=2, requests=12)
+    assert result.requests == 12 and result.concurrency == 2
+    with pytest.raises(ValueError, match="at least one path"):
+        load_test_get(port, [], concurrency=1, requests=1)

@@ -39,6 +39,7 @@ class TrialBudget:
     bpr: int = 12
     ease: int = 8
     svd: int = 6
+    # grid steps per blend weight (10: multiples of 0.1)
     hybrid: int = 10
 
 

@@ -31,7 +31,7 @@ DISPLAY_NAMES = {
     "svd": "SVD (surprise, ratings)",
     "content_tfidf": "Content: TF-IDF metadata",
     "content_minilm": "Content: MiniLM embeddings",
-    "hybrid": "Hybrid (CF + content)",
+    "hybrid": "Hybrid (CF blend + content)",
 }
 # recommenders' MovieLens 100K benchmark, same split (P@10; MAP is their `map`)
 PUBLISHED = {
@@ -235,12 +235,20 @@ def plot_tradeoff(models: Mapping[str, Any], k: int) -> Figure:
 
 
 def plot_hybrid_weight(trials: pd.DataFrame, k: int) -> Figure:
-    fig = new_figure(5, 3.5)
+    """Validation P@k of every blend tried: the first model's weight against the last
+    (content) one's; the middle model gets the rest."""
+    names = [c for c in trials.columns if c != "value"]
+    fig = new_figure(5.5, 4.2)
     ax = fig.subplots()
-    ax.plot(trials["content_weight"], trials["value"], marker="o")
-    ax.set_xlabel("content weight in the hybrid blend")
-    ax.set_ylabel(f"validation precision@{k}")
-    ax.set_title("Hybrid: tuned on validation, never on test")
+    points = ax.scatter(trials[names[0]], trials[names[-1]], c=trials["value"], cmap="viridis", s=60)
+    best = trials.iloc[int(trials["value"].to_numpy().argmax())]
+    ax.scatter([best[names[0]]], [best[names[-1]]], marker="x", color="red", s=90, label="chosen")
+    fig.colorbar(points, ax=ax, label=f"validation precision@{k}")
+    ax.set_xlabel(f"weight of {DISPLAY_NAMES.get(names[0], names[0])}")
+    ax.set_ylabel(f"weight of {DISPLAY_NAMES.get(names[-1], names[-1])}")
+    middle = ", ".join(DISPLAY_NAMES.get(n, n) for n in names[1:-1])
+    ax.set_title(f"Hybrid blend on validation (rest: {middle})", fontsize=9)
+    ax.legend(fontsize=8)
     return fig
 
 

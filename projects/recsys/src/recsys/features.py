@@ -137,6 +137,25 @@ def minilm_content(items: pd.DataFrame) -> np.ndarray:
     Needs the opt-in extra (``make nlp-deep``); raises
     :class:`tenfold.embeddings.DenseUnavailable` without it.
     """
-    from tenfold.embeddings import encode
+    import hashlib
 
-    return encode(item_texts(items), max_seq_length=64, batch_size=64)
+    from tenfold import paths
+    from tenfold.embeddings import encode, verified_weights, weights_dir
+
+    texts = item_texts(items)
+    # a run, the reproducibility test and CI's next job re-read the vectors instead of
+    # spending minutes of CPU: keyed by the weights' and the texts' sha256
+    key = hashlib.sha256(
+        (verified_weights(weights_dir()) + "\n" + "\n".join(texts)).encode("utf-8")
+    ).hexdigest()[:24]
+    cached = paths.cache_dir() / "embeddings" / f"recsys-minilm-{key}.npy"
+    if cached.is_file():
+        vectors = np.load(cached, allow_pickle=False)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    vectors = encode(texts, max_seq_length=64, batch_size=64)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f".{cached.stem}.part.npy")
+    np.save(partial, vectors)
+    partial.replace(cached)
+    return vectors

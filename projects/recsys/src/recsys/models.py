@@ -183,20 +183,23 @@ class EASE:
         import cornac
 
         binary = data.binary().tocoo()
-        triples = [
-            (str(u), str(i), 1.0) for u, i in zip(binary.row.tolist(), binary.col.tolist(), strict=True)
-        ]
-        train_set = cornac.data.Dataset.build(triples, fmt="UIR", seed=self.random_state)
+        n_users, n_items = binary.shape
+        # every user and catalogue item keeps its own position as cornac's index, so
+        # B comes out in catalogue order (an item nobody has gets a zero row and column)
+        train_set = cornac.data.Dataset(
+            num_users=n_users,
+            num_items=n_items,
+            uid_map={str(u): u for u in range(n_users)},
+            iid_map={str(i): i for i in range(n_items)},
+            uir_tuple=(binary.row.astype(np.int64), binary.col.astype(np.int64), binary.data.astype(np.float64)),
+            seed=self.random_state,
+        )
         model = cornac.models.EASE(
             lamb=self.lamb, posB=self.positive_only, verbose=False, seed=self.random_state
         )
         with single_threaded():
             model.fit(train_set)
-        # cornac numbers items by first appearance; put B back in catalogue order
-        positions = np.array([int(raw) for raw in train_set.iid_map], dtype=np.int64)
-        n_items = data.matrix.shape[1]
-        B = np.zeros((n_items, n_items), dtype=np.float32)
-        B[np.ix_(positions, positions)] = np.asarray(model.B, dtype=np.float32)
+        B = np.asarray(model.B, dtype=np.float32)
         self.B_ = B
         self.history_ = data.binary()
         return self
@@ -325,24 +328,27 @@ def standardised(scores: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Hybrid:
-    """A blend of a collaborative model and a content model: per-user z-scores,
-    ``(1 − w) · CF + w · content``; ``w`` is tuned on validation."""
+    """A weighted blend of models' per-user z-scores, e.g. 0.6 · EASE + 0.2 · ALS +
+    0.2 · content; the weights (summing to 1) are tuned on validation."""
 
-    collaborative: Any
-    content: Any
-    content_weight: float = 0.1
+    components: list[tuple[Any, float]]
     name: str = "hybrid"
 
     def fit(self, data: InteractionMatrix, ratings: pd.DataFrame | None = None) -> Hybrid:
-        self.collaborative.fit(data, ratings)
-        self.content.fit(data, ratings)
+        for model, _ in self.components:
+            model.fit(data, ratings)
         return self
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        w = self.content_weight
-        cf = standardised(self.collaborative.score(rows))
-        content = standardised(self.content.score(rows))
-        return np.asarray((1 - w) * cf + w * content)
+        total: np.ndarray | None = None
+        for model, weight in self.components:
+            if weight == 0:
+                continue
+            part = weight * standardised(model.score(rows))
+            total = part if total is None else total + part
+        if total is None:
+            raise ValueError("a hybrid needs one component with a positive weight")
+        return total
 
 
 # --------------------------------------------------------------------------- item similarity

@@ -10,7 +10,7 @@ baseline, and a check that the precomputed lists are what the model says).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,12 +60,30 @@ class Snapshot:
     def title_map(self) -> dict[str, str]:
         return dict(zip(self.items.astype(str), self.titles.astype(str), strict=True))
 
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The item ids as a numpy array of str (indexing a pandas Index per element is
+        ~100× slower, which the writer of 100,000 lists would feel)."""
+        cached: np.ndarray | None = self.__dict__.get("_item_ids")
+        if cached is None:
+            cached = np.asarray(self.items.astype(str), dtype=object)
+            self.__dict__["_item_ids"] = cached
+        return cached
+
     def _entries(self, positions: np.ndarray, scores: np.ndarray) -> list[Scored]:
         keep = positions >= 0
+        ids = self.item_ids[positions[keep]]
         return [
-            Scored(str(self.items[p]), round(float(s), 6))
-            for p, s in zip(positions[keep], scores[keep], strict=True)
+            Scored(i, round(s, 6)) for i, s in zip(ids.tolist(), scores[keep].tolist(), strict=True)
         ]
+
+    def user_rows(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(user id, item ids, scores) of every user, for the bulk writer."""
+        ids = self.item_ids
+        for row, user in enumerate(self.users.astype(str)):
+            positions = self.user_top[row]
+            keep = positions >= 0
+            yield user, ids[positions[keep]], self.user_scores[row][keep]
 
 
 def precompute_user_lists(

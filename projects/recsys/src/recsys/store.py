@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -95,9 +96,10 @@ class Store(Protocol):
 
 def snapshot_records(snapshot: Snapshot) -> Iterator[tuple[Kind, str, str]]:
     """Every list of a snapshot as (kind, id, encoded text)."""
-    for user in snapshot.users:
-        entries = snapshot.for_user(str(user)) or []
-        yield "user", str(user), encode(entries)
+    for user, items, scores in snapshot.user_rows():
+        yield "user", user, " ".join(
+            f"{i}:{s:.6g}" for i, s in zip(items.tolist(), np.round(scores, 6).tolist(), strict=True)
+        )
     for item in snapshot.items:
         entries = snapshot.similar(str(item)) or []
         if entries:

@@ -212,28 +212,44 @@ def _fixed(params: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {**fixed, **params}
 
 
-def tune_hybrid_weight(
-    collaborative: Recommender,
-    content: Recommender,
+def simplex_grid(n_components: int, steps: int) -> list[tuple[float, ...]]:
+    """Every weight vector with entries in multiples of 1/steps summing to 1."""
+    out: list[tuple[float, ...]] = []
+
+    def walk(prefix: tuple[int, ...], left: int) -> None:
+        if len(prefix) == n_components - 1:
+            out.append(tuple(round(w / steps, 4) for w in (*prefix, left)))
+            return
+        for w in range(left + 1):
+            walk((*prefix, w), left - w)
+
+    walk((), steps)
+    return out
+
+
+def tune_hybrid_weights(
+    models: Mapping[str, Recommender],
     fit: InteractionMatrix,
     truth: Mapping[str, set[str]],
     cfg: RecsysConfig,
-) -> tuple[float, dict[float, float]]:
-    """The content weight of the blend, by grid on validation: both models are fitted
-    once and their z-scored validation scores reused for every weight."""
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """The blend weights by grid on validation: every model is fitted once and its
+    z-scored validation scores reused for every weight vector. Ties go to the vector
+    listed first (most weight on the first model, the best collaborative one)."""
     users = pd.Index(list(truth))
     rows = fit.users.get_indexer(users)
-    cf = standardised(collaborative.score(rows))
-    ct = standardised(content.score(rows))
+    names = list(models)
+    z = {n: standardised(models[n].score(rows)) for n in names}
     seen = fit.binary()[rows]
-    grid = np.round(np.linspace(0.0, 0.5, cfg.trials.hybrid + 1), 4)
-    results: dict[float, float] = {}
-    for w in grid:
-        positions, _ = top_k((1 - w) * cf + w * ct, seen, cfg.k)
+    results = []
+    for weights in sorted(simplex_grid(len(names), cfg.trials.hybrid), reverse=True):
+        blend = sum(w * z[n] for n, w in zip(names, weights, strict=True) if w)
+        positions, _ = top_k(np.asarray(blend), seen, cfg.k)
         recs = {str(users[j]): [str(fit.items[i]) for i in positions[j]] for j in range(len(users))}
-        results[float(w)] = accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"]
-    best = max(results, key=lambda w: (results[w], -w))
-    return best, results
+        results.append((*weights, accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"]))
+    table = pd.DataFrame(results, columns=[*names, "value"])
+    best = table.iloc[int(table["value"].to_numpy().argmax())]
+    return {n: float(best[n]) for n in names}, table
 
 
 def train(
@@ -314,34 +330,27 @@ def train(
         )
 
     report("hybrid", 0, 1)
-    best_cf = max(COLLABORATIVE, key=lambda n: candidates[n].validation[f"precision@{cfg.k}"])
-    best_content = max(
-        contents, key=lambda n: candidates[f"content_{n}"].validation[f"precision@{cfg.k}"]
-    )
-    weight, grid = tune_hybrid_weight(fitted[best_cf], contents[best_content], fit, truth, cfg)
-    cf_candidate, content_candidate = candidates[best_cf], candidates[f"content_{best_content}"]
-    hybrid_params = {
-        "collaborative": best_cf,
-        "content": best_content,
-        "content_weight": weight,
-        **{f"{best_cf}.{k}": v for k, v in cf_candidate.params.items()},
-    }
+    metric = f"precision@{cfg.k}"
+    by_validation = sorted(COLLABORATIVE, key=lambda n: -candidates[n].validation[metric])
+    best_content = max(contents, key=lambda n: candidates[f"content_{n}"].validation[metric])
+    parts = {n: fitted[n] for n in by_validation[:2]}
+    parts[f"content_{best_content}"] = contents[best_content]
+    weights, table = tune_hybrid_weights(parts, fit, truth, cfg)
+    makers = {name: candidates[name].make for name in parts}
+    hybrid_params: dict[str, Any] = {f"weight.{n}": w for n, w in weights.items()}
+    for name in parts:
+        hybrid_params.update({f"{name}.{k}": v for k, v in candidates[name].params.items()})
 
     def make_hybrid() -> Hybrid:
-        return Hybrid(cf_candidate.make(), content_candidate.make(), weight)
+        return Hybrid([(makers[n](), w) for n, w in weights.items()])
 
-    hybrid = Hybrid(fitted[best_cf], contents[best_content], weight)
+    hybrid = Hybrid([(parts[n], w) for n, w in weights.items()])
     hybrid_candidate = Candidate("hybrid", "hybrid", make_hybrid, hybrid_params)
     hybrid_candidate.tuning = TuningResult(
-        {"content_weight": weight},
-        grid[weight],
-        len(grid),
-        0,
-        pd.DataFrame({"content_weight": list(grid), "value": list(grid.values())}),
+        weights, float(table["value"].max()), len(table), 0, table
     )
     finish(hybrid_candidate, hybrid)
 
-    metric = f"precision@{cfg.k}"
     # ties go to the simpler system (the order candidates were built in)
     order = list(candidates)
     champion = max(order, key=lambda n: (candidates[n].validation[metric], -order.index(n)))

@@ -81,6 +81,7 @@ def test_load_test_get_cycles_the_paths() -> None:
 
     with echo_server(delay=0) as port:
         result = load_test_get(port, ["/a", "/b"], concurrency=2, requests=12)
-    assert result.requests == 12 and result.concurrency == 2
+    assert result.requests == 12
+    assert result.concurrency == 2
     with pytest.raises(ValueError, match="at least one path"):
         load_test_get(port, [], concurrency=1, requests=1)

@@ -28,9 +28,25 @@ def redis_server() -> Iterator[str]:
         port = free_port()
         pidfile = folder / "redis.pid"
         subprocess.run(
-            [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-             "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(pidfile),
-             "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--dir",
+                str(folder),
+                "--logfile",
+                str(folder / "redis.log"),
+            ],
             check=True,
         )
         url = f"redis://127.0.0.1:{port}/0"

@@ -58,9 +58,15 @@ def main() -> None:
         precompute_s = time.perf_counter() - started
         empty = np.full((len(items), 1), -1, dtype=np.int32)
         snapshot = Snapshot(
-            data.users, items, frames["u.item"]["title"].to_numpy(), top, scores,
-            empty, np.zeros((len(items), 1), np.float32),
-            np.arange(100, dtype=np.int32), np.ones(100, np.float32),
+            data.users,
+            items,
+            frames["u.item"]["title"].to_numpy(),
+            top,
+            scores,
+            empty,
+            np.zeros((len(items), 1), np.float32),
+            np.arange(100, dtype=np.int32),
+            np.ones(100, np.float32),
         )
         with redis_server() as url:
             client = redis.Redis.from_url(url)

@@ -67,8 +67,15 @@ def build_snapshot(interactions: Interactions, *, top_n: int = 20) -> ServingMod
     counts = data.item_counts()
     popular = np.lexsort((np.arange(len(counts)), -counts))[:top_n].astype(np.int32)
     snapshot = Snapshot(
-        data.users, items, catalogue["title"].to_numpy(), top, scores, similar_top,
-        similar_scores, popular, counts[popular].astype(np.float32),
+        data.users,
+        items,
+        catalogue["title"].to_numpy(),
+        top,
+        scores,
+        similar_top,
+        similar_scores,
+        popular,
+        counts[popular].astype(np.float32),
     )
     return ServingModel(snapshot, model, data.binary(), "als", top_n)
 
@@ -91,9 +98,25 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     pidfile = folder / "redis.pid"
     subprocess.run(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--daemonize", "yes", "--pidfile", str(pidfile), "--dir", str(folder),
-         "--logfile", str(folder / "redis.log")],
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--dir",
+            str(folder),
+            "--logfile",
+            str(folder / "redis.log"),
+        ],
         check=True,
     )
     import redis
@@ -121,7 +144,7 @@ def redis_url(redis_server: str) -> Iterator[str]:
     client = redis.Redis.from_url(redis_server)
     client.flushdb()
     client.close()
-    yield redis_server
+    return redis_server
 
 
 @pytest.fixture

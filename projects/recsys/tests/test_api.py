@@ -10,12 +10,16 @@ import redis
 from fastapi.testclient import TestClient
 
 from recsys.snapshot import ServingModel
-from recsys.store import StoreSettings, publish
+from recsys.store import publish
 
 
 @contextmanager
-def client_for(monkeypatch: pytest.MonkeyPatch, serving: ServingModel, url: str | None,
-               mode: str = "precomputed") -> Iterator[TestClient]:
+def client_for(
+    monkeypatch: pytest.MonkeyPatch,
+    serving: ServingModel,
+    url: str | None,
+    mode: str = "precomputed",
+) -> Iterator[TestClient]:
     """The app with the registry load replaced by the tiny model (a fresh store gets it
     published at start-up, as the real service does)."""
     from recsys import serve
@@ -35,7 +39,9 @@ def client_for(monkeypatch: pytest.MonkeyPatch, serving: ServingModel, url: str 
 
 
 @pytest.fixture(params=["redis", "memory"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, serving: ServingModel) -> Iterator[TestClient]:
+def api(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, serving: ServingModel
+) -> Iterator[TestClient]:
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     with client_for(monkeypatch, serving, url) as client:
         yield client
@@ -46,7 +52,8 @@ def test_known_user_gets_the_precomputed_list(api: TestClient, serving: ServingM
     body = api.get(f"/v1/users/{user}/recommendations", params={"k": 5}).json()
     expected = serving.snapshot.for_user(user) or []
     assert [i["item_id"] for i in body["items"]] == [e.item for e in expected[:5]]
-    assert body["cold_start"] is False and body["strategy"] == "precomputed"
+    assert body["cold_start"] is False
+    assert body["strategy"] == "precomputed"
     titles = serving.snapshot.title_map()
     assert all(i["title"] == titles[i["item_id"]] for i in body["items"])
 
@@ -54,23 +61,24 @@ def test_known_user_gets_the_precomputed_list(api: TestClient, serving: ServingM
 def test_exclude_removes_items_and_keeps_k(api: TestClient, serving: ServingModel) -> None:
     user = str(serving.snapshot.users[3])
     full = [e.item for e in serving.snapshot.for_user(user) or []]
-    body = api.get(
-        f"/v1/users/{user}/recommendations", params={"k": 4, "exclude": full[:2]}
-    ).json()
+    body = api.get(f"/v1/users/{user}/recommendations", params={"k": 4, "exclude": full[:2]}).json()
     assert [i["item_id"] for i in body["items"]] == full[2:6]
 
 
 def test_unknown_user_is_a_flagged_cold_start(api: TestClient, serving: ServingModel) -> None:
     body = api.get("/v1/users/new-user-1/recommendations").json()
-    assert body["cold_start"] is True and body["strategy"] == "popularity"
+    assert body["cold_start"] is True
+    assert body["strategy"] == "popularity"
     assert [i["item_id"] for i in body["items"]] == [
         e.item for e in serving.snapshot.most_popular()[:10]
     ]
     liked = [str(serving.snapshot.items[0]), str(serving.snapshot.items[1])]
     profile = api.get("/v1/users/new-user-1/recommendations", params={"liked": liked}).json()
-    assert profile["strategy"] == "profile" and profile["cold_start"] is True
+    assert profile["strategy"] == "profile"
+    assert profile["cold_start"] is True
     returned = [i["item_id"] for i in profile["items"]]
-    assert returned and not set(returned) & set(liked)
+    assert returned
+    assert not set(returned) & set(liked)
     neighbours = {e.item for item in liked for e in serving.snapshot.similar(item) or []}
     assert set(returned) <= neighbours
 
@@ -85,7 +93,9 @@ def test_bad_k_is_a_422_naming_the_field(api: TestClient) -> None:
 def test_similar_items(api: TestClient, serving: ServingModel) -> None:
     item = str(serving.snapshot.items[5])
     body = api.get(f"/v1/items/{item}/similar", params={"k": 3}).json()
-    assert [i["item_id"] for i in body["items"]] == [e.item for e in (serving.snapshot.similar(item) or [])[:3]]
+    assert [i["item_id"] for i in body["items"]] == [
+        e.item for e in (serving.snapshot.similar(item) or [])[:3]
+    ]
     assert item not in [i["item_id"] for i in body["items"]]
     assert api.get("/v1/items/no-such-item/similar").status_code == 404
 
@@ -93,12 +103,14 @@ def test_similar_items(api: TestClient, serving: ServingModel) -> None:
 def test_ops_routes(api: TestClient) -> None:
     assert api.get("/health").json() == {"status": "ok"}
     ready = api.get("/ready").json()
-    assert ready["status"] == "ready" and ready["version"].startswith("recsys:v")
+    assert ready["status"] == "ready"
+    assert ready["version"].startswith("recsys:v")
     assert api.get("/v1/model").json()["version"] == "7"
 
 
-def test_a_published_store_needs_no_model(monkeypatch: pytest.MonkeyPatch, serving: ServingModel,
-                                          redis_url: str) -> None:
+def test_a_published_store_needs_no_model(
+    monkeypatch: pytest.MonkeyPatch, serving: ServingModel, redis_url: str
+) -> None:
     """With a version already in Redis the service starts without loading the model."""
     client = redis.Redis.from_url(redis_url)
     version = publish(client, serving.snapshot, model="recsys", model_version="9")
@@ -114,7 +126,9 @@ def test_a_published_store_needs_no_model(monkeypatch: pytest.MonkeyPatch, servi
         assert api.get("/ready").json()["version"] == version
 
 
-def test_compute_mode_answers_the_same(monkeypatch: pytest.MonkeyPatch, serving: ServingModel) -> None:
+def test_compute_mode_answers_the_same(
+    monkeypatch: pytest.MonkeyPatch, serving: ServingModel
+) -> None:
     """Computing at request time gives the precomputed list (the benchmark's baseline)."""
     user = str(serving.snapshot.users[2])
     with client_for(monkeypatch, serving, None, mode="compute") as api:

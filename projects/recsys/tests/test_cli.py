@@ -16,7 +16,9 @@ runner = CliRunner()
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("isolated_tracking", "offline")
-def test_run_on_the_twin_registers_recsys_synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_on_the_twin_registers_recsys_synthetic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RECSYS_STORE", "memory")
     monkeypatch.setattr("recsys.config.RecsysConfig.synthetic_users", 80)
     monkeypatch.setattr("recsys.config.RecsysConfig.synthetic_items", 120)

@@ -52,7 +52,10 @@ def test_iso_timestamps_and_items_file(tmp_path: Path) -> None:
     loaded = read_ratings_file(RatingsFile(ratings, "u", "i", time_col="when", items_path=items))
     assert loaded.ratings["timestamp"].tolist() == [1704153600]
     assert loaded.items.iloc[0].to_dict() == {
-        "item": "7", "title": "Heat (1995)", "year": 1995.0, "genres": "Action|Crime"
+        "item": "7",
+        "title": "Heat (1995)",
+        "year": 1995.0,
+        "genres": "Action|Crime",
     }
     assert loaded.has_ratings is False  # every rating is 1.0
 
@@ -81,7 +84,9 @@ def test_zip_members_are_checked_against_the_pinned_sha256(tmp_path: Path) -> No
         "ml", "ml", "", "", {"u.data": FileSpec("u.data", hashlib.sha256(payload).hexdigest())}
     )
     archive = _zip(tmp_path, {"ml-100k/u.data": payload})
-    written = extract_members(archive, {"u.data": "ml-100k/u.data"}, tmp_path / "out", pinned=pinned)
+    written = extract_members(
+        archive, {"u.data": "ml-100k/u.data"}, tmp_path / "out", pinned=pinned
+    )
     assert written["u.data"].read_bytes() == payload
     tampered = _zip(tmp_path, {"ml-100k/u.data": b"0\t1\t5\t0\n"})
     with pytest.raises(DataError, match="not the pinned"):

@@ -7,7 +7,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data import Interactions
-from recsys.features import InteractionMatrix, catalogue_index, item_texts, readable_title, tfidf_content
+from recsys.features import (
+    InteractionMatrix,
+    catalogue_index,
+    item_texts,
+    readable_title,
+    tfidf_content,
+)
 from recsys.models import EASE, ContentProfile, Popularity, item_similarity, standardised, top_k
 
 
@@ -33,7 +39,8 @@ def test_ease_is_the_closed_form() -> None:
     B = -P / np.diag(P)
     np.fill_diagonal(B, 0.0)
     np.testing.assert_allclose(model.B_[:4, :4], B, atol=1e-5)
-    assert not model.B_[4].any() and not model.B_[:, 4].any()
+    assert not model.B_[4].any()
+    assert not model.B_[:, 4].any()
     np.testing.assert_allclose(model.score(np.array([0])), X[[0]] @ model.B_[:4], atol=1e-5)
 
 
@@ -71,7 +78,9 @@ def test_content_profile_prefers_the_users_genres() -> None:
         }
     )
     frame = pd.DataFrame({"user": ["u", "u"], "item": ["1", "3"], "rating": [5.0, 1.0]})
-    data = InteractionMatrix.build(frame, pd.Index(items["item"]), weights=frame["rating"].to_numpy())
+    data = InteractionMatrix.build(
+        frame, pd.Index(items["item"]), weights=frame["rating"].to_numpy()
+    )
     model = ContentProfile(tfidf_content(items)).fit(data, frame)
     scores = model.score(np.array([0]))[0]
     assert scores[1] > scores[3]  # loved Alien, disliked Emma: Aliens before Persuasion

@@ -10,9 +10,17 @@ import numpy as np
 import pytest
 import redis
 
-from recsys.snapshot import ServingModel, Snapshot
-from recsys.store import CURRENT, MemoryStore, RedisStore, StoreSettings, decode, encode, open_store, publish
-from recsys.snapshot import Scored
+from recsys.snapshot import Scored, ServingModel, Snapshot
+from recsys.store import (
+    CURRENT,
+    MemoryStore,
+    RedisStore,
+    StoreSettings,
+    decode,
+    encode,
+    open_store,
+    publish,
+)
 
 
 def marked(snapshot: Snapshot, version: int) -> Snapshot:
@@ -41,12 +49,14 @@ def test_publish_then_read(redis_url: str, serving: ServingModel) -> None:
             assert isinstance(store, RedisStore)
             user = str(serving.snapshot.users[0])
             found = await store.read("user", user)
-            assert found is not None and found.version == version
+            assert found is not None
+            assert found.version == version
             assert [e.item for e in found.entries] == [
                 e.item for e in serving.snapshot.for_user(user) or []
             ]
             unknown = await store.read("user", "nobody")
-            assert unknown is not None and unknown.entries == []
+            assert unknown is not None
+            assert unknown.entries == []
             titles = await store.titles(version)
             assert titles == serving.snapshot.title_map()
 
@@ -60,7 +70,8 @@ def test_old_versions_are_dropped(redis_url: str, serving: ServingModel) -> None
     assert client.exists(f"{first}:popular")  # kept: a reader may still be on it
     third = publish(client, serving.snapshot, model="m", model_version="3")
     assert not list(client.scan_iter(match=f"{first}:*"))
-    assert client.exists(f"{second}:popular") and client.exists(f"{third}:popular")
+    assert client.exists(f"{second}:popular")
+    assert client.exists(f"{third}:popular")
 
 
 def test_a_reader_during_a_rewrite_never_gets_a_mixed_answer(
@@ -87,7 +98,13 @@ def test_a_reader_during_a_rewrite_never_gets_a_mixed_answer(
     thread.start()
     try:
         for version in range(2, 7):
-            publish(client, marked(serving.snapshot, version), model="m", model_version=str(version), batch=5)
+            publish(
+                client,
+                marked(serving.snapshot, version),
+                model="m",
+                model_version=str(version),
+                batch=5,
+            )
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -106,7 +123,9 @@ def test_memory_store_has_the_same_interface(serving: ServingModel) -> None:
     v1 = store.publish(marked(serving.snapshot, 1))
     user = str(serving.snapshot.users[0])
     found = asyncio.run(store.read("user", user))
-    assert found is not None and found.version == v1 and {e.score for e in found.entries} == {1.0}
+    assert found is not None
+    assert found.version == v1
+    assert {e.score for e in found.entries} == {1.0}
     v2 = store.publish(marked(serving.snapshot, 2))
     assert asyncio.run(store.read("popular")).version == v2  # type: ignore[union-attr]
 

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ def load_encoder(max_seq_length: int, folder: Path | None = None) -> Any:
             from transformers.utils import logging as hf_logging
 
             # a load is one line in our log, not a progress bar per weight file
-            hf_logging.disable_progress_bar()
+            # (assigned first: transformers leaves this function unannotated)
+            disable_progress_bar: Callable[[], None] = hf_logging.disable_progress_bar
+            disable_progress_bar()
             logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
             encoder = SentenceTransformer(

@@ -30,11 +30,13 @@ import math
 from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-Recommendations = Mapping[Hashable, Sequence[Hashable]]
-Truth = Mapping[Hashable, Collection[Hashable]]
+# user → ranked items and user → relevant items (any hashable ids)
+Recommendations = Mapping[Any, Sequence[Any]]
+Truth = Mapping[Any, Collection[Any]]
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def accuracy_at_k(recommended: Recommendations, relevant: Truth, k: int) -> dict
     }
 
 
-def catalogue_coverage(recommended: Recommendations, training_items: Collection[Hashable]) -> float:
+def catalogue_coverage(recommended: Recommendations, training_items: Collection[Any]) -> float:
     """Distinct recommended items / distinct items in training."""
     if not training_items:
         raise ValueError("training has no items")
@@ -118,7 +120,7 @@ def distributional_coverage(recommended: Recommendations) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def novelty(recommended: Recommendations, training_counts: Mapping[Hashable, int]) -> float:
+def novelty(recommended: Recommendations, training_counts: Mapping[Any, int]) -> float:
     """Mean self-information −log2(p(item)) of the recommendations, p = the item's share
     of all training interactions (Castells et al. 2011, item choice model)."""
     n_records = sum(training_counts.values())
@@ -139,7 +141,7 @@ def evaluate_rankings(
     relevant: Truth,
     k: int,
     *,
-    training_counts: Mapping[Hashable, int],
+    training_counts: Mapping[Any, int],
 ) -> dict[str, float]:
     """Accuracy at ``k`` and the beyond-accuracy metrics of the top-``k`` lists, in one
     mapping (``training_counts``: interactions per item in the training part)."""

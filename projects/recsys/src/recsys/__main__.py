@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,8 +24,6 @@ from tenfold.cli import (
     Summary,
     announce_synthetic,
     console,
-    input_option,
-    output_option,
     progress,
     setup_logging,
     typer_app,
@@ -45,7 +44,9 @@ CLI = ProjectCli(
 
 RatingsOpt = Annotated[
     Path | None,
-    typer.Option("--ratings", help="Any interactions file instead of MovieLens.", exists=True, dir_okay=False),
+    typer.Option(
+        "--ratings", help="Any interactions file instead of MovieLens.", exists=True, dir_okay=False
+    ),
 ]
 UserColOpt = Annotated[str, typer.Option("--user-col", help="User id column of --ratings.")]
 ItemColOpt = Annotated[str, typer.Option("--item-col", help="Item id column of --ratings.")]
@@ -53,7 +54,9 @@ RatingColOpt = Annotated[str | None, typer.Option("--rating-col", help="Rating c
 TimeColOpt = Annotated[str | None, typer.Option("--time-col", help="Timestamp column (optional).")]
 ItemsOpt = Annotated[
     Path | None,
-    typer.Option("--items", help="Item catalogue (id, title, genres).", exists=True, dir_okay=False),
+    typer.Option(
+        "--items", help="Item catalogue (id, title, genres).", exists=True, dir_okay=False
+    ),
 ]
 DatasetOpt = Annotated[
     str, typer.Option("--dataset", help=f"A MovieLens release: {', '.join(MOVIELENS)}.")
@@ -96,7 +99,11 @@ def _config(
         changes["reports_dir"] = reports_dir.resolve()
     if ratings is not None:
         changes["ratings"] = RatingsFile(
-            ratings.resolve(), user_col, item_col, rating_col, time_col,
+            ratings.resolve(),
+            user_col,
+            item_col,
+            rating_col,
+            time_col,
             items.resolve() if items else None,
         )
         changes["experiment"] = "recsys-custom"
@@ -148,12 +155,11 @@ def _run(cfg: RecsysConfig, *, publish_to_redis: bool = True) -> tuple[Path, str
     """Train, evaluate, register and publish inside one MLflow training run."""
     import pandas as pd
 
+    from recsys import data as recsys_data
     from recsys import evaluate, train
     from recsys.store import StoreSettings, publish, sync_client_or_none
     from tenfold import tracking
     from tenfold.reports import output_dir, write_reports
-
-    from recsys import data as recsys_data
 
     interactions = recsys_data.load(cfg)
     synthetic = not interactions.source.is_real
@@ -177,7 +183,15 @@ def _run(cfg: RecsysConfig, *, publish_to_redis: bool = True) -> tuple[Path, str
                 serving,
                 input_example=example,
                 output_example=serving.predict(example),
-                requirements=["implicit", "cornac", "scikit-surprise", "numpy", "scipy", "pandas", "cloudpickle"],
+                requirements=[
+                    "implicit",
+                    "cornac",
+                    "scikit-surprise",
+                    "numpy",
+                    "scipy",
+                    "pandas",
+                    "cloudpickle",
+                ],
                 metadata={"champion": result.champion, "top_n": cfg.top_n},
             )
         best = result.best
@@ -228,8 +242,19 @@ def run(
     """The whole project: data, tuned systems, evaluation, champion registered and published."""
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(dataset, ratings, user_col, item_col, rating_col, time_col, items, seed,
-                  trial_scale, no_minilm, reports_dir)
+    cfg = _config(
+        dataset,
+        ratings,
+        user_col,
+        item_col,
+        rating_col,
+        time_col,
+        items,
+        seed,
+        trial_scale,
+        no_minilm,
+        reports_dir,
+    )
     out, registered = _run(cfg)
     CLI.finish(out, started, _summary, model_name=registered.split(" ")[0])
     console().print(f"champion: {registered}")
@@ -252,13 +277,25 @@ def train(
 ) -> None:
     """Tune every system on the validation split; print the validation table (no test)."""
     setup_logging(verbose)
-    cfg = _config(dataset, ratings, user_col, item_col, rating_col, time_col, items, seed,
-                  trial_scale, no_minilm)
+    cfg = _config(
+        dataset,
+        ratings,
+        user_col,
+        item_col,
+        rating_col,
+        time_col,
+        items,
+        seed,
+        trial_scale,
+        no_minilm,
+    )
     _, result = _train(cfg, log_runs=False)
     k = cfg.k
     for name, candidate in result.candidates.items():
         mark = " ★" if name == result.champion else ""
-        console().print(f"{name}{mark}: validation P@{k} {candidate.validation[f'precision@{k}']:.4f}")
+        console().print(
+            f"{name}{mark}: validation P@{k} {candidate.validation[f'precision@{k}']:.4f}"
+        )
 
 
 @app.command()
@@ -284,18 +321,39 @@ def evaluate(
 
     setup_logging(verbose)
     started = time.perf_counter()
-    cfg = _config(dataset, ratings, user_col, item_col, rating_col, time_col, items, seed,
-                  trial_scale, no_minilm, reports_dir)
+    cfg = _config(
+        dataset,
+        ratings,
+        user_col,
+        item_col,
+        rating_col,
+        time_col,
+        items,
+        seed,
+        trial_scale,
+        no_minilm,
+        reports_dir,
+    )
     prepared, result = _train(cfg, log_runs=False)
     evaluation = recsys_evaluate.evaluate(result, cfg)
     kind = prepared.interactions.source.kind
-    out = output_dir(cfg.reports_dir, kind=kind, data_path=cfg.ratings.path if cfg.ratings else None)
+    out = output_dir(
+        cfg.reports_dir, kind=kind, data_path=cfg.ratings.path if cfg.ratings else None
+    )
     write_reports(out, evaluation.metrics, evaluation.figures)
-    CLI.finish(out, started, _summary, model_name=cfg.registered_model_name(synthetic=kind != "real"))
+    CLI.finish(
+        out, started, _summary, model_name=cfg.registered_model_name(synthetic=kind != "real")
+    )
 
 
-InputOpt = input_option("CSV with a user_id column.")
-OutputOpt = output_option("Where to write the recommendations (user_id, rank, item_id, title, score).")
+# spelled out (tenfold.cli.input_option returns Any, which mypy --strict refuses as a type)
+InputOpt = Annotated[
+    Path,
+    typer.Option("--input", help="CSV with a user_id column.", exists=True, dir_okay=False),
+]
+OutputOpt = Annotated[
+    Path, typer.Option("--output", help="Where to write user_id, rank, item_id, title, score.")
+]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=100, help="Items per user.")]
 
 
@@ -323,9 +381,10 @@ def predict(
     titles = snap.title_map()
     rows = []
     for user in frame["user_id"].astype(str):
-        entries = snap.for_user(user)
-        cold = entries is None
-        for rank, e in enumerate((snap.most_popular() if cold else entries)[:k], start=1):
+        found = snap.for_user(user)
+        cold = found is None
+        entries = snap.most_popular() if found is None else found
+        for rank, e in enumerate(entries[:k], start=1):
             rows.append((user, rank, e.item, titles.get(e.item), e.score, cold))
     out = pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "title", "score", "cold_start"])
     write_csv(out, output_path)
@@ -337,20 +396,23 @@ def predict(
 def publish(model_uri: ModelUriOption = None, verbose: bool = False) -> None:
     """Write the champion's precomputed lists to Redis as a new version, switch atomically."""
     from recsys.serve import DEFAULT_MODEL_URI, load_serving_model
-    from recsys.store import StoreSettings, publish as publish_snapshot, sync_client_or_none
+    from recsys.store import StoreSettings, sync_client_or_none
+    from recsys.store import publish as publish_snapshot
     from tenfold.errors import DataError
 
     setup_logging(verbose)
     settings = StoreSettings()
     client = sync_client_or_none(settings)
     if client is None:
-        raise DataError(f"Redis at {settings.redis_url} does not answer (start it: make redis-start)")
+        raise DataError(
+            f"Redis at {settings.redis_url} does not answer (start it: make redis-start)"
+        )
     model, card = load_serving_model(model_uri or DEFAULT_MODEL_URI)
     version = publish_snapshot(client, model.snapshot, model=card.name, model_version=card.version)
     console().print(f"published {card.name} version {card.version} as {version}")
 
 
-def _summary(metrics: dict[str, Any]) -> Summary:
+def _summary(metrics: Mapping[str, Any]) -> Summary:
     from recsys.evaluate import DISPLAY_NAMES, ordered
 
     k = metrics["protocol"]["k"]

@@ -74,7 +74,9 @@ async def _items(
 ) -> list[RecommendedItem]:
     titles = await store.titles(version)
     picked = [e for e in entries if e.item not in exclude][:k]
-    return [RecommendedItem(item_id=e.item, title=titles.get(e.item), score=e.score) for e in picked]
+    return [
+        RecommendedItem(item_id=e.item, title=titles.get(e.item), score=e.score) for e in picked
+    ]
 
 
 async def _profile(store: Store, liked: list[str]) -> Versioned | None:

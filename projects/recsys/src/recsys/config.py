@@ -36,11 +36,11 @@ class TrialBudget:
     """Optuna trials per tuned system (each trial fits on the fit part, scores validation)."""
 
     als: int = 24
-    bpr: int = 12
+    bpr: int = 10
     ease: int = 8
     svd: int = 6
-    # grid steps per blend weight (10: multiples of 0.1)
-    hybrid: int = 10
+    # grid steps per blend weight (20: multiples of 0.05)
+    hybrid: int = 20
 
 
 @dataclass(frozen=True)

@@ -282,9 +282,7 @@ def load_movielens_archive(dataset: str) -> Interactions:
         sha256=digests,
         steps=(step,),
     )
-    return Interactions(
-        loaded.ratings, loaded.items, source, loaded.has_ratings, loaded.has_time
-    )
+    return Interactions(loaded.ratings, loaded.items, source, loaded.has_ratings, loaded.has_time)
 
 
 # --------------------------------------------------------------------------- any ratings file
@@ -347,9 +345,7 @@ def read_ratings_file(
         {
             "user": parsed[spec.user_col].astype(str).str.strip(),
             "item": parsed[spec.item_col].astype(str).str.strip(),
-            "rating": (
-                parsed[spec.rating_col].astype(np.float64) if spec.rating_col else 1.0
-            ),
+            "rating": (parsed[spec.rating_col].astype(np.float64) if spec.rating_col else 1.0),
             "timestamp": (
                 _timestamps(raw[spec.time_col], path, spec.time_col) if spec.time_col else 0
             ),
@@ -359,8 +355,9 @@ def read_ratings_file(
     if ratings.empty:
         raise tfdata.DataError(f"{path}: the file has no data rows")
     if spec.items_path is not None:
-        items = read_items_file(spec, sep=None if names[1] is None else sep, encoding=encoding,
-                                names=names[1])
+        items = read_items_file(
+            spec, sep=None if names[1] is None else sep, encoding=encoding, names=names[1]
+        )
     else:
         ids = pd.unique(ratings["item"])
         items = pd.DataFrame(
@@ -386,9 +383,7 @@ def read_ratings_file(
     )
 
 
-def _read_text_table(
-    path: Path, sep: str, encoding: str, names: list[str] | None
-) -> pd.DataFrame:
+def _read_text_table(path: Path, sep: str, encoding: str, names: list[str] | None) -> pd.DataFrame:
     try:
         return pd.read_csv(
             path,

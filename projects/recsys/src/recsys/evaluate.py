@@ -92,7 +92,9 @@ def cold_start(result: TrainResult, cfg: RecsysConfig, profile_size: int = 5) ->
         ("profile_similar_items", profile_scores),
     ):
         positions, _ = top_k(scores, seen, k)
-        recs = {str(users[j]): [str(prepared.items[i]) for i in positions[j]] for j in range(len(users))}
+        recs = {
+            str(users[j]): [str(prepared.items[i]) for i in positions[j]] for j in range(len(users))
+        }
         metrics = evaluate_rankings(recs, truth, k, training_counts=item_counts)
         out[name] = {m: metrics[m] for m in (f"precision@{k}", f"ndcg@{k}", "coverage")}
     test_items = set(split_.test["item"])
@@ -240,7 +242,9 @@ def plot_hybrid_weight(trials: pd.DataFrame, k: int) -> Figure:
     names = [c for c in trials.columns if c != "value"]
     fig = new_figure(5.5, 4.2)
     ax = fig.subplots()
-    points = ax.scatter(trials[names[0]], trials[names[-1]], c=trials["value"], cmap="viridis", s=60)
+    points = ax.scatter(
+        trials[names[0]], trials[names[-1]], c=trials["value"], cmap="viridis", s=60
+    )
     best = trials.iloc[int(trials["value"].to_numpy().argmax())]
     ax.scatter([best[names[0]]], [best[names[-1]]], marker="x", color="red", s=90, label="chosen")
     fig.colorbar(points, ax=ax, label=f"validation precision@{k}")
@@ -270,7 +274,8 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         timed = row.get("time_split") or {}
         rows.append(
             {
-                "name": DISPLAY_NAMES.get(name, name) + (" **(champion)**" if name == champion else ""),
+                "name": DISPLAY_NAMES.get(name, name)
+                + (" **(champion)**" if name == champion else ""),
                 "val": row["validation"][f"precision@{k}"],
                 **{m: test[m] for m in test},
                 "time": timed.get(f"precision@{k}"),

@@ -44,13 +44,13 @@ class InteractionMatrix:
         """One row per user (``users`` or those in ``interactions``), one column per
         catalogue item; a repeated (user, item) pair keeps its largest weight."""
         users = users if users is not None else pd.Index(pd.unique(interactions["user"]))
-        rows = users.get_indexer(interactions["user"])
-        cols = items.get_indexer(interactions["item"])
+        rows = users.get_indexer(pd.Index(interactions["user"]))
+        cols = items.get_indexer(pd.Index(interactions["item"]))
         if (rows < 0).any() or (cols < 0).any():
             raise ValueError("interactions name users or items outside the given indexes")
         values = np.ones(len(interactions)) if weights is None else np.asarray(weights, float)
-        frame = pd.DataFrame({"r": rows, "c": cols, "v": values})
-        frame = frame.groupby(["r", "c"], sort=True, as_index=False)["v"].max()
+        pairs = pd.DataFrame({"r": rows, "c": cols, "v": values})
+        frame = pairs.groupby(["r", "c"], sort=True, as_index=False)["v"].max()
         matrix = sp.csr_matrix(
             (frame["v"].to_numpy(np.float32), (frame["r"], frame["c"])),
             shape=(len(users), len(items)),
@@ -70,7 +70,8 @@ class InteractionMatrix:
 def catalogue_index(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.Index:
     """Every item of the catalogue, then any item seen only in the interactions."""
     known = pd.Index(items["item"].astype(str))
-    extra = pd.Index(pd.unique(interactions["item"])).difference(known, sort=False)
+    seen = pd.Index(pd.unique(interactions["item"]))
+    extra = seen[~seen.isin(known)]
     return known.append(extra) if len(extra) else known
 
 
@@ -78,7 +79,7 @@ def catalogue_index(items: pd.DataFrame, interactions: pd.DataFrame) -> pd.Index
 
 
 def readable_title(title: str) -> str:
-    """"Shawshank Redemption, The (1994)" → "The Shawshank Redemption"."""
+    """ "Shawshank Redemption, The (1994)" → "The Shawshank Redemption"."""
     bare = _YEAR.sub("", str(title)).strip()
     match = _ARTICLE.match(bare)
     return f"{match['article']} {match['rest']}" if match else bare
@@ -150,9 +151,9 @@ def minilm_content(items: pd.DataFrame) -> np.ndarray:
     ).hexdigest()[:24]
     cached = paths.cache_dir() / "embeddings" / f"recsys-minilm-{key}.npy"
     if cached.is_file():
-        vectors = np.load(cached, allow_pickle=False)
-        if vectors.shape[0] == len(texts):
-            return vectors
+        stored: np.ndarray = np.load(cached, allow_pickle=False)
+        if stored.shape[0] == len(texts):
+            return stored
     vectors = encode(texts, max_seq_length=64, batch_size=64)
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_name(f".{cached.stem}.part.npy")

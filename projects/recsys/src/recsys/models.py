@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -70,9 +71,9 @@ def top_k(
     return items, values
 
 
-def scores_in_batches(model: Recommender, rows: np.ndarray, batch: int = 2048) -> Iterator[
-    tuple[np.ndarray, np.ndarray]
-]:
+def scores_in_batches(
+    model: Recommender, rows: np.ndarray, batch: int = 2048
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(rows, scores)`` for a large number of users, a block at a time (memory)."""
     for start in range(0, len(rows), batch):
         block = rows[start : start + batch]
@@ -129,7 +130,7 @@ class ImplicitALS:
         return self
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        return self.user_factors_[rows] @ self.item_factors_.T
+        return np.asarray(self.user_factors_[rows] @ self.item_factors_.T)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class ImplicitBPR:
         return self
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        return self.user_factors_[rows] @ self.item_factors_.T
+        return np.asarray(self.user_factors_[rows] @ self.item_factors_.T)
 
 
 # --------------------------------------------------------------------------- cornac
@@ -191,7 +192,11 @@ class EASE:
             num_items=n_items,
             uid_map={str(u): u for u in range(n_users)},
             iid_map={str(i): i for i in range(n_items)},
-            uir_tuple=(binary.row.astype(np.int64), binary.col.astype(np.int64), binary.data.astype(np.float64)),
+            uir_tuple=(
+                binary.row.astype(np.int64),
+                binary.col.astype(np.int64),
+                binary.data.astype(np.float64),
+            ),
             seed=self.random_state,
         )
         model = cornac.models.EASE(
@@ -216,7 +221,7 @@ def surprise_home() -> Iterator[None]:
     """Importing scikit-surprise creates ``~/.surprise_data`` unless told elsewhere."""
     folder = os.environ.get("SURPRISE_DATA_FOLDER")
     if folder is None:
-        os.environ["SURPRISE_DATA_FOLDER"] = os.path.join(tempfile.gettempdir(), "surprise_data")
+        os.environ["SURPRISE_DATA_FOLDER"] = str(Path(tempfile.gettempdir()) / "surprise_data")
     yield
 
 
@@ -242,8 +247,8 @@ class SurpriseSVD:
         reader = Reader(rating_scale=scale if scale[0] < scale[1] else (0.0, 1.0))
         frame = pd.DataFrame(
             {
-                "u": data.users.get_indexer(ratings["user"]),
-                "i": data.items.get_indexer(ratings["item"]),
+                "u": data.users.get_indexer(pd.Index(ratings["user"])),
+                "i": data.items.get_indexer(pd.Index(ratings["item"])),
                 "r": ratings["rating"].to_numpy(),
             }
         )
@@ -272,7 +277,7 @@ class SurpriseSVD:
         return self
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        return (
+        return np.asarray(
             self.global_mean_
             + self.user_bias_[rows, None]
             + self.item_bias_[None, :]
@@ -354,9 +359,7 @@ class Hybrid:
 # --------------------------------------------------------------------------- item similarity
 
 
-def item_similarity(
-    data: InteractionMatrix, content: Any, *, content_weight: float
-) -> np.ndarray:
+def item_similarity(data: InteractionMatrix, content: Any, *, content_weight: float) -> np.ndarray:
     """Item × item similarity for "similar items": the cosine of the items' columns of
     the interaction matrix (who watched both) blended with the content cosine. An item
     nobody has interacted with has a zero collaborative column, so its neighbours are
@@ -371,4 +374,4 @@ def item_similarity(
     w = np.where(counts > 0, content_weight, 1.0).astype(np.float32)[:, None]
     blended = (1 - w) * collaborative + w * similar
     np.fill_diagonal(blended, -np.inf)
-    return blended
+    return np.asarray(blended)

@@ -119,7 +119,9 @@ async def store_resource(
                     publish, client, model.snapshot, model=card.name, model_version=card.version
                 )
                 client.close()
-            log.info("published %s version %s to the %s store", card.name, card.version, store.backend)
+            log.info(
+                "published %s version %s to the %s store", card.name, card.version, store.backend
+            )
         card.details["store_version"] = await store.current_version()
         yield store, card
 

@@ -43,13 +43,13 @@ class Snapshot:
     popular_counts: np.ndarray
 
     def for_user(self, user: str) -> list[Scored] | None:
-        row = self.users.get_indexer([user])[0]
+        row = self.users.get_indexer(pd.Index([user]))[0]
         if row < 0:
             return None
         return self._entries(self.user_top[row], self.user_scores[row])
 
     def similar(self, item: str) -> list[Scored] | None:
-        col = self.items.get_indexer([item])[0]
+        col = self.items.get_indexer(pd.Index([item]))[0]
         if col < 0:
             return None
         return self._entries(self.similar_top[col], self.similar_scores[col])
@@ -124,13 +124,13 @@ class ServingModel:
     def compute_for_user(self, user: str, k: int, exclude: Sequence[str] = ()) -> list[Scored]:
         """The champion's top ``k`` for a known user, computed now (no precomputed list)."""
         snap = self.snapshot
-        row = snap.users.get_indexer([user])[0]
+        row = snap.users.get_indexer(pd.Index([user]))[0]
         if row < 0:
             raise KeyError(user)
         scores = self.recommender.score(np.array([row]))
         seen = self.history[row]
         if exclude:
-            extra = snap.items.get_indexer(list(exclude))
+            extra = snap.items.get_indexer(pd.Index(list(exclude)))
             extra = extra[extra >= 0]
             if len(extra):
                 seen = seen + sp.csr_matrix(

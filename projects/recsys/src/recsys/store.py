@@ -97,8 +97,13 @@ class Store(Protocol):
 def snapshot_records(snapshot: Snapshot) -> Iterator[tuple[Kind, str, str]]:
     """Every list of a snapshot as (kind, id, encoded text)."""
     for user, items, scores in snapshot.user_rows():
-        yield "user", user, " ".join(
-            f"{i}:{s:.6g}" for i, s in zip(items.tolist(), np.round(scores, 6).tolist(), strict=True)
+        yield (
+            "user",
+            user,
+            " ".join(
+                f"{i}:{s:.6g}"
+                for i, s in zip(items.tolist(), np.round(scores, 6).tolist(), strict=True)
+            ),
         )
     for item in snapshot.items:
         entries = snapshot.similar(str(item)) or []
@@ -226,7 +231,7 @@ class RedisStore:
 @dataclass
 class _Version:
     name: str
-    lists: dict[tuple[str, str], str]
+    lists: dict[tuple[Kind, str], str]
     titles: dict[str, str]
 
 

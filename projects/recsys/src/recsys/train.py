@@ -68,9 +68,7 @@ class Prepared:
 def prepare(interactions: Interactions, cfg: RecsysConfig) -> Prepared:
     ratings = interactions.ratings
     items = catalogue_index(interactions.items, ratings)
-    catalogue = (
-        interactions.items.drop_duplicates("item").set_index("item").reindex(items)
-    )
+    catalogue = interactions.items.drop_duplicates("item").set_index("item").reindex(items)
     catalogue["title"] = catalogue["title"].fillna(pd.Series(items, index=items))
     catalogue["genres"] = catalogue["genres"].fillna("")
     catalogue = catalogue.rename_axis("item").reset_index()
@@ -104,7 +102,9 @@ def recommend(
     for block_rows, scores in scores_in_batches(model, rows):
         positions, values = top_k(scores, seen[block_rows], k)
         for r, picked, vals in zip(block_rows, positions, values, strict=True):
-            out[str(data.users[r])] = [str(data.items[i]) for i, v in zip(picked, vals, strict=True) if np.isfinite(v)]
+            out[str(data.users[r])] = [
+                str(data.items[i]) for i, v in zip(picked, vals, strict=True) if np.isfinite(v)
+            ]
     return out
 
 
@@ -166,10 +166,11 @@ SEARCH_SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {
         "iterations": 15,
     },
     "bpr": lambda t: {
-        "factors": t.suggest_int("factors", 16, 256, log=True),
+        # bounded so that a trial stays within seconds (BPR is the slowest to fit)
+        "factors": t.suggest_int("factors", 16, 128, log=True),
         "learning_rate": t.suggest_float("learning_rate", 3e-3, 0.1, log=True),
         "regularization": t.suggest_float("regularization", 1e-4, 0.1, log=True),
-        "iterations": t.suggest_int("iterations", 50, 300, step=50),
+        "iterations": t.suggest_int("iterations", 50, 150, step=50),
     },
     "ease": lambda t: {
         "lamb": t.suggest_float("lamb", 30.0, 5000.0, log=True),
@@ -275,7 +276,12 @@ def train(
         recs = recommend(model, fit, users, cfg.k)
         candidate.validation = accuracy_at_k(recs, truth, cfg.k)
         candidates[candidate.name] = candidate
-        log.info("%s: validation P@%d %.4f", candidate.name, cfg.k, candidate.validation[f"precision@{cfg.k}"])
+        log.info(
+            "%s: validation P@%d %.4f",
+            candidate.name,
+            cfg.k,
+            candidate.validation[f"precision@{cfg.k}"],
+        )
         if tracker is not None:
             tracker(candidate)
 
@@ -284,9 +290,7 @@ def train(
 
     fitted: dict[str, Recommender] = {}
     for name in COLLABORATIVE:
-        tuning = tune_collaborative(
-            name, fit, truth, cfg, on_trial=lambda done, total, n=name: report(n, done, total)
-        )
+        tuning = tune_collaborative(name, fit, truth, cfg, on_trial=_stage(report, name))
         params = _fixed(tuning.best_params, name)
         factory = FACTORIES[name]
         model = factory(cfg, **params).fit(fit)
@@ -321,9 +325,7 @@ def train(
             Candidate(
                 f"content_{kind}",
                 "content",
-                lambda v=vectors, k=kind, r=use_ratings: ContentProfile(
-                    v, name=f"content_{k}", use_ratings=r
-                ),
+                _content_maker(vectors, kind, use_ratings),
                 {"vectors": kind, "use_ratings": use_ratings},
             ),
             model,
@@ -357,7 +359,17 @@ def train(
     return TrainResult(candidates, champion, split_, valid, prepared)
 
 
-def _bind(factory: Callable[..., Recommender], cfg: RecsysConfig, params: dict[str, Any]) -> Callable[[], Recommender]:
+def _stage(report: Progress, name: str) -> Callable[[int, int], None]:
+    return lambda done, total: report(name, done, total)
+
+
+def _content_maker(vectors: Any, kind: str, use_ratings: bool) -> Callable[[], Recommender]:
+    return lambda: ContentProfile(vectors, name=f"content_{kind}", use_ratings=use_ratings)
+
+
+def _bind(
+    factory: Callable[..., Recommender], cfg: RecsysConfig, params: dict[str, Any]
+) -> Callable[[], Recommender]:
     return lambda: factory(cfg, **params)
 
 

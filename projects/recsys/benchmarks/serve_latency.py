@@ -32,6 +32,22 @@ sys.path.insert(0, str(HERE.parent))
 from redis_server import redis_server  # noqa: E402
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): unlike wall-clock latency,
+    what a request costs in CPU barely depends on how loaded the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_pid(url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    pid = int(client.info("server")["process_id"])
+    client.close()
+    return pid
+
+
 def start(port: int, env: dict[str, str], model_uri: str | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "recsys", "serve", "--port", str(port)]
     if model_uri:
@@ -64,14 +80,20 @@ def main() -> None:
             process = start(port, env, args.model_uri)
             try:
                 wait_ready(port, process=process, timeout=300)
+                pids = [process.pid] + ([redis_pid(url)] if "RECSYS_REDIS_URL" in env else [])
                 for concurrency in (1, 8):
+                    before = sum(cpu_seconds(pid) for pid in pids)
                     result = load_test_get(
                         port, paths, concurrency=concurrency, requests=args.requests, warmup=50
                     )
-                    rows.append({"path": name, **result.__dict__})
+                    # warm-up requests are included in the CPU count: a small overestimate
+                    spent = sum(cpu_seconds(pid) for pid in pids) - before
+                    cpu_ms = 1000 * spent / (args.requests + 50 * concurrency)
+                    rows.append({"path": name, **result.__dict__, "server_cpu_ms": cpu_ms})
                     print(
                         f"{name:26s} c={concurrency}: p50 {result.p50_ms:.3f} ms, "
-                        f"p99 {result.p99_ms:.3f} ms, {result.requests_per_s:.0f} req/s"
+                        f"p99 {result.p99_ms:.3f} ms, {result.requests_per_s:.0f} req/s, "
+                        f"server CPU {cpu_ms:.3f} ms/request"
                     )
             finally:
                 process.terminate()
@@ -88,7 +110,9 @@ def main() -> None:
     note = (
         f"{args.requests} GET requests per level, cycling over {len(users)} users, after a "
         f"warm-up; champion {card.details.get('champion')} ({card.name} v{card.version}); "
-        "uvicorn (uvloop, httptools), one worker; client in another process on the same "
+        "server CPU = API process (+ redis-server) CPU time per request, the figure least "
+        "affected by other load; uvicorn (uvloop, httptools), one worker; client in another "
+        "process on the same "
         f"2-core machine, shared with other work (load average {load[0]:.1f} during the run): "
         "noisy figures, to re-measure on a quiet machine."
     )

@@ -200,7 +200,8 @@ def plot_accuracy(models: Mapping[str, Any], k: int) -> Figure:
     ax.set_xticks(x, [DISPLAY_NAMES.get(n, n) for n in names], rotation=30, ha="right")
     ax.set_ylabel(f"precision@{k} on test")
     ax.set_title(f"Precision@{k}: every system, both splits")
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, max(stratified) * 1.3)
+    ax.legend(fontsize=8, loc="upper right")
     return fig
 
 
@@ -327,6 +328,7 @@ def benchmark_table(results: Mapping[str, Any]) -> str:
             ("p50 (ms)", lambda r: fmt(r["p50_ms"])),
             ("p99 (ms)", lambda r: fmt(r["p99_ms"])),
             ("requests/s", lambda r: f"{r['requests_per_s']:.0f}"),
+            ("server CPU (ms/request)", lambda r: fmt(r.get("server_cpu_ms"))),
         ],
     )
     return table + "\n\n" + str(results.get("note", ""))

@@ -111,7 +111,9 @@ async def recommendations(
     liked: IdsQuery = None,
 ) -> Recommendations:
     excluded = set(exclude or [])
-    found = await store.read("user", user_id)
+    # the first k + |exclude| entries are enough unless the user turns out to be new
+    needed = k + len(excluded)
+    found = await store.read("user", user_id, needed)
     if found is None:
         raise _not_published()
     strategy: Literal["precomputed", "computed", "profile", "popularity"]
@@ -124,7 +126,7 @@ async def recommendations(
             strategy, answer = "profile", profile
             excluded |= set(liked or [])
         else:
-            popular = await store.read("popular")
+            popular = await store.read("popular", "", needed + len(liked or []))
             if popular is None:
                 raise _not_published()
             strategy, answer = "popularity", popular
@@ -145,7 +147,7 @@ async def recommendations(
     responses={404: {"description": "unknown item"}, 422: {"description": "bad k or id"}},
 )
 async def similar_items(item_id: IdPath, store: StoreDep, k: KQuery = 10) -> SimilarItems:
-    found = await store.read("similar", item_id)
+    found = await store.read("similar", item_id, k + 1)
     if found is None:
         raise _not_published()
     titles = await store.titles(found.version)

@@ -79,11 +79,13 @@ class ComputeStore:
     async def current_version(self) -> str | None:
         return self.version
 
-    async def read(self, kind: Kind, key: str = "") -> Versioned | None:
+    async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         if kind != "user":
-            return await self.memory.read(kind, key)
+            return await self.memory.read(kind, key, limit)
         try:
-            entries = await run_in_threadpool(self.model.compute_for_user, key, self.model.top_n)
+            entries = await run_in_threadpool(
+                self.model.compute_for_user, key, limit or self.model.top_n
+            )
         except KeyError:
             entries = []
         return Versioned(self.version, entries)

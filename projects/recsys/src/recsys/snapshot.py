@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,9 @@ from recsys.features import InteractionMatrix
 from recsys.models import Recommender, scores_in_batches, top_k
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
+    """One recommended item (a tuple: cheap to build, a request makes a hundred)."""
+
     item: str
     score: float
 

@@ -58,13 +58,18 @@ def encode(entries: Iterable[Scored]) -> str:
     return " ".join(f"{e.item}:{e.score:.6g}" for e in entries)
 
 
-def decode(text: str | bytes | None) -> list[Scored]:
+def decode(text: str | bytes | None, limit: int | None = None) -> list[Scored]:
+    """The entries of a stored list; only the first ``limit`` are parsed when given (a
+    request for 10 items should not parse 100)."""
     if not text:
         return []
     if isinstance(text, bytes):
         text = text.decode()
+    pairs = text.split(" ", limit) if limit is not None else text.split(" ")
+    if limit is not None:
+        pairs = pairs[:limit]
     out = []
-    for pair in text.split(" "):
+    for pair in pairs:
         item, _, score = pair.rpartition(":")
         out.append(Scored(item, float(score)))
     return out
@@ -83,9 +88,10 @@ class Store(Protocol):
 
     async def current_version(self) -> str | None: ...
 
-    async def read(self, kind: Kind, key: str = "") -> Versioned | None:
-        """The list of the current version, or None (no version yet, or unknown key:
-        then ``entries`` is empty and the version is still given)."""
+    async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
+        """The list of the current version (its first ``limit`` entries when given), or
+        None when no version is published; an unknown key gives an empty list and the
+        version."""
         ...
 
     async def titles(self, version: str) -> dict[str, str]: ...
@@ -198,13 +204,13 @@ class RedisStore:
         value = await self.client.get(CURRENT)
         return value.decode() if isinstance(value, bytes) else value
 
-    async def read(self, kind: Kind, key: str = "") -> Versioned | None:
+    async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         found = await self._read(keys=[CURRENT], args=[kind, key])
         if not found:
             return None
         version, text = found
         version = version.decode() if isinstance(version, bytes) else version
-        return Versioned(version, decode(text) if text else [])
+        return Versioned(version, decode(text, limit) if text else [])
 
     async def titles(self, version: str) -> dict[str, str]:
         """A version's titles, fetched once and kept (they never change in a version)."""
@@ -256,12 +262,12 @@ class MemoryStore:
     async def current_version(self) -> str | None:
         return self._current.name if self._current else None
 
-    async def read(self, kind: Kind, key: str = "") -> Versioned | None:
+    async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         current = self._current  # one read of the pointer: the whole answer is this version
         if current is None:
             return None
         text = current.lists.get((kind, key))
-        return Versioned(current.name, decode(text) if text else [])
+        return Versioned(current.name, decode(text, limit) if text else [])
 
     async def titles(self, version: str) -> dict[str, str]:
         current = self._current

@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
 PROJECT = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent))
-
-from redis_server import redis_server  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +32,7 @@ def main() -> None:
     from recsys.models import ImplicitALS
     from recsys.snapshot import Snapshot, precompute_user_lists
     from recsys.store import publish
+    from tenfold.testing import redis_server
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])

@@ -27,9 +27,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 PROJECT = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent))
-
-from redis_server import redis_server  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -57,6 +54,7 @@ def start(port: int, env: dict[str, str], model_uri: str | None) -> subprocess.P
 
 def main() -> None:
     from tenfold.benchmark import free_port, load_test_get, wait_ready
+    from tenfold.testing import redis_server
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)

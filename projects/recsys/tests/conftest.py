@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from recsys.data import Interactions
 from recsys.features import InteractionMatrix, catalogue_index, tfidf_content
 from recsys.models import ImplicitALS, item_similarity
 from recsys.snapshot import ServingModel, Snapshot, precompute_similar, precompute_user_lists
-from tenfold.benchmark import free_port
 from tenfold.embeddings import DEEP_HINT, dense_available
 
 
@@ -86,54 +83,17 @@ def serving(tiny: Interactions) -> ServingModel:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_server() -> Iterator[str]:
     """A throwaway redis-server; its URL. Missing redis-server fails in CI, skips elsewhere."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    from tenfold.testing import redis_server as start_redis
+
+    if shutil.which("redis-server") is None:
         message = "redis-server not installed (apt-get install -y redis-server)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    folder: Path = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    pidfile = folder / "redis.pid"
-    subprocess.run(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--pidfile",
-            str(pidfile),
-            "--dir",
-            str(folder),
-            "--logfile",
-            str(folder / "redis.log"),
-        ],
-        check=True,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(50):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
-    client.close()
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        if pidfile.is_file():
-            os.kill(int(pidfile.read_text().strip()), 15)
+    with start_redis() as url:
+        yield url
 
 
 @pytest.fixture

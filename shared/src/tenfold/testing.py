@@ -110,3 +110,50 @@ def assert_reproduces(produced: bytes, committed: Path, *, remake: str) -> None:
         f"if the change is intended, run `{remake}` and commit the new results.\n"
         f"{changed[:6000]}"
     )
+
+
+@contextmanager
+def redis_server(binary: str | None = None) -> Iterator[str]:
+    """Debian's ``redis-server`` on 127.0.0.1 (a free port, no persistence) in a
+    temporary folder; yields its URL and stops it by its PID when the block ends.
+    Raises FileNotFoundError when redis-server is not installed."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    import redis
+
+    from tenfold.benchmark import free_port
+
+    binary = binary or shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server not installed (apt-get install -y redis-server)")
+    with tempfile.TemporaryDirectory(prefix="tenfold-redis-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        pidfile = folder / "redis.pid"
+        subprocess.run(
+            [
+                binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(pidfile),
+                "--dir", str(folder), "--logfile", str(folder / "redis.log"),
+            ],
+            check=True,
+        )  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        try:
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            yield url
+        finally:
+            client.close()
+            if pidfile.is_file():
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)

@@ -101,8 +101,29 @@ class Popularity:
 # --------------------------------------------------------------------------- implicit
 
 
+class _ImplicitFactors:
+    """An implicit model fitted on binary interactions; scores are factor dot products."""
+
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+
+    def _model(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, data: InteractionMatrix, ratings: pd.DataFrame | None = None) -> Any:
+        with single_threaded():
+            model = self._model()
+            model.fit(data.binary(), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        return self
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.user_factors_[rows] @ self.item_factors_.T)
+
+
 @dataclass
-class ImplicitALS:
+class ImplicitALS(_ImplicitFactors):
     """implicit's ALS on binary interactions with confidence 1 + alpha (Hu et al. 2008)."""
 
     factors: int = 32
@@ -112,29 +133,21 @@ class ImplicitALS:
     random_state: int = 42
     name: str = "als"
 
-    def fit(self, data: InteractionMatrix, ratings: pd.DataFrame | None = None) -> ImplicitALS:
+    def _model(self) -> Any:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        with single_threaded():
-            model = AlternatingLeastSquares(
-                factors=self.factors,
-                regularization=self.regularization,
-                alpha=self.alpha,
-                iterations=self.iterations,
-                random_state=self.random_state,
-                num_threads=1,
-            )
-            model.fit(data.binary(), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        return self
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.user_factors_[rows] @ self.item_factors_.T)
+        return AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            random_state=self.random_state,
+            num_threads=1,
+        )
 
 
 @dataclass
-class ImplicitBPR:
+class ImplicitBPR(_ImplicitFactors):
     """implicit's Bayesian personalised ranking (Rendle et al. 2009), item bias included."""
 
     factors: int = 64
@@ -144,25 +157,17 @@ class ImplicitBPR:
     random_state: int = 42
     name: str = "bpr"
 
-    def fit(self, data: InteractionMatrix, ratings: pd.DataFrame | None = None) -> ImplicitBPR:
+    def _model(self) -> Any:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-        with single_threaded():
-            model = BayesianPersonalizedRanking(
-                factors=self.factors,
-                learning_rate=self.learning_rate,
-                regularization=self.regularization,
-                iterations=self.iterations,
-                random_state=self.random_state,
-                num_threads=1,
-            )
-            model.fit(data.binary(), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        return self
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.user_factors_[rows] @ self.item_factors_.T)
+        return BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            random_state=self.random_state,
+            num_threads=1,
+        )
 
 
 # --------------------------------------------------------------------------- cornac

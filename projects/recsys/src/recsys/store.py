@@ -330,6 +330,8 @@ async def open_store(settings: StoreSettings | None = None) -> AsyncIterator[Sto
             finally:
                 await client.aclose()
             return
+    else:
+        log.warning("store: RECSYS_STORE=memory: using the IN-PROCESS store")
     yield MemoryStore()
 
 

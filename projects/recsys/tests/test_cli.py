@@ -20,10 +20,18 @@ def test_run_on_the_twin_registers_recsys_synthetic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECSYS_STORE", "memory")
-    monkeypatch.setattr("recsys.config.RecsysConfig.synthetic_users", 80)
-    monkeypatch.setattr("recsys.config.RecsysConfig.synthetic_items", 120)
     result = runner.invoke(
-        app, ["run", "--trial-scale", "0.05", "--no-minilm", "--reports-dir", str(tmp_path)]
+        app,
+        [
+            "run",
+            "--trial-scale",
+            "0.05",
+            "--no-minilm",
+            "--synthetic-users",
+            "80",
+            "--reports-dir",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert output_has(result, "SYNTHETIC twin")

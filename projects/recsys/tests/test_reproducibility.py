@@ -19,8 +19,7 @@ COMMITTED = PROJECT_DIR / "reports" / "metrics.json"
 @pytest.mark.usefixtures("isolated_tracking", "offline")
 def test_same_seed_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_STORE", "memory")
-    monkeypatch.setattr("recsys.config.RecsysConfig.synthetic_users", 150)
-    options = ("--trial-scale", "0.1", "--no-minilm")
+    options = ("--trial-scale", "0.1", "--no-minilm", "--synthetic-users", "150")
     assert run_metrics(app, tmp_path / "a", *options) == run_metrics(app, tmp_path / "b", *options)
 
 

@@ -64,6 +64,12 @@ DatasetOpt = Annotated[
 TrialsOpt = Annotated[
     float, typer.Option("--trial-scale", min=0.05, help="Multiply every tuning budget (CI: 0.25).")
 ]
+SyntheticOpt = Annotated[
+    int,
+    typer.Option(
+        "--synthetic-users", min=20, help="Users of the synthetic twin (offline runs only)."
+    ),
+]
 NoMiniLMOpt = Annotated[
     bool, typer.Option("--no-minilm", help="Skip the sentence-embedding content model.")
 ]
@@ -81,6 +87,7 @@ def _config(
     trial_scale: float = 1.0,
     no_minilm: bool = False,
     reports_dir: Path | None = None,
+    synthetic_users: int = 943,
 ) -> RecsysConfig:
     from tenfold.errors import DataError
 
@@ -95,6 +102,9 @@ def _config(
     )
     changes: dict[str, Any] = {"dataset": dataset, "seed": seed, "trials": budget}
     changes["use_minilm"] = not no_minilm
+    # the twin keeps MovieLens' 1,682 items per 943 users
+    changes["synthetic_users"] = synthetic_users
+    changes["synthetic_items"] = min(1682, max(40, synthetic_users * 1682 // 943))
     if reports_dir is not None:
         changes["reports_dir"] = reports_dir.resolve()
     if ratings is not None:
@@ -237,6 +247,7 @@ def run(
     trial_scale: TrialsOpt = 1.0,
     no_minilm: NoMiniLMOpt = False,
     reports_dir: ReportsDirOption = None,
+    synthetic_users: SyntheticOpt = 943,
     verbose: bool = False,
 ) -> None:
     """The whole project: data, tuned systems, evaluation, champion registered and published."""
@@ -254,6 +265,7 @@ def run(
         trial_scale,
         no_minilm,
         reports_dir,
+        synthetic_users,
     )
     out, registered = _run(cfg)
     CLI.finish(out, started, _summary, model_name=registered.split(" ")[0])

@@ -35,6 +35,7 @@ MODEL_NEEDS = {
     "housing": {"lightgbm", "mapie"},
     "fraud": {"lightgbm", "imbalanced-learn"},
     "nlp": set(),
+    "recsys": {"redis"},  # the API's store; the model itself is numpy arrays
 }
 
 

@@ -107,7 +107,7 @@ def main() -> None:
             )
     note = (
         f"{args.requests} GET requests per level, cycling over {len(users)} users, after a "
-        f"warm-up; champion {card.details.get('champion')} ({card.name} v{card.version}); "
+        f"warm-up; system {card.details.get('system')} ({card.name} v{card.version}); "
         "server CPU = API process (+ redis-server) CPU time per request, the figure least "
         "affected by other load; uvicorn (uvloop, httptools), one worker; client in another "
         "process on the same "

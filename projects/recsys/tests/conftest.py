@@ -56,6 +56,7 @@ def build_snapshot(interactions: Interactions, *, top_n: int = 20) -> ServingMod
     items = catalogue_index(interactions.items, interactions.ratings)
     catalogue = interactions.items.set_index("item").reindex(items).reset_index()
     data = InteractionMatrix.build(interactions.ratings, items)
+    recipe = ImplicitALS(factors=8, iterations=5)
     model = ImplicitALS(factors=8, iterations=5).fit(data)
     top, scores = precompute_user_lists(model, data, top_n)
     similar_top, similar_scores = precompute_similar(
@@ -74,7 +75,7 @@ def build_snapshot(interactions: Interactions, *, top_n: int = 20) -> ServingMod
         popular,
         counts[popular].astype(np.float32),
     )
-    return ServingModel(snapshot, model, data.binary(), "als", top_n)
+    return ServingModel(snapshot, model, data.binary(), "als", top_n, recipe=recipe)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,7 @@ def redis_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url(redis_server: str) -> Iterator[str]:
+def redis_url(redis_server: str) -> str:
     """The server, emptied before each test."""
     import redis
 

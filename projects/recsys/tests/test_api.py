@@ -10,7 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from recsys.snapshot import ServingModel
-from recsys.store import publish
+from recsys.store import CURRENT, publish
 
 
 @contextmanager
@@ -87,7 +87,9 @@ def test_bad_k_is_a_422_naming_the_field(api: TestClient) -> None:
     for bad in ("0", "101", "ten"):
         response = api.get("/v1/users/1/recommendations", params={"k": bad})
         assert response.status_code == 422
-        assert response.json()["detail"][0]["field"] == "query.k"
+        body = response.json()
+        assert [e["field"] for e in body["detail"]] == ["k"]
+        assert body["request_id"] == response.headers["X-Request-ID"]
 
 
 def test_similar_items(api: TestClient, serving: ServingModel) -> None:
@@ -102,28 +104,76 @@ def test_similar_items(api: TestClient, serving: ServingModel) -> None:
 
 def test_ops_routes(api: TestClient) -> None:
     assert api.get("/health").json() == {"status": "ok"}
-    ready = api.get("/ready").json()
-    assert ready["status"] == "ready"
-    assert ready["version"].startswith("recsys:v")
-    assert api.get("/v1/model").json()["version"] == "7"
+    assert api.get("/ready").json() == {"status": "ready", "model": "recsys", "version": "7"}
+    user = api.get("/v1/users/1/recommendations").json()
+    card = api.get("/v1/model").json()
+    assert card["version"] == "7"
+    assert card["details"]["store_version"] == user["model_version"]
+    assert card["details"]["store"] == user["store"]
 
 
-def test_a_published_store_needs_no_model(
+def test_unknown_item_is_a_404_in_the_documented_shape(api: TestClient) -> None:
+    response = api.get("/v1/items/no-such-item/similar")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "unknown item 'no-such-item'",
+        "request_id": response.headers["X-Request-ID"],
+    }
+
+
+def test_a_store_holding_the_served_model_is_used_as_it_is(
     monkeypatch: pytest.MonkeyPatch, serving: ServingModel, redis_url: str
 ) -> None:
-    """With a version already in Redis the service starts without loading the model."""
+    """What the training run published for this model version is read, not rewritten."""
     client = redis.Redis.from_url(redis_url)
-    version = publish(client, serving.snapshot, model="recsys", model_version="9")
-    from recsys import serve
+    version = publish(client, serving.snapshot, model="recsys", model_version="7")
+    with client_for(monkeypatch, serving, redis_url) as api:
+        body = api.get(f"/v1/users/{serving.snapshot.users[0]}/recommendations").json()
+    assert body["model_version"] == version
+    assert client.get(CURRENT) == version.encode()
+    client.close()
 
-    def refuse(uri: str) -> None:
-        raise AssertionError("the model must not be loaded")
 
-    monkeypatch.setattr(serve, "load_serving_model", refuse)
-    monkeypatch.setenv("RECSYS_REDIS_URL", redis_url)
-    monkeypatch.setenv("RECSYS_STORE", "redis")
-    with TestClient(serve.app()) as api:
-        assert api.get("/ready").json()["version"] == version
+def test_a_store_holding_another_model_gets_the_served_ones(
+    monkeypatch: pytest.MonkeyPatch, serving: ServingModel, redis_url: str
+) -> None:
+    """Lists of another version in Redis (an older champion) are replaced by a new
+    version holding the served model's, switched atomically."""
+    client = redis.Redis.from_url(redis_url)
+    older = publish(client, serving.snapshot, model="recsys", model_version="6")
+    with client_for(monkeypatch, serving, redis_url) as api:
+        body = api.get(f"/v1/users/{serving.snapshot.users[0]}/recommendations").json()
+    assert body["model_version"] != older
+    assert client.get(CURRENT) == body["model_version"].encode()
+    meta = client.hgetall(f"{body['model_version']}:meta")
+    assert meta[b"model_version"] == b"7"
+    client.close()
+
+
+@pytest.mark.usefixtures("isolated_tracking")
+def test_no_model_is_one_line_and_no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serving before any training: the registry has no champion; `serve` says so."""
+    from typer.testing import CliRunner
+
+    from recsys.__main__ import app
+    from tenfold.testing import output_has
+
+    monkeypatch.setenv("RECSYS_STORE", "memory")
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2, result.output
+    assert output_has(result, "no recsys@champion yet: run `make recsys`")
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_mode_names_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from recsys.__main__ import app
+    from tenfold.testing import output_has
+
+    result = CliRunner().invoke(app, ["serve", "--mode", "fast"])
+    assert result.exit_code == 2, result.output
+    assert output_has(result, "--mode:")
 
 
 def test_compute_mode_answers_the_same(

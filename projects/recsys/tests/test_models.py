@@ -25,6 +25,24 @@ def test_top_k_skips_seen_and_breaks_ties_by_position() -> None:
     assert values.tolist() == [[0.5, 0.5], [0.4, 0.3]]
 
 
+def test_top_k_ties_at_the_cut_go_to_the_lower_positions() -> None:
+    """Many equal scores (popularity counts, unrated items): the k picked are the
+    lowest positions among the tied, so a top-k list is the prefix of every longer one
+    (evaluation cuts a top-20 list at 10; the gate asks for 10)."""
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 300)).astype(np.float64)
+    seen = sp.random(50, 300, density=0.05, random_state=1, format="csr")
+    longest, _ = top_k(scores, seen, 40)
+    for k in (1, 5, 10, 20):
+        items, _ = top_k(scores, seen, k)
+        np.testing.assert_array_equal(items, longest[:, :k], err_msg=f"k={k}")
+        for row, picked in enumerate(items):
+            masked = scores[row].copy()
+            masked[seen[row].indices] = -np.inf
+            expected = sorted(range(300), key=lambda i: (-masked[i], i))[:k]
+            assert picked.tolist() == expected
+
+
 def test_ease_is_the_closed_form() -> None:
     """B = I − P / diag(P) with P = (XᵀX + λI)⁻¹ and a zero diagonal (Steck 2019),
     written out here by hand, in catalogue order."""

@@ -42,7 +42,7 @@ def test_encoding_round_trip() -> None:
 def test_publish_then_read(redis_url: str, serving: ServingModel) -> None:
     client = redis.Redis.from_url(redis_url)
     version = publish(client, serving.snapshot, model="recsys", model_version="3")
-    assert client.get(CURRENT).decode() == version
+    assert client.get(CURRENT) == version.encode()
 
     async def read() -> None:
         async with open_store(StoreSettings(redis_url=redis_url)) as store:

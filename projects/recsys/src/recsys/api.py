@@ -1,11 +1,10 @@
 """The recommendation routes: one FastAPI ``APIRouter`` and its response models.
 
-Independent of how the app is assembled: the routes get the store through one
-dependency, :func:`get_store` (it reads ``app.state.recsys_store``, which the lifespan
-sets; a factory that hands resources by dependency injection overrides it with
-``app.dependency_overrides[get_store] = ...``). Handlers only await the store: no CPU
-work on the event loop (the compute-at-request-time store moves its scoring to a
-thread).
+Mounted by :mod:`recsys.serve` on the shared factory. The routes get the store through
+one dependency, :func:`get_store`: the lifespan resource ``store`` as the served model
+wants it read (its lists written there first when missing; or computed per request).
+Handlers only await the store: no CPU work on the event loop (the compute-at-request-time
+store scores on the service's threads).
 
 - ``GET /v1/users/{user_id}/recommendations?k=10&exclude=ID&liked=ID``: the user's
   precomputed list; an unknown user is a cold start, flagged: the nearest taste of the
@@ -17,13 +16,14 @@ thread).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from recsys.snapshot import Scored
 from recsys.store import Store, Versioned
+from tenfold.serving import ErrorMessage, current_predictor, resource
 
 MAX_K = 100  # the precomputed list length (RecsysConfig.top_n)
 IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]
@@ -54,11 +54,18 @@ class SimilarItems(BaseModel):
     store: str
 
 
-def get_store(request: Request) -> Store:
-    store: Store | None = getattr(request.app.state, "recsys_store", None)
-    if store is None:
-        raise HTTPException(status_code=503, detail="recommendation store not ready")
-    return store
+class ListSource(Protocol):
+    """The served model, as the routes need it (:class:`recsys.serve.RecsysModel`)."""
+
+    async def store_for(self, store: Store) -> Store: ...
+
+
+async def get_store(
+    store: Annotated[Store, resource("store")],
+    served: Annotated[ListSource, Depends(current_predictor)],
+) -> Store:
+    """The store to read (503 while no model is loaded)."""
+    return await served.store_for(store)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -101,7 +108,7 @@ async def _profile(store: Store, liked: list[str]) -> Versioned | None:
     "/users/{user_id}/recommendations",
     response_model=Recommendations,
     summary="Top-k items for a user (cold start: profile or popularity)",
-    responses={422: {"description": "bad k or id"}, 503: {"description": "nothing published"}},
+    responses={503: {"model": ErrorMessage, "description": "no model loaded or published yet"}},
 )
 async def recommendations(
     user_id: IdPath,
@@ -144,7 +151,10 @@ async def recommendations(
     "/items/{item_id}/similar",
     response_model=SimilarItems,
     summary="Items most similar to an item",
-    responses={404: {"description": "unknown item"}, 422: {"description": "bad k or id"}},
+    responses={
+        404: {"model": ErrorMessage, "description": "unknown item"},
+        503: {"model": ErrorMessage, "description": "no model loaded or published yet"},
+    },
 )
 async def similar_items(item_id: IdPath, store: StoreDep, k: KQuery = 10) -> SimilarItems:
     found = await store.read("similar", item_id, k + 1)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenfold.training import ProjectConfig
+
+if TYPE_CHECKING:
+    from tenfold.data import DataSource
+    from tenfold.training import TrainResult
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -44,8 +51,7 @@ class TrialBudget:
 
 
 @dataclass(frozen=True)
-class RecsysConfig:
-    seed: int = 42
+class RecsysConfig(ProjectConfig):
     # data: MovieLens 100K by default; `ratings` runs the same pipeline on any file
     dataset: str = "movielens-100k"
     ratings: RatingsFile | None = None
@@ -66,21 +72,40 @@ class RecsysConfig:
     trials: TrialBudget = TrialBudget()
     # sentence embeddings of the movie metadata when the opt-in extra is installed
     use_minilm: bool = True
-    # tracking and outputs
+    # tracking, promotion (test P@k above the champion's by more than this) and outputs
     experiment: str = "recsys"
     model_name: str = "recsys"
+    promotion_margin: float = 0.002
     reports_dir: Path = PROJECT_DIR / "reports"
 
     @property
     def uses_movielens(self) -> bool:
         return self.ratings is None
 
-    def registered_model_name(self, *, synthetic: bool) -> str:
-        """A synthetic or custom-file run never replaces the MovieLens champion."""
-        if synthetic:
+    @property
+    def is_default_dataset(self) -> bool:
+        """MovieLens 100K, the dataset the published reports and the champion are of."""
+        return self.ratings is None and self.dataset == "movielens-100k"
+
+    def registered_model_name(self, source: DataSource) -> str:
+        """Only MovieLens 100K registers as ``recsys``: the synthetic twin as
+        ``recsys-synthetic``, a user's file as ``recsys-<file stem>``, another MovieLens
+        release as ``recsys-<dataset>``, so none replaces the published champion."""
+        if not source.is_real:
             return f"{self.model_name}-synthetic"
         if self.ratings is not None:
             return f"{self.model_name}-{self.ratings.path.stem}"
         if self.dataset != "movielens-100k":
             return f"{self.model_name}-{self.dataset}"
         return self.model_name
+
+    def output_dir(self, result: TrainResult[Any, Any]) -> Path:
+        """The published ``reports/`` only for MovieLens 100K itself; ``custom/<name>``
+        for a user's file or another release, ``synthetic/`` for the twin."""
+        if self.ratings is not None:
+            return self.reports_dir / "custom" / self.ratings.path.stem
+        if not result.source.is_real:
+            return self.reports_dir / "synthetic"
+        if self.dataset != "movielens-100k":
+            return self.reports_dir / "custom" / self.dataset
+        return self.reports_dir

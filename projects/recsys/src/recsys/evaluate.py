@@ -1,5 +1,6 @@
 """Evaluation: the test part, once, for every candidate; the time-ordered split beside
-it; a cold-start study; figures; the metrics document and its README tables.
+it; a cold-start study; figures; the metrics document and its README tables; and the
+promotion gate (test P@k, challenger and champion refitted on the same training rows).
 
 Every candidate is refitted on the whole training part with the parameters chosen on
 validation, then ranks every unseen catalogue item for each test user.
@@ -8,20 +9,26 @@ validation, then ranks every unseen catalogue item for each test user.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from recsys.config import RecsysConfig
-from recsys.models import item_similarity, top_k
+from recsys.models import Recommender, item_similarity, top_k
+from recsys.snapshot import ServingModel
 from recsys.splits import Split, time_split
-from recsys.train import Candidate, Prepared, TrainResult, recommend, truth_of
+from recsys.train import Prepared, RecsysResult, recommend, truth_of
 from tenfold.evaluation import new_figure
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.ranking import evaluate_rankings
 from tenfold.reports import fmt, markdown_table
+from tenfold.tracking import IncompatibleModel
+from tenfold.training import Evaluation
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 DISPLAY_NAMES = {
     "popularity": "Popularity",
@@ -42,25 +49,20 @@ PUBLISHED = {
 CURVE_K = (1, 5, 10, 20)
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
-
-
 def score_split(
-    candidate: Candidate, prepared: Prepared, split_: Split, cfg: RecsysConfig, ks: tuple[int, ...]
+    recipe: Recommender, prepared: Prepared, split_: Split, ks: tuple[int, ...]
 ) -> dict[int, dict[str, float]]:
-    """Refit ``candidate`` on ``split_.train``; metrics at each k on ``split_.test``."""
+    """Fit ``recipe`` (an unfitted system) on ``split_.train``; metrics at each k on
+    ``split_.test``."""
     train = prepared.matrix(split_.train)
-    model = candidate.make().fit(train, split_.train)
+    model = recipe.fit(train, split_.train)
     truth = truth_of(split_.test)
     recs = recommend(model, train, pd.Index(list(truth)), max(ks))
     counts = dict(zip(prepared.items.astype(str), train.item_counts().tolist(), strict=True))
     return {k: evaluate_rankings(recs, truth, k, training_counts=counts) for k in ks}
 
 
-def cold_start(result: TrainResult, cfg: RecsysConfig, profile_size: int = 5) -> dict[str, Any]:
+def cold_start(result: RecsysResult, cfg: RecsysConfig, profile_size: int = 5) -> dict[str, Any]:
     """What a new user gets: popularity, or the nearest taste of a short profile.
 
     Each test user is treated as new, known only by ``profile_size`` of their training
@@ -69,7 +71,7 @@ def cold_start(result: TrainResult, cfg: RecsysConfig, profile_size: int = 5) ->
     scored like the main protocol, the user's training items excluded. Items nobody
     rated in training can only be reached through content neighbours; they are counted.
     """
-    prepared, split_ = result.prepared, result.split
+    prepared, split_ = result.data.prepared, result.data.split
     train = prepared.matrix(split_.train)
     content = prepared.content.get("minilm", prepared.content["tfidf"])
     similarity = item_similarity(train, content, content_weight=cfg.similar_content_weight)
@@ -104,8 +106,10 @@ def cold_start(result: TrainResult, cfg: RecsysConfig, profile_size: int = 5) ->
     return out
 
 
-def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
-    prepared = result.prepared
+def evaluate(result: RecsysResult, cfg: RecsysConfig) -> Evaluation:
+    """Every candidate on the test part (and the time-ordered split), the cold-start
+    study, the figures: the metrics document of ``metrics.json``."""
+    prepared, split_ = result.data.prepared, result.data.split
     interactions = prepared.interactions
     metric = f"precision@{cfg.k}"
     time_split_ = (
@@ -116,7 +120,7 @@ def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
     per_model: dict[str, Any] = {}
     curves: dict[str, dict[int, float]] = {}
     for name, candidate in result.candidates.items():
-        at_k = score_split(candidate, prepared, result.split, cfg, CURVE_K)
+        at_k = score_split(candidate.fresh(), prepared, split_, CURVE_K)
         row: dict[str, Any] = {
             "family": candidate.family,
             "params": {k: _plain(v) for k, v in sorted(candidate.params.items())},
@@ -125,7 +129,9 @@ def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
         }
         curves[name] = {k: at_k[k][f"precision@{k}"] for k in CURVE_K}
         if time_split_ is not None:
-            row["time_split"] = score_split(candidate, prepared, time_split_, cfg, (cfg.k,))[cfg.k]
+            row["time_split"] = score_split(candidate.fresh(), prepared, time_split_, (cfg.k,))[
+                cfg.k
+            ]
         if candidate.tuning is not None:
             row["tuning"] = {
                 "trials": candidate.tuning.n_trials,
@@ -147,8 +153,11 @@ def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
             "split": "recommenders python_stratified_split (per user, ratio 0.75)",
             "seed": cfg.seed,
             "k": cfg.k,
-            **result.split.describe(),
-            "validation": {"ratio_of_train": cfg.validation_ratio, **result.validation.describe()},
+            **split_.describe(),
+            "validation": {
+                "ratio_of_train": cfg.validation_ratio,
+                **result.data.validation.describe(),
+            },
             "time_split": (
                 {"last_fraction_per_user": cfg.time_test_fraction, **time_split_.describe()}
                 if time_split_ is not None
@@ -160,7 +169,7 @@ def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
             "content_representations": sorted(prepared.content),
         },
         "models": per_model,
-        "champion": result.champion,
+        "champion": result.best_name,
         "published": PUBLISHED,
         "cold_start": cold_start(result, cfg),
         "serving": {"top_n": cfg.top_n, "similar_n": cfg.similar_n},
@@ -171,9 +180,32 @@ def evaluate(result: TrainResult, cfg: RecsysConfig) -> Evaluation:
         "accuracy_vs_coverage.png": plot_tradeoff(per_model, cfg.k),
     }
     hybrid = result.candidates.get("hybrid")
-    if hybrid is not None and hybrid.tuning is not None and not hybrid.tuning.trials.empty:
-        figures["hybrid_weight.png"] = plot_hybrid_weight(hybrid.tuning.trials, cfg.k)
-    return Evaluation(document, figures)
+    grid = hybrid.blend_grid if hybrid is not None else None
+    if grid is not None and not grid.empty:
+        figures["hybrid_weight.png"] = plot_hybrid_weight(grid, cfg.k)
+    return Evaluation(metrics=document, figures=figures)
+
+
+def promotion_gate(result: RecsysResult, cfg: RecsysConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: P@k on the test part of the benchmark split,
+    better than the champion's by more than ``cfg.promotion_margin``. A registered model
+    is fitted on every interaction (test included), so each is scored the way evaluation
+    scores a candidate: its recipe refitted on the training part, its lists ranked
+    against the test part, for challenger and champion on the same rows."""
+    prepared, split_ = result.data.prepared, result.data.split
+    rows = ValidationSet.of(
+        f"{result.source.dataset} test part (stratified {cfg.train_ratio:.0%} split, "
+        f"seed {cfg.seed})",
+        split_.test[["user", "item"]],
+    )
+
+    def score(record: ModelRecord) -> float:
+        model = record.model
+        if not isinstance(model, ServingModel):
+            raise IncompatibleModel(record.uri, "it is not a recsys serving model")
+        return score_split(model.fresh(), prepared, split_, (cfg.k,))[cfg.k][f"precision@{cfg.k}"]
+
+    return Gate(f"test P@{cfg.k}", True, cfg.promotion_margin, rows), score
 
 
 def _plain(value: Any) -> Any:

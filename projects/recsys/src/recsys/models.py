@@ -61,6 +61,7 @@ def top_k(
     k = min(k, scores.shape[1])
     if k < scores.shape[1]:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = _lowest_positions_at_the_cut(scores, part, k)
     else:
         part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
     picked = np.take_along_axis(scores, part, axis=1)
@@ -69,6 +70,20 @@ def top_k(
     items = np.take_along_axis(part, order, axis=1)
     values = np.take_along_axis(picked, order, axis=1)
     return items, values
+
+
+def _lowest_positions_at_the_cut(scores: np.ndarray, part: np.ndarray, k: int) -> np.ndarray:
+    """``argpartition`` keeps *some* of the items tied with the k-th score: where more
+    are tied than fit, keep the lowest positions (the stable order), so a top-k list
+    never depends on the selection algorithm and is the prefix of every longer one."""
+    cut = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    tied = (scores == cut[:, None]).sum(axis=1)
+    kept = (np.take_along_axis(scores, part, axis=1) == cut[:, None]).sum(axis=1)
+    for row in np.flatnonzero(tied > kept):
+        above = np.flatnonzero(scores[row] > cut[row])
+        at_cut = np.flatnonzero(scores[row] == cut[row])[: k - len(above)]
+        part[row] = np.concatenate([above, at_cut])
+    return part
 
 
 def scores_in_batches(

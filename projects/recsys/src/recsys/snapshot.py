@@ -3,13 +3,15 @@
 A snapshot holds, for one model version, the top-N items of every known user (seen
 items excluded), the most similar items of every catalogue item, the popularity order
 (the cold-start answer) and the titles. :class:`ServingModel` is the registered MLflow
-artifact: the snapshot plus the fitted champion and the users' histories, so the same
+artifact: the snapshot plus the fitted system and the users' histories, so the same
 recommendations can also be computed at request time (the latency benchmark's
-baseline, and a check that the precomputed lists are what the model says).
+baseline, and a check that the precomputed lists are what the model says), and the
+system's unfitted recipe.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -114,16 +116,25 @@ def precompute_similar(similarity: np.ndarray, similar_n: int) -> tuple[np.ndarr
 
 @dataclass
 class ServingModel:
-    """The registered artifact: the snapshot and what recomputes it per request."""
+    """The registered artifact: the snapshot, what recomputes it per request, and the
+    system's recipe (unfitted, its chosen parameters), which evaluation and the
+    promotion gate refit on the training part of a split."""
 
     snapshot: Snapshot
-    recommender: Any
+    recommender: Any  # fitted on every interaction
     history: sp.csr_matrix  # users × items, binary: what each user already has
-    champion: str
+    system: str
     top_n: int
+    recipe: Recommender | None = None
+
+    def fresh(self) -> Recommender:
+        """The system unfitted (a copy of the recipe: fitting it leaves this one as it is)."""
+        if self.recipe is None:
+            raise ValueError(f"this {self.system} serving model carries no recipe to refit")
+        return copy.deepcopy(self.recipe)
 
     def compute_for_user(self, user: str, k: int, exclude: Sequence[str] = ()) -> list[Scored]:
-        """The champion's top ``k`` for a known user, computed now (no precomputed list)."""
+        """The system's top ``k`` for a known user, computed now (no precomputed list)."""
         snap = self.snapshot
         row = snap.users.get_indexer(pd.Index([user]))[0]
         if row < 0:

@@ -8,8 +8,10 @@ list in the same step, so a reader never combines two versions; older versions a
 deleted once two newer ones exist, so one in flight is never pulled away.
 
 A list is stored as text, ``item:score item:score ...`` (compact, and one GET).
-:func:`open_store` is the resource a FastAPI lifespan opens: the real Redis when it
-answers, else the in-process store, announced in one line.
+:func:`open_store` is the resource the service's lifespan opens: the real Redis when it
+answers, else the in-process store, announced in one line. Each version records which
+model it holds (``{version}:meta``), so a service can tell whether the store already
+holds the lists of the model it serves.
 """
 
 from __future__ import annotations
@@ -82,11 +84,21 @@ class Versioned:
 
 
 class Store(Protocol):
-    """What the API reads (async) ."""
+    """What the API reads (async), and how a service writes a new version (sync: call it
+    on a thread)."""
 
     backend: str
 
     async def current_version(self) -> str | None: ...
+
+    async def meta(self) -> dict[str, str] | None:
+        """What the current version holds (``model``, ``model_version``, ...), or None
+        when no version is published."""
+        ...
+
+    def publish(self, snapshot: Snapshot, *, model: str, model_version: str | None) -> str:
+        """Write ``snapshot`` as a new version and switch readers to it; its name."""
+        ...
 
     async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         """The list of the current version (its first ``limit`` entries when given), or
@@ -190,19 +202,36 @@ def _chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 class RedisStore:
-    """Reads through ``redis.asyncio``: one script call per request."""
+    """Reads through ``redis.asyncio``: one script call per request; writes a version
+    through a synchronous client of the same server (pipelined, see :func:`publish`)."""
 
     backend = "redis"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, settings: StoreSettings | None = None) -> None:
         self.client = client
+        self.settings = settings or StoreSettings()
         self._read = client.register_script(_READ)
         self._titles: dict[str, dict[str, str]] = {}
         self._lock = asyncio.Lock()
 
     async def current_version(self) -> str | None:
         value = await self.client.get(CURRENT)
-        return value.decode() if isinstance(value, bytes) else value
+        return _text(value) if value is not None else None
+
+    async def meta(self) -> dict[str, str] | None:
+        version = await self.current_version()
+        if version is None:
+            return None
+        raw = await self.client.hgetall(f"{version}:meta")
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def publish(self, snapshot: Snapshot, *, model: str, model_version: str | None) -> str:
+        settings = self.settings
+        client = redis_client(settings.redis_url, settings.connect_timeout, asyncio_client=False)
+        try:
+            return publish(client, snapshot, model=model, model_version=model_version)
+        finally:
+            client.close()
 
     async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         found = await self._read(keys=[CURRENT], args=[kind, key])
@@ -220,15 +249,12 @@ class RedisStore:
         async with self._lock:
             if version not in self._titles:
                 raw = await self.client.hgetall(f"{version}:titles")
-                self._titles = {
-                    version: {
-                        (k.decode() if isinstance(k, bytes) else k): (
-                            v.decode() if isinstance(v, bytes) else v
-                        )
-                        for k, v in raw.items()
-                    }
-                }
+                self._titles = {version: {_text(k): _text(v) for k, v in raw.items()}}
             return self._titles[version]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 # --------------------------------------------------------------------------- in-process
@@ -239,6 +265,7 @@ class _Version:
     name: str
     lists: dict[tuple[Kind, str], str]
     titles: dict[str, str]
+    meta: dict[str, str]
 
 
 @dataclass
@@ -251,16 +278,23 @@ class MemoryStore:
     _counter: int = 0
     _history: list[str] = field(default_factory=list)
 
-    def publish(self, snapshot: Snapshot, **_: Any) -> str:
+    def publish(
+        self, snapshot: Snapshot, *, model: str = "", model_version: str | None = None
+    ) -> str:
         self._counter += 1
         name = f"{PREFIX}:v{self._counter}"
         lists = {(kind, ident): text for kind, ident, text in snapshot_records(snapshot)}
-        self._current = _Version(name, lists, snapshot.title_map())
+        meta = {"model": model, "model_version": model_version or ""}
+        self._current = _Version(name, lists, snapshot.title_map(), meta)
         self._history.append(name)
         return name
 
     async def current_version(self) -> str | None:
         return self._current.name if self._current else None
+
+    async def meta(self) -> dict[str, str] | None:
+        current = self._current
+        return dict(current.meta) if current is not None else None
 
     async def read(self, kind: Kind, key: str = "", limit: int | None = None) -> Versioned | None:
         current = self._current  # one read of the pointer: the whole answer is this version
@@ -326,7 +360,7 @@ async def open_store(settings: StoreSettings | None = None) -> AsyncIterator[Sto
         else:
             log.info("store: Redis at %s", settings.redis_url)
             try:
-                yield RedisStore(client)
+                yield RedisStore(client, settings)
             finally:
                 await client.aclose()
             return

@@ -1,18 +1,22 @@
 """Training: popularity → matrix factorisation (ALS, BPR, EASE; SVD on ratings) →
 content (TF-IDF, MiniLM) → hybrid, each tuned on a validation split carved from the
-training part; the test part is never seen here (:mod:`recsys.evaluate` scores it once).
+training part; the test part is never scored here (:mod:`recsys.evaluate` scores it once).
 
-Training returns the candidates; the champion is the best validation P@k. The serving
-model (the champion refitted on every interaction with its tuned parameters, and the
-precomputed top-N and similar items) is built by :func:`serving_model` and registered
-by the CLI, a separate step.
+Training returns the candidates (:class:`tenfold.training.TrainResult`); the best is the
+best validation P@k. Each candidate's model is what serving needs
+(:class:`~recsys.snapshot.ServingModel`): the system refitted on every interaction with
+its tuned parameters, its precomputed top-N per user and similar items per item, and
+its unfitted recipe, which evaluation and the promotion gate refit on the training part
+only. Logging to MLflow, registering the best as challenger and the gate are later steps
+(``tenfold.tracking``, ``tenfold.promotion``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,7 +42,10 @@ from recsys.models import (
 )
 from recsys.snapshot import ServingModel, Snapshot, precompute_similar, precompute_user_lists
 from recsys.splits import Split, stratified_split, validation_split
+from tenfold.data import DataError
 from tenfold.ranking import accuracy_at_k
+from tenfold.tracking import LoggedTraining, metric_name
+from tenfold.training import Candidate, TrainResult
 from tenfold.tuning import TuningResult, tune
 
 log = logging.getLogger("recsys.train")
@@ -47,6 +54,11 @@ COLLABORATIVE = ("als", "bpr", "ease")
 # the recommenders benchmark's SVD parameters (rating-based comparison, not tuned)
 SVD_PARAMS: dict[str, Any] = {"n_factors": 150, "n_epochs": 15, "lr_all": 0.005, "reg_all": 0.02}
 Progress = Callable[[str, int, int], None]
+# what loading a serving model needs beside scikit-learn (the recommenders keep their
+# fitted state as numpy arrays: implicit, cornac and surprise are needed to fit only)
+MODEL_REQUIREMENTS = ("numpy", "scipy", "pandas", "cloudpickle")
+# the validation metrics of every candidate (``users`` is a count, not a score)
+VALIDATION_METRICS = ("precision@{k}", "recall@{k}", "ndcg@{k}", "map@{k}", "map")
 
 
 @dataclass(frozen=True)
@@ -122,28 +134,53 @@ def precision_on(
 # --------------------------------------------------------------------------- candidates
 
 
-@dataclass
-class Candidate:
-    name: str
-    family: str  # baseline | collaborative | rating | content | hybrid
-    make: Callable[[], Recommender]
-    params: dict[str, Any]
-    validation: dict[str, float] = field(default_factory=dict)
-    tuning: TuningResult | None = None
-    run_id: str | None = None
+@dataclass(frozen=True)
+class TrainingData:
+    """What a training was fitted and validated on: the prepared catalogue, the
+    benchmark split (its test part is for evaluation only) and the validation split
+    carved from its training part."""
 
-
-@dataclass
-class TrainResult:
-    candidates: dict[str, Candidate]
-    champion: str
+    prepared: Prepared
     split: Split
     validation: Split
-    prepared: Prepared
+
+
+@dataclass(kw_only=True)
+class RecsysCandidate(Candidate):
+    """One system: its model is a :class:`~recsys.snapshot.ServingModel`; ``metric`` is
+    the validation P@k (``fold_scores`` its one value: one validation split, no folds)
+    and ``oof`` the validation top-k lists it was scored on."""
+
+    family: str  # baseline | collaborative | rating | content | hybrid
+    validation: dict[str, float]
+
+    def fresh(self) -> Recommender:
+        """The system unfitted, with its chosen parameters (to refit on other rows)."""
+        model: ServingModel = self.model
+        return model.fresh()
 
     @property
-    def best(self) -> Candidate:
-        return self.candidates[self.champion]
+    def blend_grid(self) -> pd.DataFrame | None:
+        """The hybrid's validation grid (one row per weight vector tried), else None."""
+        grid = self.metadata.get("blend_grid")
+        return None if grid is None else pd.DataFrame(grid["data"], columns=grid["columns"])
+
+
+RecsysResult = TrainResult[RecsysCandidate, TrainingData]
+
+
+@dataclass
+class _Fitted:
+    """A system tuned and fitted on the validation split's training part."""
+
+    name: str
+    family: str
+    recipe: Recommender
+    params: dict[str, Any]
+    validation: dict[str, float]
+    lists: dict[str, list[str]]
+    tuning: TuningResult | None = None
+    grid: pd.DataFrame | None = None
 
 
 def _als(cfg: RecsysConfig, **p: Any) -> ImplicitALS:
@@ -254,150 +291,251 @@ def tune_hybrid_weights(
 
 
 def train(
-    prepared: Prepared,
     cfg: RecsysConfig,
+    interactions: Interactions,
     *,
     progress: Progress | None = None,
-    tracker: Callable[[Candidate], None] | None = None,
-) -> TrainResult:
-    """Every candidate tuned and scored on the validation split of the training part.
-
-    ``tracker`` is called once per finished candidate (the CLI logs it to MLflow).
-    """
+) -> RecsysResult:
+    """Every system tuned and scored on the validation split of the training part, then
+    refitted on every interaction for serving; the best is the best validation P@k (ties
+    go to the simpler system: the order they are built in)."""
     report = progress or (lambda stage, done, total: None)
+    prepared = prepare(interactions, cfg)
     split_ = split(prepared, cfg)
     valid = validation_split(split_.train, ratio=cfg.validation_ratio, seed=cfg.seed)
+    fitted = validated_systems(prepared, valid, cfg, report)
+    metric = f"precision@{cfg.k}"
+    order = list(fitted)
+    best = max(order, key=lambda n: (fitted[n].validation[metric], -order.index(n)))
+    report("serving", 0, len(fitted))
+    shared = ServingParts.of(prepared, cfg)
+    candidates: dict[str, RecsysCandidate] = {}
+    for done, system in enumerate(fitted.values(), start=1):
+        candidates[system.name] = candidate(system, serving_model(system, shared, cfg), cfg)
+        report("serving", done, len(fitted))
+    example = pd.DataFrame({"user_id": [str(u) for u in prepared.users[:3]]})
+    return TrainResult(
+        candidates, best, TrainingData(prepared, split_, valid), interactions.source, example
+    )
+
+
+def validated_systems(
+    prepared: Prepared, valid: Split, cfg: RecsysConfig, report: Progress
+) -> dict[str, _Fitted]:
+    """Each system tuned on ``valid`` (fit on its training part, P@k on its test part),
+    in the story's order: popularity, ALS, BPR, EASE, SVD, content, hybrid."""
     fit = prepared.matrix(valid.train)
     truth = truth_of(valid.test)
-    candidates: dict[str, Candidate] = {}
+    users = pd.Index(list(truth))
+    systems: dict[str, _Fitted] = {}
 
-    def finish(candidate: Candidate, model: Recommender) -> None:
-        users = pd.Index(list(truth))
-        recs = recommend(model, fit, users, cfg.k)
-        candidate.validation = accuracy_at_k(recs, truth, cfg.k)
-        candidates[candidate.name] = candidate
-        log.info(
-            "%s: validation P@%d %.4f",
-            candidate.name,
-            cfg.k,
-            candidate.validation[f"precision@{cfg.k}"],
-        )
-        if tracker is not None:
-            tracker(candidate)
+    def finish(
+        name: str,
+        family: str,
+        recipe: Recommender,
+        model: Recommender,
+        params: dict[str, Any],
+        **more: Any,
+    ) -> None:
+        lists = recommend(model, fit, users, cfg.k)
+        validation = accuracy_at_k(lists, truth, cfg.k)
+        systems[name] = _Fitted(name, family, recipe, params, validation, lists, **more)
+        log.info("%s: validation P@%d %.4f", name, cfg.k, validation[f"precision@{cfg.k}"])
 
     report("popularity", 0, 1)
-    finish(Candidate("popularity", "baseline", Popularity, {}), Popularity().fit(fit))
+    finish("popularity", "baseline", Popularity(), Popularity().fit(fit), {})
 
-    fitted: dict[str, Recommender] = {}
+    collaborative: dict[str, Recommender] = {}
     for name in COLLABORATIVE:
         tuning = tune_collaborative(name, fit, truth, cfg, on_trial=_stage(report, name))
         params = _fixed(tuning.best_params, name)
         factory = FACTORIES[name]
         model = factory(cfg, **params).fit(fit)
-        fitted[name] = model
-        finish(
-            Candidate(name, "collaborative", _bind(factory, cfg, params), params, tuning=tuning),
-            model,
-        )
+        collaborative[name] = model
+        finish(name, "collaborative", factory(cfg, **params), model, params, tuning=tuning)
 
     report("svd", 0, 1)
     svd_params = dict(SVD_PARAMS)
     svd = SurpriseSVD(random_state=cfg.seed, **svd_params).fit(fit, valid.train)
-    finish(
-        Candidate(
-            "svd",
-            "rating",
-            lambda: SurpriseSVD(random_state=cfg.seed, **svd_params),
-            svd_params,
-        ),
-        svd,
-    )
+    finish("svd", "rating", SurpriseSVD(random_state=cfg.seed, **svd_params), svd, svd_params)
 
     contents: dict[str, Recommender] = {}
+    use_ratings = prepared.interactions.has_ratings
     for kind, vectors in prepared.content.items():
         report(f"content_{kind}", 0, 1)
-        use_ratings = prepared.interactions.has_ratings
-        model = ContentProfile(vectors, name=f"content_{kind}", use_ratings=use_ratings).fit(
-            fit, valid.train
-        )
-        contents[kind] = model
+        name = f"content_{kind}"
+        model = ContentProfile(vectors, name=name, use_ratings=use_ratings).fit(fit, valid.train)
+        contents[name] = model
         finish(
-            Candidate(
-                f"content_{kind}",
-                "content",
-                _content_maker(vectors, kind, use_ratings),
-                {"vectors": kind, "use_ratings": use_ratings},
-            ),
+            name,
+            "content",
+            ContentProfile(vectors, name=name, use_ratings=use_ratings),
             model,
+            {"vectors": kind, "use_ratings": use_ratings},
         )
 
     report("hybrid", 0, 1)
     metric = f"precision@{cfg.k}"
-    by_validation = sorted(COLLABORATIVE, key=lambda n: -candidates[n].validation[metric])
-    best_content = max(contents, key=lambda n: candidates[f"content_{n}"].validation[metric])
-    parts = {n: fitted[n] for n in by_validation[:2]}
-    parts[f"content_{best_content}"] = contents[best_content]
+    by_validation = sorted(COLLABORATIVE, key=lambda n: -systems[n].validation[metric])
+    best_content = max(contents, key=lambda n: systems[n].validation[metric])
+    parts = {n: collaborative[n] for n in by_validation[:2]}
+    parts[best_content] = contents[best_content]
     weights, table = tune_hybrid_weights(parts, fit, truth, cfg)
-    makers = {name: candidates[name].make for name in parts}
     hybrid_params: dict[str, Any] = {f"weight.{n}": w for n, w in weights.items()}
     for name in parts:
-        hybrid_params.update({f"{name}.{k}": v for k, v in candidates[name].params.items()})
-
-    def make_hybrid() -> Hybrid:
-        return Hybrid([(makers[n](), w) for n, w in weights.items()])
-
-    hybrid = Hybrid([(parts[n], w) for n, w in weights.items()])
-    hybrid_candidate = Candidate("hybrid", "hybrid", make_hybrid, hybrid_params)
-    hybrid_candidate.tuning = TuningResult(
-        weights, float(table["value"].max()), len(table), 0, table
+        hybrid_params.update({f"{name}.{k}": v for k, v in systems[name].params.items()})
+    recipe = Hybrid([(copy.deepcopy(systems[n].recipe), w) for n, w in weights.items()])
+    finish(
+        "hybrid",
+        "hybrid",
+        recipe,
+        Hybrid([(parts[n], w) for n, w in weights.items()]),
+        hybrid_params,
+        tuning=TuningResult(weights, float(table["value"].max()), len(table), 0, trials(table)),
+        grid=table,
     )
-    finish(hybrid_candidate, hybrid)
+    return systems
 
-    # ties go to the simpler system (the order candidates were built in)
-    order = list(candidates)
-    champion = max(order, key=lambda n: (candidates[n].validation[metric], -order.index(n)))
-    return TrainResult(candidates, champion, split_, valid, prepared)
+
+def trials(grid: pd.DataFrame) -> pd.DataFrame:
+    """The hybrid's weight grid in the shape of an Optuna trials table (what the tracking
+    of a tuning logs: number, value, state, params_*)."""
+    weights = grid.drop(columns="value").add_prefix("params_")
+    return pd.concat(
+        [
+            pd.DataFrame({"number": np.arange(len(grid)), "value": grid["value"].to_numpy()}),
+            weights.reset_index(drop=True),
+            pd.DataFrame({"state": ["COMPLETE"] * len(grid)}),
+        ],
+        axis=1,
+    )
+
+
+def candidate(system: _Fitted, model: ServingModel, cfg: RecsysConfig) -> RecsysCandidate:
+    """A system as a :class:`tenfold.training.Candidate` (what MLflow records)."""
+    k = cfg.k
+    validation = {m.format(k=k): system.validation[m.format(k=k)] for m in VALIDATION_METRICS}
+    lists = pd.DataFrame(
+        [
+            (user, rank, item)
+            for user, items in system.lists.items()
+            for rank, item in enumerate(items, start=1)
+        ],
+        columns=["user", "rank", "item"],
+    )
+    metadata: dict[str, Any] = {"system": system.name, "family": system.family, "top_n": cfg.top_n}
+    if system.grid is not None:
+        metadata["blend_grid"] = {
+            "columns": list(system.grid.columns),
+            "data": system.grid.to_numpy().tolist(),
+        }
+    return RecsysCandidate(
+        name=system.name,
+        model=model,
+        params=system.params,
+        metric=metric_name(f"precision@{k}"),
+        fold_scores=[validation[f"precision@{k}"]],
+        oof=lists,
+        requirements=MODEL_REQUIREMENTS,
+        metadata=metadata,
+        metrics={metric_name(f"validation_{m}"): v for m, v in validation.items()},
+        tuning=system.tuning,
+        family=system.family,
+        validation=validation,
+    )
+
+
+def from_run(
+    cfg: RecsysConfig, interactions: Interactions, training: LoggedTraining
+) -> RecsysResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`), for a
+    separate ``evaluate`` step: the splits recomputed from the same seed and data, each
+    system's recipe from its logged serving model, its validation scores from its run."""
+    prepared = prepare(interactions, cfg)
+    split_ = split(prepared, cfg)
+    valid = validation_split(split_.train, ratio=cfg.validation_ratio, seed=cfg.seed)
+    names = [n for n in training.tags.get("tenfold.candidates", "").split(",") if n]
+    candidates: dict[str, RecsysCandidate] = {}
+    for name in names or list(training.candidates):
+        logged = training.candidates[name]
+        if not isinstance(logged.model, ServingModel):
+            raise DataError(f"training run {training.run_id}: {name} is not a recsys model")
+        validation = {
+            m.format(k=cfg.k): logged.metrics[metric_name(f"validation_{m.format(k=cfg.k)}")]
+            for m in VALIDATION_METRICS
+        }
+        candidates[name] = RecsysCandidate.from_candidate(
+            logged, family=str(logged.metadata["family"]), validation=validation
+        )
+    example = pd.DataFrame({"user_id": [str(u) for u in prepared.users[:3]]})
+    return TrainResult(
+        candidates,
+        training.best_name,
+        TrainingData(prepared, split_, valid),
+        interactions.source,
+        example,
+        run_id=training.run_id,
+    )
 
 
 def _stage(report: Progress, name: str) -> Callable[[int, int], None]:
     return lambda done, total: report(name, done, total)
 
 
-def _content_maker(vectors: Any, kind: str, use_ratings: bool) -> Callable[[], Recommender]:
-    return lambda: ContentProfile(vectors, name=f"content_{kind}", use_ratings=use_ratings)
-
-
-def _bind(
-    factory: Callable[..., Recommender], cfg: RecsysConfig, params: dict[str, Any]
-) -> Callable[[], Recommender]:
-    return lambda: factory(cfg, **params)
-
-
 # --------------------------------------------------------------------------- serving
 
 
-def serving_model(result: TrainResult, cfg: RecsysConfig) -> ServingModel:
-    """The champion refitted on every interaction with its tuned parameters, with its
-    top-N per user and the similar items per item precomputed."""
-    prepared = result.prepared
-    ratings = prepared.interactions.ratings
-    everything = prepared.matrix(ratings)
-    model = result.best.make().fit(everything, ratings)
+@dataclass(frozen=True)
+class ServingParts:
+    """What every system's serving model shares: every interaction (as ratings and as a
+    matrix), the catalogue, the similar items of every item and the popularity order
+    (the cold-start answer)."""
+
+    ratings: pd.DataFrame
+    everything: InteractionMatrix
+    titles: np.ndarray
+    similar_top: np.ndarray
+    similar_scores: np.ndarray
+    popular: np.ndarray
+    popular_counts: np.ndarray
+
+    @classmethod
+    def of(cls, prepared: Prepared, cfg: RecsysConfig) -> ServingParts:
+        ratings = prepared.interactions.ratings
+        everything = prepared.matrix(ratings)
+        content = prepared.content.get("minilm", prepared.content["tfidf"])
+        similarity = item_similarity(everything, content, content_weight=cfg.similar_content_weight)
+        similar_top, similar_scores = precompute_similar(similarity, cfg.similar_n)
+        counts = everything.item_counts()
+        popular = np.lexsort((np.arange(len(counts)), -counts))[: cfg.top_n].astype(np.int32)
+        return cls(
+            ratings,
+            everything,
+            prepared.catalogue["title"].astype(str).to_numpy(),
+            similar_top,
+            similar_scores,
+            popular,
+            counts[popular].astype(np.float32),
+        )
+
+
+def serving_model(system: _Fitted, shared: ServingParts, cfg: RecsysConfig) -> ServingModel:
+    """``system`` refitted on every interaction with its tuned parameters, with its top-N
+    per user precomputed and the shared similar items and popularity."""
+    everything = shared.everything
+    model = copy.deepcopy(system.recipe).fit(everything, shared.ratings)
     user_top, user_scores = precompute_user_lists(model, everything, cfg.top_n)
-    content = prepared.content.get("minilm", prepared.content["tfidf"])
-    similarity = item_similarity(everything, content, content_weight=cfg.similar_content_weight)
-    similar_top, similar_scores = precompute_similar(similarity, cfg.similar_n)
-    counts = everything.item_counts()
-    popular = np.lexsort((np.arange(len(counts)), -counts))[: cfg.top_n].astype(np.int32)
     snapshot = Snapshot(
-        users=prepared.users,
-        items=prepared.items,
-        titles=prepared.catalogue["title"].astype(str).to_numpy(),
+        users=everything.users,
+        items=everything.items,
+        titles=shared.titles,
         user_top=user_top,
         user_scores=user_scores,
-        similar_top=similar_top,
-        similar_scores=similar_scores,
-        popular=popular,
-        popular_counts=counts[popular].astype(np.float32),
+        similar_top=shared.similar_top,
+        similar_scores=shared.similar_scores,
+        popular=shared.popular,
+        popular_counts=shared.popular_counts,
     )
-    return ServingModel(snapshot, model, everything.binary(), result.champion, cfg.top_n)
+    return ServingModel(
+        snapshot, model, everything.binary(), system.name, cfg.top_n, recipe=system.recipe
+    )

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 import redis
 
@@ -142,3 +143,23 @@ def test_without_redis_the_in_process_store_says_so(caplog: pytest.LogCaptureFix
     with caplog.at_level("WARNING", logger="recsys.store"):
         assert asyncio.run(open_it()) == "memory"
     assert sum("IN-PROCESS store" in r.message for r in caplog.records) == 1
+
+
+def test_the_batch_lists_are_the_per_user_lists(serving: ServingModel) -> None:
+    """``predict``'s whole-column path gives each user's own list, an unknown user the
+    popular items (flagged), in the order asked, duplicates kept."""
+    snap = serving.snapshot
+    users = [str(snap.users[4]), "stranger", str(snap.users[0]), str(snap.users[4])]
+    frame = snap.top_frame(pd.Series(users), 7)
+    assert list(frame.columns) == ["user_id", "rank", "item_id", "title", "score", "cold_start"]
+    titles = snap.title_map()
+    for position, user in enumerate(users):
+        rows = frame.iloc[7 * position : 7 * (position + 1)]
+        expected = snap.for_user(user)
+        entries = (snap.most_popular() if expected is None else expected)[:7]
+        assert rows["user_id"].tolist() == [user] * 7
+        assert rows["rank"].tolist() == list(range(1, 8))
+        assert rows["item_id"].tolist() == [e.item for e in entries]
+        assert rows["score"].tolist() == pytest.approx([e.score for e in entries])
+        assert rows["title"].tolist() == [titles[e.item] for e in entries]
+        assert rows["cold_start"].tolist() == [expected is None] * 7

@@ -30,7 +30,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -245,7 +244,10 @@ InputOpt = Annotated[
     typer.Option("--input", help="CSV with a user_id column.", exists=True, dir_okay=False),
 ]
 OutputOpt = Annotated[
-    Path, typer.Option("--output", help="Where to write user_id, rank, item_id, title, score.")
+    Path,
+    typer.Option(
+        "--output", help="Where to write user_id, rank, item_id, title, score, cold_start."
+    ),
 ]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=100, help="Items per user.")]
 
@@ -259,29 +261,36 @@ def predict(
     model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
-    """Batch: top-k for every user of a CSV (unknown users get the popular items)."""
-    import pandas as pd
-
+    """Batch: the top-k of every user of a CSV (unknown users get the popular items),
+    from the model's precomputed lists (any file size: read and written in chunks)."""
+    from recsys import data as recsys_data
     from recsys.serve import DEFAULT_MODEL_URI, load_serving_model
-    from tenfold.data import DataError, read_user_csv
+    from tenfold.batch import check_files, read_ahead, score_file
 
     setup_logging(verbose)
-    frame, _ = read_user_csv(input_path)
-    if "user_id" not in frame.columns:
-        raise DataError(f"{input_path}: no user_id column; found {list(frame.columns)}")
-    model, _ = load_serving_model(model_uri or DEFAULT_MODEL_URI)
-    snap = model.snapshot
-    titles = snap.title_map()
-    rows = []
-    for user in frame["user_id"].astype(str):
-        found = snap.for_user(user)
-        cold = found is None
-        entries = snap.most_popular() if found is None else found
-        for rank, e in enumerate(entries[:k], start=1):
-            rows.append((user, rank, e.item, titles.get(e.item), e.score, cold))
-    out = pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "title", "score", "cold_start"])
-    write_csv(out, output_path)
-    console().print(f"{frame['user_id'].nunique()} users → {output_path}")
+    check_files(input_path, output_path)
+    chunks = read_ahead(recsys_data.user_chunks(input_path))
+    model, card = load_serving_model(model_uri or DEFAULT_MODEL_URI)
+    snapshot = model.snapshot
+
+    def counts(lists: Any) -> tuple[int, int]:
+        first = lists[lists["rank"] == 1]
+        return len(first), int(first["cold_start"].sum())
+
+    result = score_file(
+        chunks,
+        lambda frame: snapshot.top_frame(frame["user_id"], k),
+        output_path,
+        source=input_path,
+        tally=counts,
+        description="recommending",
+    )
+    users = sum(n for n, _ in result.tallies)
+    cold = sum(c for _, c in result.tallies)
+    console().print(
+        f"top-{k} of {users} users from {card.name} v{card.version} → {output_path} "
+        f"({cold} unknown: the most popular items)"
+    )
 
 
 @app.command()

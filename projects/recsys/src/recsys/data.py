@@ -21,7 +21,7 @@ import re
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,13 @@ def load(cfg: RecsysConfig) -> Interactions:
 
 
 # --------------------------------------------------------------------------- MovieLens 100K
+
+
+def user_chunks(path: Path, chunk_rows: int = 50_000) -> Iterator[tfdata.Chunk]:
+    """The users of a ``predict`` input (a ``user_id`` column; others are ignored), in
+    chunks of rows, for files of any size."""
+    columns = [tfdata.ColumnSpec("user_id", "str")]
+    yield from tfdata.iter_csv_checked(path, columns, chunk_rows=chunk_rows)
 
 
 def load_movielens_100k(cfg: RecsysConfig) -> Interactions:

@@ -80,6 +80,35 @@ class Snapshot:
             Scored(i, round(s, 6)) for i, s in zip(ids.tolist(), scores[keep].tolist(), strict=True)
         ]
 
+    def top_frame(self, users: pd.Series, k: int) -> pd.DataFrame:
+        """Batch: the top ``k`` of every user of ``users`` (one row per user and rank:
+        ``user_id, rank, item_id, title, score, cold_start``), whole columns at a time;
+        an unknown user gets the most popular items, flagged as a cold start."""
+        ids = users.astype(str).to_numpy()
+        rows = self.users.get_indexer(pd.Index(ids))
+        known = rows >= 0
+        width = min(k, self.user_top.shape[1])
+        popular = np.full(width, -1, dtype=np.int64)
+        popular_scores = np.zeros(width, dtype=np.float64)
+        head = min(width, len(self.popular))
+        popular[:head] = self.popular[:head]
+        popular_scores[:head] = self.popular_counts[:head]
+        safe = np.where(known, rows, 0)
+        top = np.where(known[:, None], self.user_top[safe, :width], popular[None, :])
+        scores = np.where(known[:, None], self.user_scores[safe, :width], popular_scores[None, :])
+        positions = top.ravel()
+        keep = positions >= 0
+        return pd.DataFrame(
+            {
+                "user_id": np.repeat(ids, width)[keep],
+                "rank": np.tile(np.arange(1, width + 1), len(ids))[keep],
+                "item_id": self.item_ids[positions[keep]],
+                "title": self.titles.astype(str)[positions[keep]],
+                "score": np.round(scores.ravel()[keep].astype(np.float64), 6),
+                "cold_start": np.repeat(~known, width)[keep],
+            }
+        )
+
     def user_rows(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """(user id, item ids, scores) of every user, for the bulk writer."""
         ids = self.item_ids

@@ -3,8 +3,12 @@
 # With Redis: docker/recsys-compose.yml (api + redis, healthchecks).
 # Build from the repository root:  docker build -f docker/recsys.Dockerfile -t tenfold-recsys .
 # Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-recsys
-# or with an exported model dir:   uv run python -m tenfold export-model models:/recsys@champion model
-#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-recsys
+# or with an exported model folder (the service unpickles a folder only when its sha256 is
+# the one the registry recorded at export, or the one TENFOLD_MODEL_SHA256 pins):
+#                                  uv run python -m tenfold export-model models:/recsys@champion model
+#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model \
+#                                    -e TENFOLD_MODEL_SHA256=<the sha256 export-model printed> tenfold-recsys
+# (or bake the hash in: docker build --build-arg TENFOLD_MODEL_SHA256=<sha256> ...)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -16,6 +20,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/recsys/pyproject.toml projects/recsys/README.md projects/recsys/
+# --no-dev: the package's runtime dependencies only (no implicit, cornac, surprise, optuna,
+# matplotlib or mlflow server: the registered model is numpy arrays)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package recsys --no-install-workspace
 COPY shared/src shared/src
@@ -28,10 +34,13 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build --chown=app:app /app/.venv /app/.venv
 COPY --chown=app:app data/datasets.toml /app/data/datasets.toml
+# the hash of a mounted model folder, pinned at build time (empty: none pinned)
+ARG TENFOLD_MODEL_SHA256=""
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TENFOLD_HOME=/app \
     TENFOLD_MODEL_URI=models:/recsys@champion \
+    TENFOLD_MODEL_SHA256=${TENFOLD_MODEL_SHA256} \
     RECSYS_REDIS_URL=redis://redis:6379/0
 USER app
 EXPOSE 8000

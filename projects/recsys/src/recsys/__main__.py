@@ -188,7 +188,8 @@ def publish_promoted(
     settings = StoreSettings()
     client = sync_client_or_none(settings)
     if client is None:
-        return f"not published: no Redis at {settings.redis_url} (the API writes its lists)"
+        where = "RECSYS_STORE=memory" if settings.store == "memory" else settings.redis_url
+        return f"not published to Redis ({where}): the API writes its lists when it starts"
     try:
         written = publish(client, result.best.model.snapshot, model=name, model_version=version)
     finally:

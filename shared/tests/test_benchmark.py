@@ -57,13 +57,14 @@ def test_summarise_percentiles_and_throughput() -> None:
 
 
 def test_load_test_measures_a_known_delay() -> None:
-    with echo_server(delay=0.02) as port:
+    # a delay long against the machine's own overhead (CI shares two cores)
+    with echo_server(delay=0.05) as port:
         wait_ready(port, path="/", timeout=10)
         result = load_test(port, "/", [b"{}"], concurrency=4, requests=40, warmup=1)
     assert result.requests == 40
-    assert 20 <= result.p50_ms < 200
-    # four clients in parallel on a threaded server: well above one client's 50 req/s
-    assert result.requests_per_s > 60
+    assert 50 <= result.p50_ms < 300
+    # four clients in parallel on a threaded server: well above one client's 20 req/s
+    assert result.requests_per_s > 35
 
 
 def test_load_test_stops_on_an_error_status() -> None:

@@ -21,13 +21,19 @@ from recsys.snapshot import ServingModel, Snapshot, precompute_similar, precompu
 from tenfold.embeddings import DEEP_HINT, dense_available
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects the tiers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """MiniLM tests run wherever the extra is installed (CI runs `make nlp-deep`)."""
+    """A test that uses the real redis-server is in the service tier (it starts a
+    process); MiniLM tests run wherever the extra is installed (CI runs `make nlp-deep`)."""
+    ours = [item for item in items if "projects/recsys/" in str(item.path)]
+    for item in ours:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.service)
     if dense_available():
         return
     skip = pytest.mark.skip(reason=f"torch / sentence-transformers not installed: {DEEP_HINT}")
-    for item in items:
-        if "deep" in item.keywords and "projects/recsys/" in str(item.fspath):
+    for item in ours:
+        if "deep" in item.keywords:
             item.add_marker(skip)
 
 

@@ -38,7 +38,7 @@ def client_for(
         yield client
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.service), "memory"])
 def api(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, serving: ServingModel
 ) -> Iterator[TestClient]:

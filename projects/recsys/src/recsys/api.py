@@ -26,7 +26,9 @@ from recsys.store import Store, Versioned
 from tenfold.serving import ErrorMessage, current_predictor, resource
 
 MAX_K = 100  # the precomputed list length (RecsysConfig.top_n)
-IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]
+# no slash, space or control character; spelt out rather than `\s`, which pydantic's
+# regex engine and a JSON-schema client read differently (U+0085)
+IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^/\x00-\x20\x7f]+$")]
 KQuery = Annotated[int, Query(ge=1, le=MAX_K, description="how many items (1-100)")]
 IdsQuery = Annotated[list[str] | None, Query(max_length=200)]
 

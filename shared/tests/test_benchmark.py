@@ -88,6 +88,17 @@ def test_wait_ready_gives_up() -> None:
         wait_ready(free_port(), timeout=0.5)
 
 
+def test_load_test_get_cycles_the_paths() -> None:
+    from tenfold.benchmark import load_test_get
+
+    with echo_server(delay=0) as port:
+        result = load_test_get(port, ["/a", "/b"], concurrency=2, requests=12)
+    assert result.requests == 12
+    assert result.concurrency == 2
+    with pytest.raises(ValueError, match="at least one path"):
+        load_test_get(port, [], concurrency=1, requests=1)
+
+
 def test_a_batch_child_reports_its_own_peak_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The child's peak is its own: this process holds 300 MB it does not (getrusage's
     maximum would carry this parent's peak across fork and exec)."""

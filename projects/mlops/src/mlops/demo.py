@@ -205,7 +205,7 @@ def run_demo(cfg: MlopsConfig, out: Path, say: Callable[[str], None]) -> DemoRes
     with contextlib.ExitStack() as stack, _state(state):
         url = os.environ.get("MLOPS_DATABASE_URL")
         if not url:
-            from tenfold.testing import postgres
+            from tenfold.services import postgres
 
             url = stack.enter_context(postgres(fsync=False)).url
             say(f"PostgreSQL started: {url}")

@@ -438,9 +438,9 @@ def load_predictor(settings: AnomalySettings) -> AnomalyPredictor:
     loaded = record.model
     if not isinstance(loaded, AnomalyModel):
         raise tracking.IncompatibleModel(uri, f"a {type(loaded).__name__}, not an anomaly model")
-    card = card_from_record(
-        record, details=_details(loaded), metric_prefixes=("cv_", "nab_", "loso_")
-    )
+    # the candidate's scores (``normalised.*``: models registered before the gate)
+    prefixes = ("cv_", "nab_", "loso_", "normalised")
+    card = card_from_record(record, details=_details(loaded), metric_prefixes=prefixes)
     return AnomalyPredictor(loaded, card)
 
 

@@ -25,6 +25,20 @@ REPORT_SECTIONS = (
 )
 
 
+def not_applicable(project: Path) -> dict[str, str]:
+    """Contract items a project declares do not apply to it, each with its reason
+    (``[tool.tenfold.contract.not-applicable]`` in its pyproject.toml). Only ``serve`` is
+    known: a project that serves no model (a benchmark) has no serve stage, no ``serve`` or
+    ``predict`` command and no curl example, and says so in its README's API section."""
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    waived = meta.get("tool", {}).get("tenfold", {}).get("contract", {}).get("not-applicable", {})
+    unknown = set(waived) - {"serve"}
+    assert not unknown, f"{project.name}: unknown contract waiver(s) {sorted(unknown)}"
+    for item, reason in waived.items():
+        assert str(reason).strip(), f"{project.name}: waiver {item!r} needs a reason"
+    return dict(waived)
+
+
 def test_there_are_projects() -> None:
     assert PROJECTS, "no project found under projects/"
 
@@ -32,7 +46,8 @@ def test_there_are_projects() -> None:
 @pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
 def test_stage_modules(project: Path) -> None:
     package = project / "src" / project.name.replace("-", "_")
-    missing = [s for s in STAGES if not (package / f"{s}.py").is_file()]
+    stages = [s for s in STAGES if s not in not_applicable(project)]
+    missing = [s for s in stages if not (package / f"{s}.py").is_file()]
     assert not missing, f"{project.name} lacks stage module(s) {missing}"
 
 
@@ -43,6 +58,10 @@ def test_readme_is_a_report(project: Path) -> None:
     missing = [s for s in REPORT_SECTIONS if s not in headings]
     assert not missing, f"{project.name}/README.md lacks section(s) {missing}"
     assert "<!-- results:start -->" in readme, "results table must be generated from metrics"
+    if "serve" in not_applicable(project):
+        api = readme.split("## API", 1)[1].split("\n## ", 1)[0]
+        assert "not apply" in api, "a project that serves no model says so under ## API"
+        return
     assert re.search(r"curl ", readme), "README needs a curl example of the API"
 
 
@@ -77,7 +96,10 @@ def test_cli_commands(project: Path) -> None:
 
     module = importlib.import_module(f"{project.name.replace('-', '_')}.__main__")
     commands = set(typer.main.get_command(module.app).commands)  # type: ignore[attr-defined]
-    missing = {"run", "train", "evaluate", "predict", "serve", "report"} - commands
+    expected = {"run", "train", "evaluate", "predict", "serve", "report"}
+    if "serve" in not_applicable(project):
+        expected -= {"predict", "serve"}
+    missing = expected - commands
     assert not missing, f"{project.name} CLI lacks {sorted(missing)}"
 
 

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+import tenfold.data as tfdata
 from automl_bench.config import BenchConfig, TaskKind
-from tenfold import data as tfdata
 from tenfold.errors import DataError
 
 FoldKind = Literal["stratified", "kfold", "group", "time"]
@@ -53,6 +53,8 @@ class Task:
     gap: float = 0.0
     text_column: str | None = None
     domain_features: str | None = None
+    # a published split to compare with (churn's own test split for Telco): positions
+    holdout: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -60,7 +62,9 @@ class Task:
 
 
 def _categorical(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if frame[c].dtype == object or frame[c].dtype.name == "category"]
+    return [
+        c for c in frame.columns if frame[c].dtype == object or frame[c].dtype.name == "category"
+    ]
 
 
 def describe(task: Task) -> dict[str, Any]:
@@ -98,19 +102,24 @@ def describe(task: Task) -> dict[str, Any]:
 def load_telco(cfg: BenchConfig) -> Task:
     from churn import data as churn_data
     from churn.config import ChurnConfig
-    from tenfold.pipelines import binary_target
+    from tenfold.pipelines import binary_target, stratified_holdout
 
     churn_cfg = dataclasses.replace(ChurnConfig(), seed=cfg.seed)
     frame, source = churn_data.load(churn_cfg)
+    y = binary_target(frame[churn_cfg.target])
+    # churn's own split (the library function and churn's test share and seed), as positions
+    positions = pd.DataFrame({"row": np.arange(len(frame))})
+    split = stratified_holdout(positions, y, test_size=churn_cfg.test_size, seed=churn_cfg.seed)
     return Task(
         name="telco",
         kind="binary",
         X=frame.drop(columns=[churn_cfg.target, "customerID"]).reset_index(drop=True),
-        y=binary_target(frame[churn_cfg.target]),
+        y=y,
         source=source,
         fold_kind="stratified",
         description="IBM Telco churn: mostly categorical services and contract columns",
         domain_features="churn.features:ChurnFeatures",
+        holdout=(split.X_train["row"].to_numpy(), split.X_test["row"].to_numpy()),
     )
 
 
@@ -359,7 +368,9 @@ def user_datasets(path: Path) -> dict[str, UserDataset]:
         if unknown:
             raise DataError(f"{path}: datasets.{name}: unknown key(s) {sorted(unknown)}")
         if body.get("task") not in (None, "binary", "multiclass", "regression"):
-            raise DataError(f"{path}: datasets.{name}.task must be binary, multiclass or regression")
+            raise DataError(
+                f"{path}: datasets.{name}.task must be binary, multiclass or regression"
+            )
         csv = Path(body["csv"]).expanduser()
         found[name] = UserDataset(
             name=name,
@@ -403,7 +414,9 @@ def load_user(spec: UserDataset) -> Task:
         labels = target.astype(str)
         classes = tuple(sorted(labels.unique()))
         if len(classes) < 3:
-            raise DataError(f"{spec.csv}: multiclass target {spec.target!r} has {len(classes)} classes")
+            raise DataError(
+                f"{spec.csv}: multiclass target {spec.target!r} has {len(classes)} classes"
+            )
         y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     else:
         numbers = pd.to_numeric(target, errors="coerce")
@@ -539,7 +552,9 @@ def make_cmapss_twin(n_engines: int, seed: int) -> dict[str, pd.DataFrame]:
             shown = life if part == "train" else int(rng.integers(30, life - 5))
             cycle = np.arange(1, shown + 1)
             wear = np.clip((cycle / life - 0.4) / 0.6, 0, None) ** 2
-            values = base + wear[:, None] * drift + rng.normal(0, 0.02, (shown, len(sensors))) * base
+            values = (
+                base + wear[:, None] * drift + rng.normal(0, 0.02, (shown, len(sensors))) * base
+            )
             block = pd.DataFrame(values, columns=sensors)
             block.insert(0, "setting_3", 100.0)
             block.insert(0, "setting_2", rng.normal(0, 3e-4, shown))

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,8 @@ def as_frame(X: Any, names: list[str]) -> pd.DataFrame:
     """A DataFrame for frameworks that need one (the TF-IDF matrix densified)."""
     if sparse.issparse(X):
         return pd.DataFrame(X.toarray(), columns=names)
-    return X.reset_index(drop=True)
+    frame: pd.DataFrame = X.reset_index(drop=True)
+    return frame
 
 
 def categories_of(X_train: pd.DataFrame) -> dict[str, list[Any]]:
@@ -99,9 +100,13 @@ def with_categories(X: Any, categories: dict[str, list[Any]]) -> Any:
         return X
     out = X.copy()
     for col, levels in categories.items():
-        out[col] = pd.Categorical(out[col].astype(object).where(out[col].notna()).map(
-            lambda v: v if isinstance(v, float) else str(v)
-        ), categories=levels)
+        out[col] = pd.Categorical(
+            out[col]
+            .astype(object)
+            .where(out[col].notna())
+            .map(lambda v: v if isinstance(v, float) else str(v)),
+            categories=levels,
+        )
     return out
 
 
@@ -163,8 +168,10 @@ class LightGBMDefaults:
         self.kind, self.n_classes = data.kind, data.n_classes
         X = data.X_train
         self.categories_ = {} if sparse.issparse(X) else categories_of(X)
-        common = {"random_state": data.seed, "n_jobs": budget.cores, "verbose": -1}
-        model: Any = LGBMRegressor(**common) if data.kind == "regression" else LGBMClassifier(**common)
+        common: dict[str, Any] = {"random_state": data.seed, "n_jobs": budget.cores, "verbose": -1}
+        model: Any = (
+            LGBMRegressor(**common) if data.kind == "regression" else LGBMClassifier(**common)
+        )
         self.model_ = model.fit(with_categories(X, self.categories_), data.y_train)
         return {"models": ["lightgbm"], "best": "lightgbm", "params": "library defaults"}
 
@@ -183,10 +190,14 @@ class Flaml:
     forests, extra trees and linear models) with the task's metric."""
 
     name = "flaml"
-    METRIC = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "rmse"}
+    METRIC: ClassVar[dict[str, str]] = {
+        "roc_auc": "roc_auc",
+        "log_loss": "log_loss",
+        "rmse": "rmse",
+    }
 
     def fit(self, data: FoldData, budget: Budget) -> dict[str, Any]:
-        from flaml import AutoML
+        from flaml.automl import AutoML
 
         self.kind, self.n_classes = data.kind, data.n_classes
         settings: dict[str, Any] = {
@@ -202,7 +213,7 @@ class Flaml:
             settings.update(max_iter=budget.iterations * 3, time_budget=-1)
         else:
             settings["time_budget"] = budget.seconds
-        self.automl_ = AutoML()
+        self.automl_ = AutoML()  # type: ignore[no-untyped-call]
         X = data.X_train
         if not sparse.issparse(X):
             X = X.reset_index(drop=True)
@@ -220,7 +231,8 @@ class Flaml:
             X = X.reset_index(drop=True)
         if self.kind == "regression":
             return np.asarray(self.automl_.predict(X), dtype=float)
-        return output(self.kind, self.automl_.predict_proba(X), self.automl_.classes_, self.n_classes)
+        proba = self.automl_.predict_proba(X)  # type: ignore[no-untyped-call]
+        return output(self.kind, proba, self.automl_.classes_, self.n_classes)
 
 
 class AutoGluon:
@@ -230,7 +242,11 @@ class AutoGluon:
     folder, never into the repository."""
 
     name = "autogluon"
-    METRIC = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}
+    METRIC: ClassVar[dict[str, str]] = {
+        "roc_auc": "roc_auc",
+        "log_loss": "log_loss",
+        "rmse": "root_mean_squared_error",
+    }
     LABEL = "__target__"
 
     def fit(self, data: FoldData, budget: Budget) -> dict[str, Any]:

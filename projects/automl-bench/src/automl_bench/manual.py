@@ -18,16 +18,16 @@ study (PostgreSQL for several machines).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
-import pandas as pd
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
@@ -70,7 +70,9 @@ def make_member(
         from xgboost import XGBClassifier, XGBRegressor
 
         cls = XGBRegressor if kind == "regression" else XGBClassifier
-        return cls(n_estimators=rounds, tree_method="hist", random_state=seed, n_jobs=threads, **params)
+        return cls(
+            n_estimators=rounds, tree_method="hist", random_state=seed, n_jobs=threads, **params
+        )
     from catboost import CatBoostClassifier, CatBoostRegressor
 
     loss = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}[kind]
@@ -115,10 +117,22 @@ def suggest(name: str, trial: optuna.Trial) -> dict[str, Any]:
 
 # the first trial of every study: a sensible default, so even one trial is a good model
 DEFAULTS = {
-    "lightgbm": {"learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
-                 "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0},
-    "xgboost": {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 1.0,
-                "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0},
+    "lightgbm": {
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_child_samples": 20,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "reg_lambda": 1.0,
+    },
+    "xgboost": {
+        "learning_rate": 0.05,
+        "max_depth": 6,
+        "min_child_weight": 1.0,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "reg_lambda": 1.0,
+    },
     "catboost": {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0},
 }
 
@@ -147,7 +161,7 @@ def fit_member(
     if name == "xgboost":
         from xgboost.callback import TrainingCallback
 
-        class StopAtDeadline(TrainingCallback):  # type: ignore[misc]
+        class StopAtDeadline(TrainingCallback):
             def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
                 return deadline is not None and time.monotonic() > deadline
 
@@ -159,19 +173,28 @@ def fit_member(
             return deadline is None or time.monotonic() < deadline
 
     return model.fit(
-        X, y, eval_set=(X_val, y_val), early_stopping_rounds=EARLY_STOPPING,
+        X,
+        y,
+        eval_set=(X_val, y_val),
+        early_stopping_rounds=EARLY_STOPPING,
         callbacks=[CatBoostDeadline()],
     )
 
 
 def best_rounds(model: Any, name: str) -> int:
+    """Rounds up to the best holdout score (all rounds grown when a deadline stopped
+    boosting before early stopping had a best)."""
     if name == "lightgbm":
-        found = model.best_iteration_
+        found = model.best_iteration_ or model.booster_.current_iteration()
     elif name == "xgboost":
-        found = model.best_iteration + 1
+        try:
+            found = model.best_iteration + 1
+        except AttributeError:
+            found = model.get_booster().num_boosted_rounds()
     else:
-        found = model.get_best_iteration() + 1
-    return max(1, int(found or model.n_estimators))
+        best = model.get_best_iteration()
+        found = best + 1 if best is not None else model.tree_count_
+    return max(1, int(found or 1))
 
 
 def predict_member(model: Any, kind: TaskKind, X: Any, n_classes: int) -> np.ndarray:
@@ -189,9 +212,13 @@ def linear_member(kind: TaskKind, sparse_input: bool, seed: int) -> Pipeline:
     model: Any = (
         Ridge(alpha=1.0)
         if kind == "regression"
-        else LogisticRegression(C=1.0 if not sparse_input else 10.0, max_iter=2000, random_state=seed)
+        else LogisticRegression(
+            C=1.0 if not sparse_input else 10.0, max_iter=2000, random_state=seed
+        )
     )
-    steps: list[tuple[str, Any]] = [] if sparse_input else [("impute", SimpleImputer(strategy="median"))]
+    steps: list[tuple[str, Any]] = (
+        [] if sparse_input else [("impute", SimpleImputer(strategy="median"))]
+    )
     return Pipeline([*steps, ("scale", scale), ("model", model)])
 
 
@@ -237,14 +264,14 @@ class Tuned:
     fit_seconds: float
 
 
-def study_for(name: str, budget: Budget, direction: str, seed: int, *, fresh: bool) -> optuna.Study:
+def study_for(
+    name: str, budget: Budget, direction: Literal["maximize", "minimize"], seed: int, *, fresh: bool
+) -> optuna.Study:
     study_name = f"{budget.study_prefix}-{name}"
     if fresh and budget.optuna_storage is not None:
         # a job redone after a kill starts its studies again: no stale trials
-        try:
+        with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study_name, storage=budget.optuna_storage)
-        except KeyError:
-            pass
     return optuna.create_study(
         study_name=study_name,
         storage=budget.optuna_storage,
@@ -272,7 +299,9 @@ def objective_for(
     def objective(trial: optuna.Trial) -> float:
         params = suggest(name, trial)
         started = time.perf_counter()
-        model = make_member(name, data.kind, params, seed=data.seed, threads=threads, rounds=MAX_ROUNDS)
+        model = make_member(
+            name, data.kind, params, seed=data.seed, threads=threads, rounds=MAX_ROUNDS
+        )
         fit_member(model, name, X, y, X_val, y_val, deadline)
         trial.set_user_attr("rounds", best_rounds(model, name))
         trial.set_user_attr("seconds", time.perf_counter() - started)
@@ -289,7 +318,10 @@ def objective_for(
 
 
 def _optimise(
-    study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int | None, timeout: float | None
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int | None,
+    timeout: float | None,
 ) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=False)
@@ -306,7 +338,9 @@ def tune_member(
 ) -> Tuned:
     """One Optuna study for one member. With RDB storage and ``budget.cores > 1`` the
     trials run in ``cores`` processes (each booster single-threaded) sharing the study."""
-    direction = "maximize" if GREATER_IS_BETTER[METRICS[data.kind]] else "minimize"
+    direction: Literal["maximize", "minimize"] = (
+        "maximize" if GREATER_IS_BETTER[METRICS[data.kind]] else "minimize"
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = study_for(name, budget, direction, data.seed, fresh=True)
     study.enqueue_trial(DEFAULTS[name])
@@ -337,7 +371,11 @@ def tune_member(
         model, prediction, _ = keep[0]
     else:  # the best trial ran in another process: fit its parameters here
         model = make_member(
-            name, data.kind, dict(best.params), seed=data.seed, threads=budget.cores,
+            name,
+            data.kind,
+            dict(best.params),
+            seed=data.seed,
+            threads=budget.cores,
             rounds=int(best.user_attrs["rounds"]),
         )
         model.fit(X, y)
@@ -431,13 +469,17 @@ class ManualPipeline:
         higher = GREATER_IS_BETTER[metric]
         best_member = (max if higher else min)(member_scores, key=member_scores.__getitem__)
         use_stack = stack_score is not None and (
-            stack_score > member_scores[best_member] if higher else stack_score < member_scores[best_member]
+            stack_score > member_scores[best_member]
+            if higher
+            else stack_score < member_scores[best_member]
         )
         self.meta_ = meta_learner(data.kind, data.seed).fit(Z, y_val) if use_stack else None
         self.chosen_ = "stack" if use_stack else best_member
 
         # refit on the whole training fold when the budget leaves time for it
-        refit_estimate = sum(t.fit_seconds for t in tuned) * len(data.y_train) / max(1, len(fit_rows))
+        refit_estimate = (
+            sum(t.fit_seconds for t in tuned) * len(data.y_train) / max(1, len(fit_rows))
+        )
         elapsed = time.monotonic() - started
         refit = budget.iterations is not None or (
             budget.seconds is not None and elapsed + 1.5 * refit_estimate < budget.seconds
@@ -450,7 +492,9 @@ class ManualPipeline:
             X_all = self.features_.fit_transform(data.X_train, data.y_train)
             for t in tuned:
                 rounds = max(1, round(t.rounds * 1.15))  # a little more data, a few more trees
-                model = make_member(t.name, data.kind, t.params, seed=data.seed, threads=budget.cores, rounds=rounds)
+                model = make_member(
+                    t.name, data.kind, t.params, seed=data.seed, threads=budget.cores, rounds=rounds
+                )
                 self.members_[t.name] = model.fit(X_all, data.y_train)
             self.members_["linear"] = clone(linear).fit(X_all, data.y_train)
         return {
@@ -461,7 +505,7 @@ class ManualPipeline:
             "trials": {t.name: t.trials for t in tuned},
             "params": {t.name: {**t.params, "rounds": t.rounds} for t in tuned},
             "refit_on_all_rows": bool(refit),
-            "tuning_rows": int(len(fit_rows)),
+            "tuning_rows": len(fit_rows),
         }
 
     def _cv_stack_score(self, Z: np.ndarray, y: np.ndarray, data: FoldData) -> float | None:
@@ -476,11 +520,17 @@ class ManualPipeline:
         )
         method = "predict" if data.kind == "regression" else "predict_proba"
         try:
-            predicted = cross_val_predict(meta_learner(data.kind, data.seed), Z, y, cv=cv, method=method)
+            predicted = cross_val_predict(
+                meta_learner(data.kind, data.seed), Z, y, cv=cv, method=method
+            )
         except ValueError:  # a class absent from a fold of a tiny holdout
             return None
         seen = np.unique(y)
-        prediction = output(data.kind, predicted, seen, data.n_classes) if data.kind != "regression" else predicted
+        prediction = (
+            output(data.kind, predicted, seen, data.n_classes)
+            if data.kind != "regression"
+            else predicted
+        )
         return score(METRICS[data.kind], y, prediction)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -493,4 +543,3 @@ class ManualPipeline:
             return predictions[self.chosen_]
         Z = meta_features(self.kind, [predictions[n] for n in (*MEMBERS, "linear")])
         return meta_predict(self.meta_, self.kind, Z, self.n_classes)
-

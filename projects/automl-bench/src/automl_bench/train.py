@@ -32,6 +32,8 @@ from automl_bench.frameworks import Budget, FoldData, make
 from automl_bench.scoring import score
 
 Status = Literal["ok", "failed"]
+# the fold number of a task's published holdout split (Telco: churn's test split)
+HOLDOUT = -1
 # what a fork server imports once, per framework (then every job starts warm)
 PRELOAD = {
     "constant": ["numpy", "pandas", "sklearn.metrics"],
@@ -55,7 +57,8 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.profile.name}/{self.dataset}/{self.framework}/fold{self.fold}"
+        fold = "holdout" if self.fold == HOLDOUT else f"fold{self.fold}"
+        return f"{self.profile.name}/{self.dataset}/{self.framework}/{fold}"
 
     @property
     def signature(self) -> str:
@@ -90,7 +93,8 @@ class CellResult:
 
     @property
     def key(self) -> str:
-        return f"{self.profile}/{self.dataset}/{self.framework}/fold{self.fold}"
+        fold = "holdout" if self.fold == HOLDOUT else f"fold{self.fold}"
+        return f"{self.profile}/{self.dataset}/{self.framework}/{fold}"
 
     def document(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,11 +105,18 @@ class CellResult:
 
 def fold_data(task: Task, fold: int, profile: Profile, seed: int) -> tuple[FoldData, np.ndarray]:
     """The fold's training rows (subsampled to the profile's cap) and test rows."""
-    folds = outer_folds(task, profile.folds, seed)
-    if not 0 <= fold < len(folds):
-        raise ValueError(f"{task.name} has folds 0..{len(folds) - 1}, not {fold}")
-    train, test = folds[fold]
-    train = subsample(train, task.y, profile.max_train_rows, seed, stratify=task.kind != "regression")
+    if fold == HOLDOUT:
+        if task.holdout is None:
+            raise ValueError(f"{task.name} has no published holdout split")
+        train, test = task.holdout
+    else:
+        folds = outer_folds(task, profile.folds, seed)
+        if not 0 <= fold < len(folds):
+            raise ValueError(f"{task.name} has folds 0..{len(folds) - 1}, not {fold}")
+        train, test = folds[fold]
+    train = subsample(
+        train, task.y, profile.max_train_rows, seed, stratify=task.kind != "regression"
+    )
     X_train = task.X.iloc[train].reset_index(drop=True)
     X_test = task.X.iloc[test].reset_index(drop=True)
     names = [str(c) for c in task.X.columns]
@@ -183,7 +194,9 @@ def _child(conn: Any, parent_pid: int, framework: str, data: FoldData, budget: B
         conn.send(("memory", "MemoryError raised inside the framework"))
     except BaseException as exc:  # any failure of a framework is a result, not a crash here
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"{type(exc).__name__}: {str(exc)[:300]} ({Path(where.filename).name}:{where.lineno})"
+        message = (
+            f"{type(exc).__name__}: {str(exc)[:300]} ({Path(where.filename).name}:{where.lineno})"
+        )
         conn.send(("crash", message))
     finally:
         conn.close()
@@ -257,9 +270,16 @@ def run_isolated(
             rss = _tree_rss(process.pid)
             peak = max(peak, rss)
             if rss > limit_bytes:
-                outcome = ("memory", f"{rss / 2**30:.1f} GiB in use, limit {budget.memory_gb:g} GiB")
+                outcome = (
+                    "memory",
+                    f"{rss / 2**30:.1f} GiB in use, limit {budget.memory_gb:g} GiB",
+                )
             elif time.monotonic() - started > hard_limit:
-                outcome = ("timeout", f"still running after {hard_limit:.0f} s (budget {budget.seconds or budget.iterations})")
+                outcome = (
+                    "timeout",
+                    f"still running after {hard_limit:.0f} s "
+                    f"(budget {budget.seconds or budget.iterations})",
+                )
             elif not process.is_alive() and not receiver.poll(0.25):
                 break
     finally:

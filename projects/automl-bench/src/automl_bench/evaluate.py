@@ -1,0 +1,423 @@
+"""From stored cells to the comparison: per-dataset tables, normalised scores, ranks, a
+Friedman test with Nemenyi post-hoc and its critical-difference diagram, score against
+training time, and the generated parts of REPORT.md and the README.
+
+All pure functions of the cells; the CLI decides where things are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from automl_bench.config import FRAMEWORKS, GREATER_IS_BETTER
+from automl_bench.train import HOLDOUT, CellResult
+from tenfold.evaluation import new_figure
+from tenfold.reports import markdown_table
+
+NAMES = {
+    "constant": "Constant",
+    "lightgbm": "LightGBM defaults",
+    "manual": "Manual pipeline",
+    "flaml": "FLAML",
+    "autogluon": "AutoGluon",
+}
+CHURN_PUBLISHED_ROC_AUC = 0.848
+
+
+def frame(cells: Sequence[CellResult]) -> pd.DataFrame:
+    rows = [c.document() for c in cells if c.fold != HOLDOUT]
+    return pd.DataFrame(rows)
+
+
+def _order(frameworks: Sequence[str]) -> list[str]:
+    return [f for f in FRAMEWORKS if f in frameworks] + sorted(set(frameworks) - set(FRAMEWORKS))
+
+
+def summary(cells: Sequence[CellResult]) -> pd.DataFrame:
+    """One row per dataset × framework: mean and sd of the fold scores, failures, time."""
+    table = frame(cells)
+    grouped = table.groupby(["dataset", "framework"], sort=True)
+    out = grouped.agg(
+        metric=("metric", "first"),
+        mean=("score", "mean"),
+        std=("score", "std"),
+        folds=("score", "size"),
+        failures=("status", lambda s: int((s != "ok").sum())),
+        fit_seconds=("fit_seconds", "mean"),
+        constant=("constant_score", "mean"),
+    ).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def normalised(table: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, 0 = the constant predictor, 1 = the best framework's mean score."""
+    out = table.copy()
+    values = []
+    for _, row in out.iterrows():
+        same = out[out["dataset"] == row["dataset"]]
+        higher = GREATER_IS_BETTER[row["metric"]]
+        best = same["mean"].max() if higher else same["mean"].min()
+        span = best - row["constant"]
+        values.append(1.0 if abs(span) < 1e-12 else (row["mean"] - row["constant"]) / span)
+    out["normalised"] = values
+    return out
+
+
+def oriented(table: pd.DataFrame) -> pd.DataFrame:
+    """Datasets × frameworks of mean scores, signed so that higher is better."""
+    sign = table["metric"].map(lambda m: 1.0 if GREATER_IS_BETTER[m] else -1.0)
+    wide = table.assign(value=table["mean"] * sign).pivot(
+        index="dataset", columns="framework", values="value"
+    )
+    return wide[_order(list(wide.columns))]
+
+
+def ranks(table: pd.DataFrame) -> pd.DataFrame:
+    """Rank of each framework per dataset (1 = best, ties share the mean rank)."""
+    return oriented(table).rank(axis=1, ascending=False, method="average")
+
+
+def friedman_nemenyi(table: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
+    """Friedman's test over datasets, Nemenyi's critical difference and pairwise p-values
+    (scikit-posthocs), as in Demšar (2006)."""
+    import scikit_posthocs as sp
+    from scipy import stats
+
+    wide = oriented(table).dropna()
+    n, k = wide.shape
+    result: dict[str, Any] = {"datasets": n, "frameworks": k}
+    if n < 2 or k < 3:
+        return result
+    statistic, p_value = stats.friedmanchisquare(*[wide[c].to_numpy() for c in wide.columns])
+    q_alpha = float(stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2))
+    pairwise = sp.posthoc_nemenyi_friedman(wide.to_numpy())
+    pairwise.index = pairwise.columns = list(wide.columns)
+    result.update(
+        statistic=float(statistic),
+        p_value=float(p_value),
+        critical_difference=q_alpha * float(np.sqrt(k * (k + 1) / (6 * n))),
+        alpha=alpha,
+        mean_ranks=ranks(table).loc[wide.index].mean().to_dict(),
+        nemenyi_p=pairwise.round(4).to_dict(),
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_critical_difference(table: pd.DataFrame, *, title: str) -> Figure:
+    import scikit_posthocs as sp
+
+    wide = oriented(table).dropna()
+    mean_ranks = ranks(table).loc[wide.index].mean()
+    pairwise = sp.posthoc_nemenyi_friedman(wide.to_numpy())
+    pairwise.index = pairwise.columns = list(wide.columns)
+    fig = new_figure(7.5, 2.8)
+    ax = fig.subplots()
+    sp.critical_difference_diagram(
+        mean_ranks.rename(index=NAMES), pairwise.rename(index=NAMES, columns=NAMES), ax=ax
+    )
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_score_vs_time(table: pd.DataFrame, *, title: str) -> Figure:
+    """Normalised score against mean training time per fold, one point per dataset ×
+    framework (the constant predictor at ~0 s, 0)."""
+    data = normalised(table)
+    fig = new_figure(7.5, 4.5)
+    ax = fig.subplots()
+    markers = dict(zip(_order(list(data["framework"].unique())), "osD^v<>", strict=False))
+    for framework, group in data.groupby("framework"):
+        ax.scatter(
+            group["fit_seconds"].clip(lower=0.01),
+            group["normalised"],
+            label=NAMES.get(str(framework), str(framework)),
+            marker=markers.get(str(framework), "o"),
+            s=30,
+            alpha=0.8,
+        )
+    ax.set_xscale("log")
+    ax.set(
+        xlabel="mean training time per fold (s, log scale)",
+        ylabel="normalised score (0 = constant, 1 = best)",
+        title=title,
+    )
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_normalised(table: pd.DataFrame, *, title: str) -> Figure:
+    wide = normalised(table).pivot(index="dataset", columns="framework", values="normalised")
+    wide = wide[_order(list(wide.columns))]
+    fig = new_figure(7.5, 0.45 * len(wide) + 1.8)
+    ax = fig.subplots()
+    image = ax.imshow(wide.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_xticks(range(wide.shape[1]), [NAMES.get(c, c) for c in wide.columns], rotation=20)
+    ax.set_yticks(range(len(wide)), list(wide.index))
+    for i in range(wide.shape[0]):
+        for j in range(wide.shape[1]):
+            value = float(wide.to_numpy()[i, j])
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value < 0.6 else "black",
+            )
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def metrics_document(
+    cells: Sequence[CellResult],
+    *,
+    profile: Mapping[str, Any],
+    datasets: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The profile's results as one JSON document (reports/<profile>/metrics.json)."""
+    table = normalised(summary(cells))
+    kinds = sorted({c.data_kind for c in cells})
+    grid = [c for c in cells if c.fold != HOLDOUT]
+    return {
+        "data": {"kind": "real" if kinds == ["real"] else "synthetic", "kinds": kinds},
+        "profile": dict(profile),
+        "datasets": list(datasets),
+        "results": [
+            {
+                k: row[k]
+                for k in (
+                    "dataset",
+                    "framework",
+                    "metric",
+                    "mean",
+                    "std",
+                    "folds",
+                    "failures",
+                    "fit_seconds",
+                    "normalised",
+                )
+            }
+            for _, row in table.iterrows()
+        ],
+        "mean_normalised": table.groupby("framework")["normalised"].mean().to_dict(),
+        "statistics": friedman_nemenyi(table),
+        "failures": [
+            {"cell": c.key, "failure": c.failure}
+            for c in sorted(grid, key=lambda c: c.key)
+            if c.status != "ok"
+        ],
+        "cells": len(grid),
+        "telco_holdout": telco_holdout(cells, table),
+    }
+
+
+def telco_holdout(cells: Sequence[CellResult], table: pd.DataFrame) -> dict[str, Any]:
+    """Each framework on churn's own test split; the one to compare is chosen by the
+    benchmark's Telco cross-validation, never by this split."""
+    held = {c.framework: c for c in cells if c.fold == HOLDOUT and c.dataset == "telco"}
+    if not held:
+        return {}
+    telco = table[table["dataset"] == "telco"].set_index("framework")
+    chosen = str(telco["mean"].idxmax()) if len(telco) else None
+    return {
+        "chosen_by_cv": chosen,
+        "churn_published_roc_auc": CHURN_PUBLISHED_ROC_AUC,
+        "roc_auc": {f: c.score for f, c in sorted(held.items())},
+        "status": {f: c.status for f, c in sorted(held.items())},
+    }
+
+
+def _fmt(value: float, metric: str) -> str:
+    return f"{value:.4f}" if metric != "rmse" else f"{value:.4g}"
+
+
+def results_section(document: Mapping[str, Any]) -> str:
+    """The generated part of REPORT.md for one profile."""
+    profile = document["profile"]
+    results = pd.DataFrame(document["results"])
+    frameworks = _order(list(results["framework"].unique()))
+    budget = (
+        f"{profile['iterations']} iterations"
+        if profile.get("iterations")
+        else f"{profile['time_budget']:g} s"
+    )
+    lines = [
+        f"Profile **{profile['name']}**: {profile['folds']} outer folds, {budget} per job, "
+        f"{profile['cores']} core and {profile['memory_gb']:g} GiB per job, "
+        f"{profile['workers']} jobs side by side; "
+        + (
+            f"training folds capped at {profile['max_train_rows']:,} rows; "
+            if profile.get("max_train_rows")
+            else ""
+        )
+        + f"{document['cells']} cells, {len(document['failures'])} failed "
+        "(scored as the constant predictor).",
+        "",
+        "Mean ± sd over the outer folds (ROC-AUC ↑, log loss ↓, RMSE ↓; best in bold; "
+        "failed folds in brackets):",
+        "",
+    ]
+    rows = []
+    for dataset, group in results.groupby("dataset", sort=True):
+        by = group.set_index("framework")
+        metric = str(group["metric"].iloc[0])
+        higher = GREATER_IS_BETTER[metric]
+        best = by["mean"].max() if higher else by["mean"].min()
+        row: dict[str, str] = {"dataset": f"{dataset} ({metric})"}
+        for f in frameworks:
+            if f not in by.index:
+                row[f] = "–"
+                continue
+            r = by.loc[f].to_dict()
+            text = f"{_fmt(r['mean'], metric)} ± {_fmt(r['std'], metric)}"
+            if r["mean"] == best:
+                text = f"**{text}**"
+            if r["failures"]:
+                text += f" [{int(r['failures'])}]"
+            row[f] = text
+        rows.append(row)
+    columns = [("dataset", lambda r: r["dataset"])] + [
+        (NAMES.get(f, f), lambda r, f=f: r[f]) for f in frameworks
+    ]
+    lines += [markdown_table(rows, columns), ""]
+    norm = results.pivot(index="dataset", columns="framework", values="normalised")[frameworks]
+    ranked = (
+        results.assign(
+            value=results["mean"]
+            * results["metric"].map(lambda m: 1 if GREATER_IS_BETTER[m] else -1)
+        )
+        .pivot(index="dataset", columns="framework", values="value")[frameworks]
+        .rank(axis=1, ascending=False)
+    )
+    seconds = results.groupby("framework")["fit_seconds"].mean()
+    stats = document["statistics"]
+    summary_rows = [
+        {
+            "framework": NAMES.get(f, f),
+            "normalised": f"{norm[f].mean():.3f}",
+            "rank": f"{ranked[f].mean():.2f}",
+            "wins": str(int((ranked[f] == 1).sum())),
+            "seconds": f"{seconds[f]:.1f}",
+            "failed": str(int(results[results["framework"] == f]["failures"].sum())),
+        }
+        for f in frameworks
+    ]
+    lines += [
+        "Normalised score (mean over datasets), mean rank, datasets won, mean training time "
+        "per fold, failed cells:",
+        "",
+        markdown_table(
+            summary_rows,
+            [
+                ("Framework", lambda r: r["framework"]),
+                ("Normalised score", lambda r: r["normalised"]),
+                ("Mean rank", lambda r: r["rank"]),
+                ("Wins", lambda r: r["wins"]),
+                ("Training s / fold", lambda r: r["seconds"]),
+                ("Failed cells", lambda r: r["failed"]),
+            ],
+        ),
+        "",
+    ]
+    if "p_value" in stats:
+        lines.append(
+            f"Friedman test over {stats['datasets']} datasets and {stats['frameworks']} "
+            f"frameworks: χ² = {stats['statistic']:.2f}, p = {stats['p_value']:.2g}; Nemenyi "
+            f"critical difference at α = {stats['alpha']}: "
+            f"{stats['critical_difference']:.2f} ranks."
+        )
+    if document["failures"]:
+        lines += ["", "Failures:", ""]
+        lines += [f"- `{f['cell']}`: {f['failure']}" for f in document["failures"]]
+    holdout = document.get("telco_holdout") or {}
+    if holdout:
+        chosen = holdout["chosen_by_cv"]
+        lines += [
+            "",
+            f"Telco, churn's own test split (20 %, seed 42), each framework trained on churn's "
+            f"training split with the same budget; churn's published model: "
+            f"**{holdout['churn_published_roc_auc']:.3f}** ROC-AUC.",
+            "",
+            markdown_table(
+                [
+                    {"f": f, "auc": v, "chosen": f == chosen, "status": holdout["status"][f]}
+                    for f, v in holdout["roc_auc"].items()
+                ],
+                [
+                    (
+                        "Framework",
+                        lambda r: (
+                            str(NAMES.get(r["f"], r["f"]))
+                            + (" (best by CV)" if r["chosen"] else "")
+                        ),
+                    ),
+                    (
+                        "Test ROC-AUC",
+                        lambda r: f"{r['auc']:.4f}" + ("" if r["status"] == "ok" else " (failed)"),
+                    ),
+                ],
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def datasets_section(datasets: Sequence[Mapping[str, Any]]) -> str:
+    return markdown_table(
+        list(datasets),
+        [
+            ("Dataset", lambda r: r["dataset"]),
+            ("Task", lambda r: r["task"]),
+            ("Rows", lambda r: f"{r['rows']:,}"),
+            ("Features", lambda r: str(r["features"])),
+            ("Categorical", lambda r: f"{r['categorical_share']:.0%}"),
+            ("Max cardinality", lambda r: str(r["max_cardinality"])),
+            ("Missing", lambda r: f"{r['missing_share']:.1%}"),
+            ("Balance / target", lambda r: r["balance"]),
+            ("Folds", lambda r: r["folds"]),
+            ("Data", lambda r: r["data"]),
+        ],
+    )
+
+
+def results_table(metrics: Mapping[str, Any]) -> str:
+    """The README's results section, from reports/metrics.json (the published profiles)."""
+    lines = []
+    for name, document in metrics["profiles"].items():
+        mean = document["mean_normalised"]
+        stats = document["statistics"]
+        ranks_ = stats.get("mean_ranks", {})
+        order = sorted(mean, key=lambda f: -mean[f])
+        lines.append(
+            f"**{name}** ({document['profile']['folds']} folds, "
+            + (
+                f"{document['profile']['iterations']} iterations"
+                if document["profile"].get("iterations")
+                else f"{document['profile']['time_budget']:g} s"
+            )
+            + " per job): "
+            + ", ".join(
+                f"{NAMES.get(f, f)} {mean[f]:.3f}"
+                + (f" (rank {ranks_[f]:.2f})" if f in ranks_ else "")
+                for f in order
+            )
+            + "."
+        )
+    return (
+        "\n\n".join(lines)
+        + "\n\n(normalised score: 0 = constant predictor, 1 = best per dataset; see REPORT.md)"
+    )

@@ -1,0 +1,103 @@
+"""The grid on a real Dask LocalCluster: it completes, stores a run per cell, skips stored
+cells on a re-run, and survives a worker killed in the middle of a cell."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from automl_bench import grid, store
+from automl_bench.config import BenchConfig, Profile
+from automl_bench.data import load_task
+from automl_bench.train import run_cell
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_tracking")]
+
+
+def profile(**kw: object) -> Profile:
+    base = {"name": "test", "folds": 2, "cores": 1, "memory_gb": 4, "workers": 2}
+    base |= {"iterations": 2, "time_limit": 600}
+    return Profile(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_small_grid_is_stored_and_skipped_on_rerun() -> None:
+    cfg = BenchConfig(datasets=("breast-cancer", "digits"), frameworks=("constant", "lightgbm"))
+    p = profile()
+    cells = grid.plan(cfg, p)
+    assert len(cells) == 2 * 2 * 2
+    with grid.cluster(None, p) as client:
+        done, described = grid.run(
+            client,
+            cells,
+            cfg,
+            on_done=lambda d: store.record(cfg.experiment, d.result, attempts=d.attempts),
+            describe_datasets=cfg.datasets,
+        )
+    assert sorted(d.result.key for d in done) == sorted(c.key for c in cells)
+    assert all(d.result.status == "ok" for d in done)
+    assert [d["dataset"] for d in described] == ["breast-cancer", "digits"]
+    stored = store.finished(cfg.experiment, "test")
+    assert set(stored) == {c.key for c in cells}
+    # a re-run has nothing left to do; a deleted run is the one cell to redo
+    pending = [c for c in cells if c.key not in stored or stored[c.key][0].signature != c.signature]
+    assert pending == []
+    import mlflow
+
+    victim = mlflow.search_runs(
+        experiment_names=[cfg.experiment],
+        filter_string="tags.`automl.dataset` = 'digits' and tags.`automl.fold` = '1' "
+        "and tags.`automl.framework` = 'lightgbm'",
+    )["run_id"].iloc[0]
+    mlflow.delete_run(victim)
+    stored = store.finished(cfg.experiment, "test")
+    assert [c.key for c in cells if c.key not in stored] == ["test/digits/lightgbm/fold1"]
+
+
+def _job_running_worker() -> psutil.Process | None:
+    """The Dask worker process whose fork server is running a job right now."""
+    for worker in psutil.Process(os.getpid()).children():
+        for server in worker.children():
+            if "forkserver" in " ".join(server.cmdline()) and server.children():
+                return worker
+    return None
+
+
+def test_a_worker_killed_mid_cell_loses_only_that_cell() -> None:
+    cfg = BenchConfig(datasets=("breast-cancer",), frameworks=("manual",))
+    p = profile(folds=3, iterations=4)
+    cells = grid.plan(cfg, p)
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            worker = _job_running_worker()
+            if worker is not None:
+                time.sleep(1.0)  # well inside the job
+                killed.append(worker.pid)
+                os.kill(worker.pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    with grid.cluster(None, p) as client:
+        killer.start()
+        done, _ = grid.run(client, cells, cfg)
+    killer.join(timeout=5)
+    assert killed, "no job was seen running"
+    assert (
+        not psutil.pid_exists(killed[0])
+        or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    )
+    assert sorted(d.result.key for d in done) == sorted(c.key for c in cells)
+    assert all(d.result.status == "ok" for d in done)
+    redone = [d for d in done if d.attempts > 1]
+    assert len(redone) == 1, [(d.result.key, d.attempts) for d in done]
+    # redone alone, from scratch: the same bytes as an undisturbed run of that cell
+    cell = next(c for c in cells if c.key == redone[0].result.key)
+    again = run_cell(cell, load_task("breast-cancer", cfg), isolate=False)
+    assert again.prediction_sha256 == redone[0].result.prediction_sha256

@@ -191,8 +191,13 @@ def _reports(cfg: BenchConfig, datasets: list[dict[str, Any]] | None) -> Path:
 
     profile = load_profile(cfg.profile)
     stored = store.finished(cfg.experiment, profile.name)
-    wanted = {c.key for c in grid.plan(cfg, profile)}
+    planned = grid.plan(cfg, profile)
+    wanted = {c.key for c in planned}
     cells = [r for key, (r, _) in sorted(stored.items()) if key in wanted]
+    # an interrupted grid: report the datasets whose every cell is stored, say what is not
+    complete = [d for d in cfg.datasets if all(c.key in stored for c in planned if c.dataset == d)]
+    incomplete = {"stored": len(cells), "planned": len(planned), "complete_datasets": complete}
+    cells = [r for r in cells if r.dataset in complete]
     if not cells:
         from tenfold.errors import DataError
 
@@ -207,6 +212,8 @@ def _reports(cfg: BenchConfig, datasets: list[dict[str, Any]] | None) -> Path:
     document = evaluate.metrics_document(
         cells, profile=dataclasses.asdict(profile), datasets=datasets
     )
+    if incomplete["stored"] < incomplete["planned"]:
+        document["incomplete"] = incomplete
     write_metrics(out / "metrics.json", document)
     table = evaluate.summary(cells)
     title = f"{profile.name} profile, {profile.budget_label} per job"

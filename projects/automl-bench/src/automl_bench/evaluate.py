@@ -334,6 +334,15 @@ def results_section(document: Mapping[str, Any]) -> str:
         ),
         "",
     ]
+    if document.get("incomplete"):
+        missing = document["incomplete"]
+        lines += [
+            f"**Incomplete:** {missing['stored']} of {missing['planned']} cells stored; only "
+            f"the datasets with every cell stored are shown "
+            f"({', '.join(missing['complete_datasets'])}). `python -m automl_bench run "
+            f"--profile {profile['name']}` resumes the grid where it stopped.",
+            "",
+        ]
     if "p_value" in stats:
         lines.append(
             f"Friedman test over {stats['datasets']} datasets and {stats['frameworks']} "

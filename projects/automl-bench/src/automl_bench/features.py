@@ -86,9 +86,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             target_type = {"binary": "binary", "multiclass": "multiclass"}.get(
                 self.kind, "continuous"
             )
-            self.target_encoder_ = TargetEncoder(
-                target_type=target_type, random_state=self.random_state
+            from sklearn.model_selection import KFold, StratifiedKFold
+
+            folds: Any = (
+                KFold(5, shuffle=True, random_state=self.random_state)
+                if target_type == "continuous"
+                else StratifiedKFold(5, shuffle=True, random_state=self.random_state)
             )
+            self.target_encoder_ = TargetEncoder(target_type=target_type, cv=folds)
             encoded = self.target_encoder_.fit_transform(self._high_text(X), np.asarray(y))
         return self._assemble(X, encoded)
 
@@ -195,8 +200,8 @@ class EngineHistory(_Stateless):
         first = grouped.transform(lambda s: s.iloc[: self.baseline].mean())
         # expanding over the first `baseline` cycles only: no look-ahead inside an engine
         early = grouped.expanding(min_periods=1).mean().reset_index(level=0, drop=True)
-        within = order.groupby("unit", sort=False).cumcount() < self.baseline
-        base = early.where(within.to_numpy()[:, None], first)
+        within = (order.groupby("unit", sort=False).cumcount() < self.baseline).to_numpy()
+        base = early.where(np.broadcast_to(within[:, None], early.shape), first)
         out = pd.concat(
             [recent.add_suffix("_recent"), (recent - base).add_suffix("_drift")], axis=1
         )

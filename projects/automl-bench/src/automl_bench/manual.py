@@ -39,6 +39,8 @@ from automl_bench.scoring import score
 
 MEMBERS = ("lightgbm", "xgboost", "catboost")
 MAX_ROUNDS = 1000
+# with an iteration budget, boosting rounds are bounded too (25 per iteration)
+ROUNDS_PER_ITERATION = 25
 EARLY_STOPPING = 50
 # at most this many rows to tune on; the final refit uses all of them
 TUNE_ROWS = 100_000
@@ -288,6 +290,7 @@ def objective_for(
     threads: int,
     keep: dict[int, tuple[Any, np.ndarray, float]],
     deadline: float | None = None,
+    rounds: int = MAX_ROUNDS,
 ) -> Callable[[optuna.Trial], float]:
     """The trial: fit with early stopping, score on the holdout. The best model so far
     (with its holdout predictions and fit time) is kept in ``keep`` so that the winner
@@ -299,9 +302,7 @@ def objective_for(
     def objective(trial: optuna.Trial) -> float:
         params = suggest(name, trial)
         started = time.perf_counter()
-        model = make_member(
-            name, data.kind, params, seed=data.seed, threads=threads, rounds=MAX_ROUNDS
-        )
+        model = make_member(name, data.kind, params, seed=data.seed, threads=threads, rounds=rounds)
         fit_member(model, name, X, y, X_val, y_val, deadline)
         trial.set_user_attr("rounds", best_rounds(model, name))
         trial.set_user_attr("seconds", time.perf_counter() - started)
@@ -348,7 +349,8 @@ def tune_member(
     threads = 1 if parallel > 1 else budget.cores
     keep: dict[int, tuple[Any, np.ndarray, float]] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
-    objective = objective_for(name, data, split, threads, keep, deadline)
+    rounds = MAX_ROUNDS if budget.iterations is None else ROUNDS_PER_ITERATION * budget.iterations
+    objective = objective_for(name, data, split, threads, keep, deadline, rounds)
     if parallel > 1:
         # forked before any booster ran in this process (OpenMP does not survive a fork)
         context = multiprocessing.get_context("fork")

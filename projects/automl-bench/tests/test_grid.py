@@ -3,6 +3,7 @@ cells on a re-run, and survives a worker killed in the middle of a cell."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -58,13 +59,15 @@ def test_small_grid_is_stored_and_skipped_on_rerun() -> None:
     assert [c.key for c in cells if c.key not in stored] == ["test/digits/lightgbm/fold1"]
 
 
-def _job_running_worker() -> psutil.Process | None:
-    """The Dask worker process whose fork server is running a job right now."""
+def _jobs() -> dict[int, psutil.Process]:
+    """Job process id → the Dask worker whose fork server runs it."""
+    found = {}
     for worker in psutil.Process(os.getpid()).children():
-        for server in worker.children():
-            if "forkserver" in " ".join(server.cmdline()) and server.children():
-                return worker
-    return None
+        with contextlib.suppress(psutil.Error):
+            for server in worker.children():
+                if "forkserver" in " ".join(server.cmdline()):
+                    found.update({job.pid: worker for job in server.children()})
+    return found
 
 
 def test_a_worker_killed_mid_cell_loses_only_that_cell() -> None:
@@ -76,12 +79,14 @@ def test_a_worker_killed_mid_cell_loses_only_that_cell() -> None:
     def kill_one() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
-            worker = _job_running_worker()
-            if worker is not None:
-                time.sleep(1.0)  # well inside the job
-                killed.append(worker.pid)
-                os.kill(worker.pid, signal.SIGKILL)
-            time.sleep(0.2)
+            before = _jobs()
+            time.sleep(1.0)
+            # a job alive for a second is a cell at work (not a fork server's warm-up)
+            for pid, worker in _jobs().items():
+                if pid in before:
+                    killed.append(worker.pid)
+                    os.kill(worker.pid, signal.SIGKILL)
+                    break
 
     killer = threading.Thread(target=kill_one, daemon=True)
     with grid.cluster(None, p) as client:

@@ -196,7 +196,11 @@ def _reports(cfg: BenchConfig, datasets: list[dict[str, Any]] | None) -> Path:
     cells = [r for key, (r, _) in sorted(stored.items()) if key in wanted]
     # an interrupted grid: report the datasets whose every cell is stored, say what is not
     complete = [d for d in cfg.datasets if all(c.key in stored for c in planned if c.dataset == d)]
-    incomplete = {"stored": len(cells), "planned": len(planned), "complete_datasets": complete}
+    incomplete: dict[str, Any] = {
+        "stored": len(cells),
+        "planned": len(planned),
+        "complete_datasets": complete,
+    }
     cells = [r for r in cells if r.dataset in complete]
     if not cells:
         from tenfold.errors import DataError

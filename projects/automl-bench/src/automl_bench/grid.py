@@ -167,7 +167,8 @@ def warm(client: Any, cells: Sequence[Cell]) -> None:
     )
     modules = [m for f in frameworks for m in PRELOAD.get(f, [])]
     if cells:
-        client.run(fork_server, modules)
+        # a worker lost here warms its fork server at its first job instead
+        client.run(fork_server, modules, on_error="ignore")
 
 
 def _attempts(client: Any, key: str) -> int:

@@ -328,6 +328,26 @@ def _optimise(
     study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=False)
 
 
+def _optimise_shared(
+    study_name: str,
+    storage: str,
+    seed: int,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int | None,
+    timeout: float | None,
+) -> None:
+    """A helper process's trials: its own connection to the shared study (a database
+    connection inherited through fork must not be used by two processes) and its own
+    sampler seed (or it would propose the parent's parameters again)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+    )
+    _optimise(study, objective, n_trials, timeout)
+
+
 def tune_member(
     name: str,
     data: FoldData,
@@ -355,9 +375,20 @@ def tune_member(
         # forked before any booster ran in this process (OpenMP does not survive a fork)
         context = multiprocessing.get_context("fork")
         share = None if n_trials is None else max(1, n_trials // parallel)
+        assert budget.optuna_storage is not None
         helpers = [
-            context.Process(target=_optimise, args=(study, objective, share, timeout))
-            for _ in range(parallel - 1)
+            context.Process(
+                target=_optimise_shared,
+                args=(
+                    study.study_name,
+                    budget.optuna_storage,
+                    data.seed + 1 + i,
+                    objective,
+                    share,
+                    timeout,
+                ),
+            )
+            for i in range(parallel - 1)
         ]
         for helper in helpers:
             helper.start()

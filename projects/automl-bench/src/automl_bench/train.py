@@ -188,6 +188,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _child(conn: Any, parent_pid: int, framework: str, data: FoldData, budget: Budget) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    # libraries that write files where they stand (CatBoost under FLAML) write into the
+    # job's scratch folder, never into the repository
+    os.chdir(budget.scratch)
     try:
         conn.send(("ok", execute(framework, data, budget)))
     except MemoryError:

@@ -1,10 +1,10 @@
 """Helpers every project's CLI repeats: where reports go, the name a model registers
-under, the standard options, and the test runner for `run`."""
+under, the option groups declared once, and the test runner for `run`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +18,12 @@ from tenfold.cli import (
     IdColumnOption,
     ModelUriOption,
     ProjectCli,
+    ReportOptions,
+    RunOptions,
     SeedOption,
     Summary,
+    TabularOptions,
+    TuningOptions,
     data_option,
     input_option,
     load_object,
@@ -27,9 +31,10 @@ from tenfold.cli import (
     typer_app,
     write_csv,
 )
+from tenfold.data import DataError
 from tenfold.reports import output_dir
 from tenfold.testing import assert_reproduces, output_has, run_metrics
-from tenfold.tracking import model_name_for
+from tenfold.training import ProjectConfig, model_name_for
 
 
 def test_output_dir_keeps_published_reports_for_real_project_data(tmp_path: Path) -> None:
@@ -40,9 +45,12 @@ def test_output_dir_keeps_published_reports_for_real_project_data(tmp_path: Path
     assert output_dir(reports, kind="real", data_path=custom) == reports / "custom" / "shops"
 
 
-def test_a_custom_csv_model_never_takes_the_project_name() -> None:
+def test_a_custom_csv_or_synthetic_model_never_takes_the_project_name() -> None:
     assert model_name_for("housing", None) == "housing"
     assert model_name_for("housing", Path("data/shops.csv")) == "housing-shops"
+    assert model_name_for("housing", None, synthetic=True) == "housing-synthetic"
+    # a user's CSV is named after the file, whatever the data's kind
+    assert model_name_for("housing", Path("shops.csv"), synthetic=True) == "housing-shops"
 
 
 def test_standard_options_and_run_metrics(tmp_path: Path) -> None:
@@ -115,9 +123,9 @@ def test_project_cli_finish_refreshes_the_readme_only_for_published_reports(
     elsewhere = tmp_path / "reports" / "synthetic"
     elsewhere.mkdir()
     (elsewhere / "metrics.json").write_text('{"score": 0.5}\n')
-    project.finish(elsewhere, time.perf_counter(), summarise, model_name="p")
+    project.finish(elsewhere, summarise, "p v1 promoted")
     assert "old" in (tmp_path / "README.md").read_text(encoding="utf-8")
-    project.finish(tmp_path / "reports", time.perf_counter(), summarise, model_name="p")
+    project.finish(tmp_path / "reports", summarise, "p v2 kept")
     assert "| 0.9 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
     assert [m["score"] for m in seen] == [0.5, 0.9]
 
@@ -242,3 +250,97 @@ def test_output_has_finds_a_phrase_however_rich_wrapped_it(tmp_path: Path) -> No
     assert "missing-file.csv' does not exist" not in result.output  # it was wrapped
     assert output_has(result, f"{deep}' does not exist")
     assert not output_has(result, "no such phrase")
+
+
+# --------------------------------------------------------------------------- option groups
+
+
+@dataclass(frozen=True)
+class ToyConfig(ProjectConfig):
+    experiment: str = "toy"
+    model_name: str = "toy"
+    reports_dir: Path = Path("reports")
+    data_path: Path | None = None
+    target: str = "churned"
+    id_column: str | None = "customer"
+    cv_folds: int = 4
+    n_trials: int = 7
+
+
+@dataclass(frozen=True)
+class ToyOptions(TuningOptions, TabularOptions):
+    pass
+
+
+def _toy_app(tmp_path: Path) -> tuple[typer.Typer, list[Any]]:
+    cli = ProjectCli(tmp_path, service="toy.serve:app", results_table="x:y", config=ToyConfig)
+    app = typer_app("toy")
+    seen: list[Any] = []
+
+    @cli.command(app)
+    def run(opts: ToyOptions, out: ReportOptions) -> None:
+        """Run the toy."""
+        seen.append(cli.configure(opts, out))
+
+    @cli.command(app)
+    def evaluate(opts: ToyOptions, which: RunOptions) -> None:
+        """Evaluate the toy."""
+        if which.run_id == "missing":
+            raise DataError("no MLflow run 'missing'")
+        seen.append((cli.configure(opts), which.run_id))
+
+    return app, seen
+
+
+def test_option_groups_give_every_command_the_same_options(tmp_path: Path) -> None:
+    app, seen = _toy_app(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    assert runner.invoke(app, ["evaluate", "--trials", "3", "--run-id", "abc"]).exit_code == 0
+    default, (evaluated, run_id) = seen
+    # the defaults shown and used are the project config's
+    assert default == ToyConfig()
+    assert (evaluated.n_trials, evaluated.cv_folds, run_id) == (3, 4, "abc")
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+    def options(command: str) -> dict[str, Any]:
+        return {p.opts[0]: p.default for p in commands[command].params}
+
+    assert options("run") == {
+        "--seed": 42,
+        "--data": None,
+        "--target": "churned",
+        "--id": None,  # the project's own id column is not a default for a user's CSV
+        "--cv-folds": 4,
+        "--trials": 7,
+        "--reports-dir": None,
+        "--verbose": False,
+    }
+    assert list(options("run"))[-1] == "--verbose"  # last in --help
+    assert set(options("evaluate")) - set(options("run")) == {"--run-id"}
+    bad = runner.invoke(app, ["run", "--cv-folds", "1"])
+    assert bad.exit_code == 2
+    assert output_has(bad, "--cv-folds")
+    mistake = runner.invoke(app, ["evaluate", "--run-id", "missing"])
+    assert mistake.exit_code == 2
+    assert output_has(mistake, "error: no MLflow run 'missing'")
+    assert "Traceback" not in mistake.output
+
+
+def test_a_users_csv_has_its_own_target_no_id_and_its_own_experiment(tmp_path: Path) -> None:
+    app, seen = _toy_app(tmp_path)
+    csv = tmp_path / "shops.csv"
+    csv.write_text("a,b\n1,2\n")
+    runner = CliRunner()
+    # without --data the project's own dataset keeps its own target and id
+    assert runner.invoke(app, ["run", "--target", "b"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--data", str(csv), "--target", "b"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--data", str(csv), "--id", "a"]).exit_code == 0
+    reports = tmp_path / "out"
+    assert runner.invoke(app, ["run", "--reports-dir", str(reports)]).exit_code == 0
+    own, custom, with_id, elsewhere = seen
+    assert (own.target, own.id_column, own.data_path) == ("churned", "customer", None)
+    assert (custom.data_path, custom.target, custom.id_column) == (csv.resolve(), "b", None)
+    assert custom.experiment == "toy-custom"
+    assert with_id.id_column == "a"
+    assert elsewhere.reports_dir == reports.resolve()

@@ -186,46 +186,9 @@ def test_exported_model_keeps_its_registry_identity(
             LogisticRegression().fit(X, y), input_example=X, requirements=[]
         )
     tracking.register(logged.model_uri, "exported")
-    folder = mlflow.artifacts.download_artifacts(
-        artifact_uri="models:/exported@champion", dst_path=str(tmp_path / "model")
-    )
-    record = tracking.load_sklearn_model(folder)
+    folder = tracking.export_model("models:/exported@champion", tmp_path / "model").path
+    record = tracking.load_sklearn_model(str(folder))
     assert (record.name, record.version) == ("exported", "1")
-
-
-def test_candidate_runs_round_trip(isolated_tracking: Path) -> None:
-    """What training_run, log_candidate and register_champion write, latest_training and
-    load_candidate read back."""
-    X = pd.DataFrame({"a": np.arange(20.0)})
-    y = (X["a"] > 9).astype(int).to_numpy()
-    model = LogisticRegression(C=0.5).fit(X, y)
-    source = DataSource(dataset="toy", kind="real", origin="cache", sha256={"toy.csv": "cd34"})
-    with tracking.training_run("exp", config={"seed": 5}, data=source, seed=5):
-        logged = tracking.log_candidate(
-            "exp",
-            "lr",
-            model,
-            input_example=X.head(3),
-            requirements=[],
-            params={"C": 0.5},
-            metrics={"cv_auc": 0.9},
-            fold_metrics={"cv_auc_fold": [0.8, 1.0]},
-            text_artifacts={"oof.csv": "p\n0.1\n"},
-            metadata={"decision_threshold": 0.3},
-        )
-        version = tracking.register_champion("lr", logged.model_uri, "toy-lr")
-    training = tracking.latest_training("exp", data=source, seed=5)
-    assert training.parent.data.tags["tenfold.champion"] == "lr"
-    champion = MlflowClient().get_model_version_by_alias("toy-lr", "champion")
-    assert (str(champion.version), champion.tags["candidate"]) == (version, "lr")
-    (run,) = training.stage("candidate")
-    back = tracking.load_candidate(run, text_artifacts=["oof.csv"], histories=["cv_auc_fold"])
-    assert (back.name, back.run_id, back.model_uri) == ("lr", logged.run_id, logged.model_uri)
-    assert back.params == {"C": 0.5}  # typed from the model, not the string MLflow keeps
-    assert back.artifacts == {"oof.csv": "p\n0.1\n"}
-    assert back.metric_history == {"cv_auc_fold": [0.8, 1.0]}
-    assert run.data.metrics["cv_auc"] == 0.9
-    assert back.record.metadata["decision_threshold"] == 0.3
 
 
 def test_reason_codes_read_as_sentences() -> None:

@@ -90,3 +90,27 @@ def test_cli_rejects_bad_options() -> None:
     result = runner.invoke(app, ["run", "--trials", "0"])
     assert result.exit_code == 2
     assert output_has(result, "--trials")
+
+
+def test_a_value_that_is_not_a_number_names_file_column_and_row(tmp_path: Path) -> None:
+    data = bank_churn_csv(tmp_path / "bank.csv", n=200)
+    frame = pd.read_csv(data, dtype=str, keep_default_na=False)
+    frame.loc[40, "Balance"] = "12k"
+    frame.to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "Exited"])
+    assert result.exit_code == 2
+    assert output_has(result, f"error: {data}: column 'Balance', row 41: '12k' is not a number")
+    assert "Traceback" not in result.output
+
+
+def test_registered_names_keep_the_published_champion_apart() -> None:
+    """An offline run (synthetic twin) or a user's CSV never takes `churn@champion`."""
+    from churn.config import ChurnConfig
+    from tenfold.data import DataSource
+
+    real = DataSource(dataset="telco-churn", kind="real", origin="cache")
+    twin = DataSource(dataset="telco-churn", kind="synthetic", origin="synthetic")
+    own = ChurnConfig(data_path=Path("/data/bank.csv"))
+    assert ChurnConfig().registered_model_name(real) == "churn"
+    assert ChurnConfig().registered_model_name(twin) == "churn-synthetic"
+    assert own.registered_model_name(real) == "churn-bank"

@@ -39,7 +39,7 @@ def test_stages_in_memory_on_a_small_frame() -> None:
         cfg,
         params={},
     )
-    assert len(lr.cv_fold_roc_auc) == 3
+    assert len(lr.fold_scores) == 3
     assert lr.oof_proba.shape == data.y_train.shape
     assert 0.01 <= lr.threshold <= 0.99
     tuning = tune_xgboost(prepared, data, folds, cfg)

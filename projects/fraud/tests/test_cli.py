@@ -51,6 +51,24 @@ def test_ulb_path_end_to_end_on_the_twin(tmp_path: Path) -> None:
     # a twin's numbers never land where published results go
     assert (tmp_path / "synthetic" / "ulb" / "metrics.json").is_file()
     assert (tmp_path / "synthetic" / "ulb" / "reason_codes.png").is_file()
-    assert output_has(result, "models:/fraud-ulb@champion")
+    # the twin's model never takes the name of the real ULB model (nor the simulator's)
+    assert output_has(result, "fraud-ulb-synthetic v1 promoted to @champion")
     with pytest.raises(RuntimeError, match="trained on the ULB file"):
-        load_predictor(ServiceSettings(model_uri="models:/fraud-ulb@champion"))
+        load_predictor(ServiceSettings(model_uri="models:/fraud-ulb-synthetic@champion"))
+
+
+def test_registered_names_keep_the_published_champion_apart() -> None:
+    """The simulator is this project's own data (synthetic by design): `fraud`. The ULB
+    file's model never replaces it, and the ULB twin's never takes the ULB name."""
+    from fraud.__main__ import CLI, FraudOptions
+    from fraud.config import FraudConfig
+    from tenfold.data import DataSource
+
+    simulated = DataSource(dataset="fraud-simulator", kind="synthetic", origin="synthetic")
+    real = DataSource(dataset="creditcard-ulb", kind="real", origin="cache")
+    twin = DataSource(dataset="creditcard-ulb", kind="synthetic", origin="synthetic")
+    assert FraudConfig().registered_model_name(simulated) == "fraud"
+    ulb = CLI.configure(FraudOptions(dataset="ulb"))
+    assert (ulb.experiment, ulb.protocol.train) == ("fraud-ulb", 1.25)
+    assert ulb.registered_model_name(real) == "fraud-ulb"
+    assert ulb.registered_model_name(twin) == "fraud-ulb-synthetic"

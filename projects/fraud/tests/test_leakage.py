@@ -79,5 +79,5 @@ def test_smote_never_sees_validation_or_test_rows(
     assert all(-1.0 not in seen for seen in SpySmote.seen)
     # samplers only run in fit: scoring the test rows resamples nothing
     calls = len(SpySmote.seen)
-    candidate.pipeline.predict_proba(X_test)
+    candidate.model.predict_proba(X_test)
     assert len(SpySmote.seen) == calls

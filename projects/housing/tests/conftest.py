@@ -70,16 +70,15 @@ def small_stack(prepared: Prepared) -> Candidate:
 
 
 def register_champion(candidate: Candidate, prepared: Prepared) -> str:
-    """Log ``candidate`` as the training code does and give it the alias ``champion``
-    (inside the caller's isolated MLflow store)."""
-    from housing.train import _log_candidate, serving_metadata
+    """Log ``candidate`` as a training does and give it the alias ``champion`` (inside
+    the caller's isolated MLflow store)."""
     from tenfold import tracking
+    from tenfold.training import TrainResult
 
-    form = serving_metadata(prepared)
     source = DataSource(dataset="ames-housing", kind="synthetic", origin="synthetic")
-    with tracking.training_run(SMALL.experiment, config=SMALL, data=source, seed=SMALL.seed):
-        _log_candidate(candidate, prepared, SMALL, form=form)
-        tracking.register_champion("stack", str(candidate.model_uri), SMALL.model_name)
+    result = TrainResult({"stack": candidate}, "stack", None, source, prepared.X.head(5))
+    tracking.log_training(result, config=SMALL)
+    tracking.register(str(candidate.model_uri), SMALL.model_name)
     return f"models:/{SMALL.model_name}@champion"
 
 

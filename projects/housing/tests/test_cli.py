@@ -48,8 +48,10 @@ def test_train_on_any_regression_csv(tmp_path: Path) -> None:
     args = ["--data", str(csv), "--target", "profit", "--id", "shop", "--trials", "1"]
     result = runner.invoke(app, ["train", *args, "--forest-trials", "1", "--cv-folds", "3"])
     assert result.exit_code == 0, result.output
-    assert output_has(result, "registered as housing-shops")
-    record = tracking.load_sklearn_model("models:/housing-shops@champion")
+    # `train` registers the challenger under the CSV's own name; only the gate (after
+    # `evaluate`) moves a champion
+    assert output_has(result, "registered as housing-shops v1 @challenger")
+    record = tracking.load_sklearn_model("models:/housing-shops@challenger")
     assert record.metadata["log_target"] is False
     new = pd.read_csv(csv).head(4).drop(columns=["profit", "shop"])
     point, lower, upper = record.model.predict_interval(new)
@@ -107,3 +109,30 @@ def test_predict_names_a_missing_column(champion: str, prepared: Prepared, tmp_p
     )
     assert result.exit_code == 2
     assert output_has(result, "OverallQual")
+
+
+def test_a_users_csv_needs_no_id_column(tmp_path: Path) -> None:
+    """`run --data sales.csv --target price`: the project's id ("Id") is its own data's."""
+    from housing.__main__ import CLI, HousingOptions
+    from housing.data import load
+    from housing.train import prepare
+
+    csv = regression_csv(tmp_path / "sales.csv")
+    pd.read_csv(csv).drop(columns=["shop"]).to_csv(csv, index=False)
+    cfg = CLI.configure(HousingOptions(data_path=csv, target="profit"))
+    assert (cfg.id_column, cfg.target, cfg.experiment) == (None, "profit", "housing-custom")
+    prepared = prepare(load(cfg), cfg)
+    assert set(prepared.X.columns) == {"size_m2", "staff", "region"}
+
+
+def test_registered_names_keep_the_published_champion_apart() -> None:
+    from housing.config import HousingConfig
+    from tenfold.data import DataSource
+
+    real = DataSource(dataset="ames-housing", kind="real", origin="cache")
+    twin = DataSource(dataset="ames-housing", kind="synthetic", origin="synthetic")
+    assert HousingConfig().registered_model_name(real) == "housing"
+    assert HousingConfig().registered_model_name(twin) == "housing-synthetic"
+    assert HousingConfig(data_path=Path("kc_sales.csv")).registered_model_name(real) == (
+        "housing-kc_sales"
+    )

@@ -85,8 +85,8 @@ def test_stack_cv_from_the_conformal_fits_equals_an_independent_cv(
         model_scale_rmse(prepared),
         proba=False,
     )
-    np.testing.assert_allclose(small_stack.oof_prediction, oof, rtol=1e-9)
-    np.testing.assert_allclose(small_stack.cv_fold_rmse, scores, rtol=1e-9)
+    np.testing.assert_allclose(small_stack.oof["oof_prediction"], oof, rtol=1e-9)
+    np.testing.assert_allclose(small_stack.fold_scores, scores, rtol=1e-9)
 
 
 def test_cv_refits_the_preprocessing_in_every_fold(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from housing.__main__ import app
@@ -37,10 +38,13 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     second = (tmp_path / "b" / "synthetic" / "metrics.json").read_bytes()
     assert first == second
     assert b'"kind": "synthetic"' in first
-    # an offline run never touches the published reports
+    # an offline run never touches the published reports, nor the published model
     assert (tmp_path / "a" / "synthetic" / "metrics.json").is_file()
+    registry = MlflowClient()
+    assert [m.name for m in registry.search_registered_models()] == ["housing-synthetic"]
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.usefixtures("isolated_tracking")

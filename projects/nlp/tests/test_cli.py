@@ -87,3 +87,14 @@ def test_custom_csv_run_then_predict(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert output_has(bad, "text")
     assert "Traceback" not in bad.output
+
+
+def test_registered_names_keep_the_published_champion_apart(tmp_path: Path) -> None:
+    from nlp.config import NlpConfig
+    from tenfold.data import DataSource
+
+    real = DataSource(dataset="text-classification", kind="real", origin="cache")
+    corpus = DataSource(dataset="text-classification", kind="synthetic", origin="synthetic")
+    assert NlpConfig().registered_model_name(real) == "nlp"
+    assert NlpConfig().registered_model_name(corpus) == "nlp-synthetic"
+    assert NlpConfig(data_path=tmp_path / "mine.csv").registered_model_name(real) == "nlp-mine"

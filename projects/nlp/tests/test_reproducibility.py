@@ -28,9 +28,8 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     first = run_metrics(app, tmp_path / "a", *SMALL)
     trained = runner.invoke(app, ["train", *SMALL])
     assert trained.exit_code == 0, trained.output
-    evaluated = runner.invoke(
-        app, ["evaluate", "--reports-dir", str(tmp_path / "b"), "--trials", "3", "--cv-folds", "3"]
-    )
+    # `evaluate` takes the options `train` was given: they find the training it scores
+    evaluated = runner.invoke(app, ["evaluate", "--reports-dir", str(tmp_path / "b"), *SMALL])
     assert evaluated.exit_code == 0, evaluated.output
     second = (tmp_path / "b" / "synthetic" / "metrics.json").read_bytes()
     assert first == second
@@ -39,6 +38,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "synthetic" / "error_analysis.md").is_file()
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.deep
 @pytest.mark.real_data

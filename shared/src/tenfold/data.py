@@ -5,7 +5,7 @@ Resolution order for a dataset's files, each step logged in one line and kept in
 
 1. ``TENFOLD_DATA_DIR/<dataset>/<file>`` (provided copies, e.g. in CI),
 2. the local cache ``data/cache/<dataset>/<file>``,
-3. a download from the manifest's URLs (progress bar, sha256 verified, atomic write),
+3. a download from the manifest's URLs (pooch: progress bar, sha256 verified, atomic),
 4. the project's synthetic twin (same columns and dtypes), announced in one clear line.
 
 Real files are always checked against the manifest's sha256: a mismatch is an error,
@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
+import re
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,10 +337,8 @@ def _download_first(spec: FileSpec, target: Path, *, progress: bool) -> str | No
         try:
             download(url, target, expected_sha256=spec.sha256, progress=progress)
             return None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            last_error = f"{url}: {getattr(exc, 'reason', exc)}"
+        except OSError as exc:  # requests' errors (HTTP status, connection, timeout) are
+            last_error = f"{url}: {exc}"
     return last_error
 
 
@@ -354,71 +350,72 @@ def download(
     progress: bool = True,
     timeout: float = 20.0,
 ) -> Path:
-    """Stream ``url`` into ``target`` atomically, verifying its sha256.
+    """Download ``url`` into ``target`` with pooch, verifying its sha256.
 
-    The bytes go to a temporary file beside the target, which is renamed into place only
-    once the digest matches; a failed or mismatched download leaves nothing behind.
+    pooch streams the bytes to a temporary file beside the target and moves it into place
+    only once the digest matches, so a failed or mismatched download leaves nothing
+    behind. A network failure raises an ``OSError`` (requests' errors are ones).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    import pooch
+
+    pooch.get_logger().setLevel(logging.WARNING)  # our own log line says what happened
+    downloader = pooch.HTTPDownloader(
+        progressbar=_RichBar(f"downloading {target.name}") if progress else False,
+        timeout=timeout,
+        headers={"User-Agent": "tenfold-data/0.1"},
+    )
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "tenfold-data/0.1"})
-        with (
-            urllib.request.urlopen(request, timeout=timeout) as response,
-            os.fdopen(fd, "wb") as out,
-        ):
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with _Progress(progress, f"downloading {target.name}", total) as advance:
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    advance(len(chunk))
-        actual = digest.hexdigest()
-        if actual != expected_sha256:
-            raise DataError(
-                f"{url}: sha256 mismatch for {target.name}: expected {expected_sha256}, got "
-                f"{actual}. Nothing was written; the mirror may have changed the file."
-            )
-        tmp.replace(target)
-        return target
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class _Progress:
-    """A rich progress bar on stderr (or nothing), yielding an ``advance(n)`` callable."""
-
-    def __init__(self, enabled: bool, description: str, total: int | None) -> None:
-        self.enabled, self.description, self.total = enabled, description, total
-        self._bar: object | None = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TransferSpeedColumn,
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{expected_sha256}",
+            fname=target.name,
+            path=target.parent,
+            downloader=downloader,
         )
+    except ValueError as exc:  # pooch's hash mismatch
+        found = re.search(r"but got ([0-9a-f]{64})", str(exc))
+        actual = found.group(1) if found else "other bytes"
+        raise DataError(
+            f"{url}: sha256 mismatch for {target.name}: expected {expected_sha256}, got "
+            f"{actual}. Nothing was written; the mirror may have changed the file."
+        ) from None
+    return target
 
-        bar = Progress(
+
+class _RichBar:
+    """pooch's progress-bar protocol (``total``, ``update``, ``reset``, ``close``) drawn
+    by rich on stderr, like every other progress bar of the CLIs."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        self._bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
             transient=True,
         )
-        bar.start()
-        task = bar.add_task(self.description, total=self.total)
-        self._bar = bar
-        return lambda n: bar.advance(task, n)
+        self._task = self._bar.add_task(description, total=None, start=False)
+        self._bar.start()
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()  # type: ignore[attr-defined]
+    @property
+    def total(self) -> float | None:
+        return self._bar.tasks[0].total
+
+    @total.setter
+    def total(self, value: float) -> None:
+        self._bar.update(self._task, total=value or None)
+        self._bar.start_task(self._task)
+
+    def update(self, n: float) -> None:
+        self._bar.advance(self._task, n)
+
+    def reset(self) -> None:
+        self._bar.reset(self._task, total=self.total)
+
+    def close(self) -> None:
+        self._bar.stop()
 
 
 # --------------------------------------------------------------------------- reading

@@ -16,6 +16,11 @@ class SchemaError(ValueError):
     """The data does not fit what the pipeline expects (a user-facing message)."""
 
 
+class RegistryError(Exception):
+    """A model-registry request that cannot be carried out (no such model or version,
+    nothing to roll back to); the message says what to do."""
+
+
 class InvalidInput(ValueError):
     """A request that passed type validation but cannot be scored (answered with 422)."""
 
@@ -26,4 +31,4 @@ class InvalidInput(ValueError):
 
 
 # Errors whose message is the whole story for a user: no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (DataError, SchemaError, InvalidInput)
+USER_ERRORS: tuple[type[Exception], ...] = (DataError, SchemaError, InvalidInput, RegistryError)

@@ -255,7 +255,7 @@ def load_cmapss(cfg: BenchConfig) -> Task:
     )
     train = loaded.frames["train_FD001.txt"]
     test = loaded.frames["test_FD001.txt"].copy()
-    final_rul = loaded.frames["RUL_FD001.txt"]["rul"].to_numpy()
+    final_rul = loaded.frames["RUL_FD001.txt"]["remaining_cycles"].to_numpy()
     train_last = train.groupby("unit")["cycle"].transform("max")
     train_rul = (train_last - train["cycle"]).to_numpy(dtype=float)
     test_last = test.groupby("unit")["cycle"].transform("max")
@@ -568,5 +568,5 @@ def make_cmapss_twin(n_engines: int, seed: int) -> dict[str, pd.DataFrame]:
     return {
         "train_FD001.txt": frames[0],
         "test_FD001.txt": frames[1],
-        "RUL_FD001.txt": pd.DataFrame({"rul": np.asarray(ruls, dtype=np.int64)}),
+        "RUL_FD001.txt": pd.DataFrame({"remaining_cycles": np.asarray(ruls, dtype=np.int64)}),
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tenfold.training import ProjectConfig
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -31,8 +33,7 @@ class RetentionEconomics:
 
 
 @dataclass(frozen=True)
-class ChurnConfig:
-    seed: int = 42
+class ChurnConfig(ProjectConfig):
     # data: the Telco file by default; `data_path` runs the same pipeline on any churn CSV
     dataset: str = "telco-churn"
     data_file: str = "WA_Fn-UseC_-Telco-Customer-Churn.csv"
@@ -47,21 +48,13 @@ class ChurnConfig:
     lift_fraction: float = 0.1
     # models
     n_trials: int = 50
-    # folds fitted in parallel (threads); each model itself uses one thread
-    n_jobs: int = 2
     economics: RetentionEconomics = field(default_factory=RetentionEconomics)
-    # tracking and outputs
+    # tracking, promotion (test ROC-AUC above the champion's by more than this) and outputs
     experiment: str = "churn"
     model_name: str = "churn"
+    promotion_margin: float = 0.002
     reports_dir: Path = PROJECT_DIR / "reports"
 
     @property
     def uses_telco_schema(self) -> bool:
         return self.data_path is None
-
-    @property
-    def registered_model_name(self) -> str:
-        """A model trained on another CSV never replaces the Telco champion."""
-        if self.data_path is None:
-            return self.model_name
-        return f"{self.model_name}-{self.data_path.stem}"

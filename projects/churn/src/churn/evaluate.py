@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score
 
 from churn.config import ChurnConfig
 from churn.features import TENURE_LABELS, engineer
-from churn.train import CANDIDATES, Candidate, TrainResult, retention_value_curve
+from churn.train import CANDIDATES, ChurnCandidate, ChurnResult, retention_value_curve
 from tenfold.evaluation import (
     classification_metrics,
     gain_table,
@@ -31,7 +32,12 @@ from tenfold.evaluation import (
     plot_value_curve,
 )
 from tenfold.explain import FastScorer, encoded_mean
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.training import Evaluation as BaseEvaluation
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 DISPLAY_NAMES = {
     "logistic_regression": "Logistic regression",
@@ -40,17 +46,15 @@ DISPLAY_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(BaseEvaluation):
     test_proba: dict[str, np.ndarray]
 
 
 def test_metrics(
-    candidate: Candidate, X: pd.DataFrame, y: np.ndarray, cfg: ChurnConfig
+    candidate: ChurnCandidate, X: pd.DataFrame, y: np.ndarray, cfg: ChurnConfig
 ) -> tuple[dict[str, float], np.ndarray]:
-    proba = candidate.pipeline.predict_proba(X)[:, 1]
+    proba = candidate.model.predict_proba(X)[:, 1]
     metrics = classification_metrics(y, proba, threshold=candidate.threshold)
     metrics[f"lift@{int(cfg.lift_fraction * 100)}%"] = lift_at(y, proba, cfg.lift_fraction)
     econ = cfg.economics
@@ -63,16 +67,18 @@ def test_metrics(
     return metrics, proba
 
 
-def evaluate(result: TrainResult, cfg: ChurnConfig) -> Evaluation:
-    split = result.split
+def evaluate(result: ChurnResult, cfg: ChurnConfig) -> Evaluation:
+    """The test split, once, for every candidate: the metrics document and its figures
+    (ROC, PR, calibration, gain, confusion, value curve, SHAP, and EDA for Telco)."""
+    split = result.data.split
     per_model: dict[str, Any] = {}
     probas: dict[str, np.ndarray] = {}
     for name in CANDIDATES:
         candidate = result.candidates[name]
         metrics, proba = test_metrics(candidate, split.X_test, split.y_test, cfg)
         per_model[name] = {
-            "cv_roc_auc": candidate.cv_roc_auc,
-            "cv_roc_auc_std": float(np.std(candidate.cv_fold_roc_auc)),
+            "cv_roc_auc": candidate.cv_score,
+            "cv_roc_auc_std": candidate.cv_std,
             "test": metrics,
             "params": {k: _plain(v) for k, v in sorted(candidate.params.items())},
         }
@@ -103,9 +109,9 @@ def evaluate(result: TrainResult, cfg: ChurnConfig) -> Evaluation:
             "offer_success_rate": econ.offer_success_rate,
         },
         "models": per_model,
-        "champion": result.champion,
+        "champion": result.best_name,
         "decision_threshold": best.threshold,
-        "gain_table": gain_table(split.y_test, probas[result.champion]).to_dict("records"),
+        "gain_table": gain_table(split.y_test, probas[result.best_name]).to_dict("records"),
     }
     tuning = result.candidates["xgboost_tuned"].tuning
     if tuning is not None:
@@ -122,17 +128,37 @@ def evaluate(result: TrainResult, cfg: ChurnConfig) -> Evaluation:
         "gain.png": plot_gain(curves, title="Cumulative gain, held-out test"),
         "confusion_matrix.png": plot_confusion(
             split.y_test,
-            (probas[result.champion] >= best.threshold).astype(int),
+            (probas[result.best_name] >= best.threshold).astype(int),
             labels=["stays", "churns"],
-            title=f"{DISPLAY_NAMES[result.champion]} at threshold {best.threshold:.2f}",
+            title=f"{DISPLAY_NAMES[result.best_name]} at threshold {best.threshold:.2f}",
         ),
         "threshold_value.png": plot_value_curve(
             retention_value_curve(split.y_train, best.oof_proba, cfg),
             title="Expected retention value vs threshold (out-of-fold, train)",
             ylabel="Total expected value ($)",
         ),
+        **shap_figures(result),
     }
-    return Evaluation(document, figures, probas)
+    prepared = result.data.prepared
+    if prepared.telco:
+        figures.update(eda_figures(prepared.X, prepared.y))
+    return Evaluation(metrics=document, figures=figures, test_proba=probas)
+
+
+def promotion_gate(result: ChurnResult, cfg: ChurnConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: ROC-AUC on the held-out test split (champion and
+    challenger scored on the same rows), better by more than ``cfg.promotion_margin``."""
+    split = result.data.split
+    rows = ValidationSet.of(
+        f"{result.source.dataset} test split ({cfg.test_size:.0%}, seed {cfg.seed})",
+        split.X_test,
+        split.y_test,
+    )
+
+    def score(record: ModelRecord) -> float:
+        return float(roc_auc_score(split.y_test, record.model.predict_proba(split.X_test)[:, 1]))
+
+    return Gate("test ROC-AUC", True, cfg.promotion_margin, rows), score
 
 
 def _plain(value: Any) -> Any:
@@ -142,14 +168,14 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- SHAP
 
 
-def shap_figures(result: TrainResult, *, max_rows: int = 1000) -> dict[str, Figure]:
+def shap_figures(result: ChurnResult, *, max_rows: int = 1000) -> dict[str, Figure]:
     """Global importance (mean |SHAP| per input column) and one customer's explanation.
 
     Contributions come from the same fast scorer the API uses (exact TreeSHAP for
     XGBoost), summed over one-hot columns back to the input column.
     """
-    split = result.split
-    pipeline = result.best.pipeline
+    split = result.data.split
+    pipeline = result.best.model
     scorer = FastScorer(pipeline, background_mean=encoded_mean(pipeline, split.X_train))
     X = split.X_test.head(max_rows)
     scores = scorer.score({c: X[c].to_numpy() for c in X.columns})
@@ -158,7 +184,7 @@ def shap_figures(result: TrainResult, *, max_rows: int = 1000) -> dict[str, Figu
     figures = {
         "shap_importance.png": plot_importance(
             importance,
-            title=f"SHAP global importance: {DISPLAY_NAMES[result.champion]}",
+            title=f"SHAP global importance: {DISPLAY_NAMES[result.best_name]}",
             xlabel="mean |SHAP value| (log-odds of churn)",
         )
     }
@@ -251,8 +277,8 @@ def eda_figures(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Figure]:
         )
     left.set(title="Monthly charges by outcome", xlabel="MonthlyCharges ($)", ylabel="density")
     left.legend(fontsize=8)
-    rate = data.groupby("n_services")["churn"].agg(["mean", "size"])
-    right.bar(rate.index, rate["mean"], color="tab:blue")
+    by_services = data.groupby("n_services")["churn"].agg(["mean", "size"])
+    right.bar(by_services.index, by_services["mean"], color="tab:blue")
     right.axhline(overall, color="tab:red", linestyle="--", linewidth=1)
     right.set(
         title="Churn rate by number of services (incl. internet)",

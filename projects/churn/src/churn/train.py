@@ -1,14 +1,15 @@
 """Training: logistic regression → XGBoost → XGBoost tuned with Optuna.
 
 All three are scored by the same stratified cross-validation on the training part
-only; the champion is the best mean CV ROC-AUC. Each model's decision threshold is the
-one that maximises expected retention value on its out-of-fold predictions. The test
-part is not touched here: :mod:`churn.evaluate` reports on it once.
+only; the best is the best mean CV ROC-AUC. Each model's decision threshold is the one
+that maximises expected retention value on its out-of-fold predictions. The test part
+is not touched here: :mod:`churn.evaluate` reports on it once. Training is pure: logging
+to MLflow, registration and promotion are later steps (``tenfold.tracking``,
+``tenfold.promotion``).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,7 @@ from xgboost import XGBClassifier
 
 from churn.config import ChurnConfig
 from churn.features import ChurnFeatures, telco_schema
-from tenfold import tracking
-from tenfold.data import DataSource
+from tenfold.data import DataError, DataSource
 from tenfold.evaluation import ValueCurve, value_curve
 from tenfold.explain import encoded_mean
 from tenfold.pipelines import (
@@ -39,6 +39,8 @@ from tenfold.pipelines import (
     stratified_cv,
     stratified_holdout,
 )
+from tenfold.tracking import LoggedTraining
+from tenfold.training import Candidate, TrainResult
 from tenfold.tuning import (
     Folds,
     Progress,
@@ -71,7 +73,7 @@ def prepare(frame: pd.DataFrame, cfg: ChurnConfig) -> Prepared:
         drop = [c for c in (cfg.target, cfg.id_column) if c]
         return Prepared(frame.drop(columns=drop), y, telco_schema(), telco=True)
     schema = infer_schema(frame, target=cfg.target, id_column=cfg.id_column)
-    X = coerce_to_schema(frame[schema.features], schema)
+    X = coerce_to_schema(frame[schema.features], schema, label=str(cfg.data_path))
     return Prepared(X, y, schema, telco=False)
 
 
@@ -129,40 +131,31 @@ def suggest_xgboost(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Candidate:
-    name: str
-    pipeline: Pipeline
-    params: dict[str, Any]
-    cv_fold_roc_auc: list[float]
-    oof_proba: np.ndarray
-    value_curve: ValueCurve
-    tuning: TuningResult | None = None
-    run_id: str | None = None
-    model_uri: str | None = None
+@dataclass(kw_only=True)
+class ChurnCandidate(Candidate):
+    """A candidate with what is churn's own: the retention value of each threshold on
+    its out-of-fold predictions, and the threshold that maximises it."""
 
-    @property
-    def cv_roc_auc(self) -> float:
-        return float(np.mean(self.cv_fold_roc_auc))
+    value_curve: ValueCurve
 
     @property
     def threshold(self) -> float:
         return self.value_curve.best_threshold
 
-
-@dataclass
-class TrainResult:
-    candidates: dict[str, Candidate]
-    champion: str
-    split: Split
-    prepared: Prepared
-    source: DataSource
-    parent_run_id: str | None = None
-    registered_version: str | None = None
-
     @property
-    def best(self) -> Candidate:
-        return self.candidates[self.champion]
+    def oof_proba(self) -> np.ndarray:
+        return self.oof["oof_proba"].to_numpy()
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What the candidates were fitted on: the prepared inputs and the split."""
+
+    prepared: Prepared
+    split: Split
+
+
+ChurnResult = TrainResult[ChurnCandidate, TrainingData]
 
 
 def make_folds(split_: Split, cfg: ChurnConfig) -> Folds:
@@ -183,13 +176,36 @@ def fit_candidate(
     *,
     params: dict[str, Any],
     tuning: TuningResult | None = None,
-) -> Candidate:
+) -> ChurnCandidate:
     oof, fold_scores = out_of_fold(
         pipeline, split_.X_train, split_.y_train, folds, roc_auc_score, n_jobs=cfg.n_jobs
     )
     fitted = clone(pipeline).fit(split_.X_train, split_.y_train)
     curve = retention_value_curve(split_.y_train, oof, cfg)
-    return Candidate(name, fitted, params, fold_scores, oof, curve, tuning)
+    candidate = ChurnCandidate(
+        name=name,
+        model=fitted,
+        params=params,
+        metric="roc_auc",
+        fold_scores=fold_scores,
+        oof=pd.DataFrame({"oof_proba": oof, "y": split_.y_train}),
+        requirements=MODEL_REQUIREMENTS,
+        tuning=tuning,
+        value_curve=curve,
+        metrics={
+            "decision_threshold": curve.best_threshold,
+            "oof_value_per_customer": curve.best_value / len(split_.y_train),
+        },
+    )
+    # saved with the model: what serving needs besides the pipeline
+    candidate.metadata = {
+        "decision_threshold": candidate.threshold,
+        "candidate": name,
+        "cv_roc_auc": candidate.cv_score,
+        "telco_schema": cfg.uses_telco_schema,
+        "encoded_background_mean": encoded_mean(fitted, split_.X_train),
+    }
+    return candidate
 
 
 def tune_xgboost(
@@ -215,7 +231,12 @@ def tune_xgboost(
         )
 
     return tune(
-        objective, n_trials=cfg.n_trials, seed=cfg.seed, study_name="xgboost", on_trial=on_trial
+        objective,
+        n_trials=cfg.n_trials,
+        seed=cfg.seed,
+        study_name="xgboost",
+        on_trial=on_trial,
+        log_to_mlflow=False,
     )
 
 
@@ -225,153 +246,71 @@ def train(
     source: DataSource,
     *,
     progress: Progress | None = None,
-) -> TrainResult:
-    """Fit the three candidates under one MLflow "train" run (a nested run each, plus one
-    for the Optuna study) and register the champion with the alias ``champion``."""
+) -> ChurnResult:
+    """Fit the three candidates; the best is the one with the best mean CV ROC-AUC."""
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
     folds = make_folds(split_, cfg)
-    with tracking.training_run(cfg.experiment, config=cfg, data=source, seed=cfg.seed) as parent:
-        candidates: dict[str, Candidate] = {}
-        report("logistic regression", 0, 1)
-        lr_pipeline = make_pipeline(prepared, logistic_regression(cfg), scale=True)
-        candidates["logistic_regression"] = fit_candidate(
-            "logistic_regression", lr_pipeline, split_, folds, cfg, params={"C": 1.0}
-        )
-        report("logistic regression", 1, 1)
-
-        report("xgboost", 0, 1)
-        xgb_pipeline = make_pipeline(prepared, xgboost(cfg), scale=False)
-        candidates["xgboost"] = fit_candidate(
-            "xgboost", xgb_pipeline, split_, folds, cfg, params=dict(XGB_DEFAULTS)
-        )
-        report("xgboost", 1, 1)
-
-        with tracking.start_run(
-            cfg.experiment, "optuna_xgboost", nested=True, tags={"tenfold.stage": "tuning"}
-        ):
-            tuning = tune_xgboost(
-                prepared,
-                split_,
-                folds,
-                cfg,
-                on_trial=lambda done, total: report("optuna", done, total),
-            )
-        tuned_pipeline = make_pipeline(prepared, xgboost(cfg, **tuning.best_params), scale=False)
-        candidates["xgboost_tuned"] = fit_candidate(
-            "xgboost_tuned",
-            tuned_pipeline,
-            split_,
-            folds,
-            cfg,
-            params=tuning.best_params,
-            tuning=tuning,
-        )
-
-        for candidate in candidates.values():
-            _log_candidate(candidate, split_, cfg, telco=prepared.telco)
-        champion = max(CANDIDATES, key=lambda name: candidates[name].cv_roc_auc)
-        best = candidates[champion]
-        tracking.log_metrics({f"cv_roc_auc.{n}": c.cv_roc_auc for n, c in candidates.items()})
-        version = tracking.register_champion(
-            champion,
-            str(best.model_uri),
-            cfg.registered_model_name,
-            tags={
-                "decision_threshold": f"{best.threshold:.2f}",
-                "data_kind": source.kind,
-                "cv_roc_auc": f"{best.cv_roc_auc:.4f}",
-            },
-        )
-        return TrainResult(
-            candidates,
-            champion,
-            split_,
-            prepared,
-            source,
-            parent_run_id=parent.info.run_id,
-            registered_version=version,
-        )
-
-
-def _log_candidate(candidate: Candidate, split_: Split, cfg: ChurnConfig, *, telco: bool) -> None:
-    """A nested run per candidate: params, CV metrics, OOF predictions and the model."""
-    logged = tracking.log_candidate(
-        cfg.experiment,
-        candidate.name,
-        candidate.pipeline,
-        input_example=split_.X_train.head(5),
-        requirements=MODEL_REQUIREMENTS,
-        params=candidate.params,
-        metrics={
-            "cv_roc_auc": candidate.cv_roc_auc,
-            "cv_roc_auc_std": float(np.std(candidate.cv_fold_roc_auc)),
-            "decision_threshold": candidate.threshold,
-            "oof_value_per_customer": candidate.value_curve.best_value / len(split_.y_train),
-        },
-        fold_metrics={"cv_roc_auc_fold": candidate.cv_fold_roc_auc},
-        text_artifacts={
-            "oof_predictions.csv": pd.DataFrame(
-                {"oof_proba": candidate.oof_proba, "y": split_.y_train}
-            ).to_csv(index=False)
-        },
-        metadata={
-            "decision_threshold": candidate.threshold,
-            "candidate": candidate.name,
-            "cv_roc_auc": candidate.cv_roc_auc,
-            "telco_schema": telco,
-            "encoded_background_mean": encoded_mean(candidate.pipeline, split_.X_train),
-        },
+    candidates: dict[str, ChurnCandidate] = {}
+    report("logistic regression", 0, 1)
+    lr_pipeline = make_pipeline(prepared, logistic_regression(cfg), scale=True)
+    candidates["logistic_regression"] = fit_candidate(
+        "logistic_regression", lr_pipeline, split_, folds, cfg, params={"C": 1.0}
     )
-    candidate.run_id = logged.run_id
-    candidate.model_uri = logged.model_uri
+    report("logistic regression", 1, 1)
+
+    report("xgboost", 0, 1)
+    xgb_pipeline = make_pipeline(prepared, xgboost(cfg), scale=False)
+    candidates["xgboost"] = fit_candidate(
+        "xgboost", xgb_pipeline, split_, folds, cfg, params=dict(XGB_DEFAULTS)
+    )
+    report("xgboost", 1, 1)
+
+    tuning = tune_xgboost(
+        prepared, split_, folds, cfg, on_trial=lambda done, total: report("optuna", done, total)
+    )
+    tuned_pipeline = make_pipeline(prepared, xgboost(cfg, **tuning.best_params), scale=False)
+    candidates["xgboost_tuned"] = fit_candidate(
+        "xgboost_tuned",
+        tuned_pipeline,
+        split_,
+        folds,
+        cfg,
+        params=tuning.best_params,
+        tuning=tuning,
+    )
+    best = max(CANDIDATES, key=lambda name: candidates[name].cv_score)
+    return TrainResult(
+        candidates, best, TrainingData(prepared, split_), source, split_.X_train.head(5)
+    )
 
 
-def from_latest_run(cfg: ChurnConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
-    """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
-
-    The split is recomputed from the same seed; the data must be the bytes that run was
-    trained on (checked by :func:`tenfold.tracking.latest_training`).
-    """
-    from tenfold.data import DataError
-
-    training = tracking.latest_training(cfg.experiment, data=source, seed=cfg.seed)
+def from_run(
+    cfg: ChurnConfig, frame: pd.DataFrame, source: DataSource, training: LoggedTraining
+) -> ChurnResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`), for a
+    separate ``evaluate`` step: the split recomputed from the same seed and data, each
+    threshold from its candidate's logged out-of-fold predictions."""
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
-    candidates: dict[str, Candidate] = {}
-    for run in training.stage("candidate"):
-        logged = tracking.load_candidate(
-            run, text_artifacts=["oof_predictions.csv"], histories=["cv_roc_auc_fold"]
-        )
-        oof = pd.read_csv(io.StringIO(logged.artifacts["oof_predictions.csv"]))["oof_proba"]
-        candidates[logged.name] = Candidate(
-            logged.name,
-            logged.record.model,
-            logged.params,
-            logged.metric_history["cv_roc_auc_fold"],
-            oof.to_numpy(),
-            retention_value_curve(split_.y_train, oof.to_numpy(), cfg),
-            run_id=logged.run_id,
-            model_uri=logged.model_uri,
-        )
-    missing = [n for n in CANDIDATES if n not in candidates]
+    missing = [n for n in CANDIDATES if n not in training.candidates]
     if missing:
-        raise DataError(f"training run {training.parent.info.run_id} lacks candidate(s) {missing}")
-    for run in training.stage("tuning"):
-        m = run.data.metrics
-        candidates["xgboost_tuned"].tuning = TuningResult(
-            {},
-            m["tuning_best_cv_score"],
-            int(m["tuning_trials"]),
-            int(m["tuning_pruned"]),
-            pd.DataFrame(),
+        raise DataError(f"training run {training.run_id} lacks candidate(s) {missing}")
+    candidates = {
+        name: ChurnCandidate.from_candidate(
+            logged,
+            value_curve=retention_value_curve(
+                split_.y_train, logged.oof["oof_proba"].to_numpy(), cfg
+            ),
         )
+        for name, logged in training.candidates.items()
+    }
     return TrainResult(
         candidates,
-        training.parent.data.tags["tenfold.champion"],
-        split_,
-        prepared,
+        training.best_name,
+        TrainingData(prepared, split_),
         source,
-        parent_run_id=training.parent.info.run_id,
+        split_.X_train.head(5),
+        run_id=training.run_id,
     )

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from tenfold.training import ProjectConfig
+
+if TYPE_CHECKING:
+    from tenfold.data import DataSource
+    from tenfold.training import TrainResult
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -110,8 +116,7 @@ class Boosting:
 
 
 @dataclass(frozen=True)
-class FraudConfig:
-    seed: int = 42
+class FraudConfig(ProjectConfig):
     dataset: Dataset = "simulated"
     simulation: Simulation = field(default_factory=Simulation)
     protocol: Protocol = field(default_factory=Protocol)
@@ -131,19 +136,39 @@ class FraudConfig:
     top_k_cards: int = 100
     alerts_per_day: int = 100
     n_boot: int = 300
-    # folds fitted in parallel (threads); each model itself uses one thread
-    n_jobs: int = 2
-    # tracking and outputs
+    # tracking, promotion (test-period cost at each model's own threshold below the
+    # champion's by more than this many dollars) and outputs; `--dataset ulb` runs go to
+    # the experiment fraud-ulb
     experiment: str = "fraud"
     model_name: str = "fraud"
+    promotion_margin: float = 100.0
     reports_dir: Path = PROJECT_DIR / "reports"
 
-    @property
-    def registered_model_name(self) -> str:
-        """A model trained on the ULB file never replaces the simulator's champion (the
-        API serves the simulator's schema)."""
-        return self.model_name if self.dataset == "simulated" else f"{self.model_name}-ulb"
+    def registered_model_name(self, source: DataSource) -> str:
+        """The simulator is this project's own data (synthetic by design): its models are
+        ``fraud``. A model of the ULB file never replaces it (the API serves the
+        simulator's schema): ``fraud-ulb``, and ``fraud-ulb-synthetic`` for its twin."""
+        if self.dataset == "simulated":
+            return self.model_name
+        name = f"{self.model_name}-ulb"
+        return name if source.is_real else f"{name}-synthetic"
 
-    @property
-    def experiment_name(self) -> str:
-        return self.experiment if self.dataset == "simulated" else f"{self.experiment}-ulb"
+    def output_dir(self, result: TrainResult[Any, Any]) -> Path:
+        """The default simulation is this project's published result; the ULB file's real
+        results go to ``ulb/``; anything else (the ULB twin, another seed, population or
+        review cost) to git-ignored folders, so they never overwrite the published numbers."""
+        if self.dataset == "ulb":
+            real = result.source.is_real
+            return self.reports_dir / "ulb" if real else self.reports_dir / "synthetic" / "ulb"
+        default = FraudConfig()
+        if (self.seed, self.simulation, self.economics) == (
+            default.seed,
+            default.simulation,
+            default.economics,
+        ):
+            return self.reports_dir
+        tag = (
+            f"simulated-seed{self.seed}-c{self.simulation.n_customers}"
+            f"-review{self.economics.review_cost:g}"
+        )
+        return self.reports_dir / "custom" / tag

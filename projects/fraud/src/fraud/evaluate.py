@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,14 +30,19 @@ from fraud.config import FraudConfig
 from fraud.train import (
     DEFAULT_THRESHOLD,
     VARIANTS,
-    Candidate,
-    TrainResult,
+    FraudCandidate,
+    FraudResult,
     background_mean,
     cost_at,
 )
 from tenfold.evaluation import bootstrap_ci, new_figure, plot_importance, plot_pr
 from tenfold.explain import FastScorer
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.training import Evaluation as BaseEvaluation
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 DISPLAY_NAMES = {
     "logistic_regression": "Logistic regression",
@@ -48,10 +53,8 @@ DISPLAY_NAMES = {
 SCENARIOS = {1: "amount > threshold", 2: "compromised terminal", 3: "compromised card"}
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(BaseEvaluation):
     test_proba: dict[str, np.ndarray]
 
 
@@ -141,13 +144,13 @@ def baseline_costs(y: np.ndarray, amount: np.ndarray, cfg: FraudConfig) -> dict[
 
 
 def test_metrics(
-    candidate: Candidate, result: TrainResult, cfg: FraudConfig
+    candidate: FraudCandidate, result: FraudResult, cfg: FraudConfig
 ) -> tuple[dict[str, Any], np.ndarray]:
-    periods = result.periods
+    periods = result.data.periods
     y = periods.split.y_test
     meta = periods.meta_test
     amount = meta["amount"].to_numpy()
-    proba = candidate.pipeline.predict_proba(periods.split.X_test)[:, 1]
+    proba = candidate.model.predict_proba(periods.split.X_test)[:, 1]
     low, high = bootstrap_ci(
         average_precision_from_ranks, y, dense_rank(proba), n_boot=cfg.n_boot, seed=cfg.seed
     )
@@ -172,17 +175,19 @@ def test_metrics(
     return metrics, proba
 
 
-def evaluate(result: TrainResult, cfg: FraudConfig) -> Evaluation:
-    periods = result.periods
+def evaluate(result: FraudResult, cfg: FraudConfig) -> Evaluation:
+    """The test period, once, for every variant: the metrics document and its figures
+    (PR, costs, card precision, reason codes, the timeline)."""
+    periods = result.data.periods
     split = periods.split
-    per_variant: dict[str, Any] = {}
+    per_model: dict[str, Any] = {}
     probas: dict[str, np.ndarray] = {}
     for name in VARIANTS:
         candidate = result.candidates[name]
         metrics, proba = test_metrics(candidate, result, cfg)
-        per_variant[name] = {
-            "cv_auprc": candidate.cv_auprc,
-            "cv_auprc_folds": candidate.cv_fold_auprc,
+        per_model[name] = {
+            "cv_auprc": candidate.cv_score,
+            "cv_auprc_folds": candidate.fold_scores,
             "validation": {
                 "threshold": candidate.threshold,
                 "cost": candidate.validation_cost,
@@ -231,8 +236,8 @@ def evaluate(result: TrainResult, cfg: FraudConfig) -> Evaluation:
                 )[0],
             },
         },
-        "variants": per_variant,
-        "champion": result.champion,
+        "models": per_model,
+        "champion": result.best_name,
         "decision_threshold": result.best.threshold,
     }
     figures = {
@@ -243,18 +248,41 @@ def evaluate(result: TrainResult, cfg: FraudConfig) -> Evaluation:
         "cost_threshold.png": plot_validation_costs(result, document["baselines"]["validation"]),
         "cost_test.png": plot_test_costs(document),
         "card_precision.png": plot_card_precision(document, cfg),
+        "reason_codes.png": reason_code_figure(result),
+        "timeline.png": timeline_figure(result),
     }
-    return Evaluation(document, figures, probas)
+    return Evaluation(metrics=document, figures=figures, test_proba=probas)
 
 
-def validation_rows_of(result: TrainResult) -> np.ndarray:
+def promotion_gate(result: FraudResult, cfg: FraudConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: the dollar cost of the test period at each model's
+    own decision threshold (saved with it), below the champion's by more than
+    ``cfg.promotion_margin`` dollars."""
+    periods = result.data.periods
+    X, y = periods.split.X_test, periods.split.y_test
+    amount = periods.meta_test["amount"].to_numpy()
+    b = periods.bounds
+    rows = ValidationSet.of(
+        f"{result.source.dataset} test period (days {b['test_start']:.0f}-{b['test_end']:.0f})",
+        X,
+        y,
+    )
+
+    def score(record: ModelRecord) -> float:
+        threshold = float(record.metadata["decision_threshold"])
+        return cost_at(y, record.model.predict_proba(X)[:, 1], amount, threshold, cfg)
+
+    return Gate("test cost ($) at the model's threshold", False, cfg.promotion_margin, rows), score
+
+
+def validation_rows_of(result: FraudResult) -> np.ndarray:
     return result.best.valid_rows
 
 
-def data_summary(result: TrainResult) -> dict[str, Any]:
-    periods = result.periods
-    y_all = result.prepared.y
-    meta = result.prepared.meta
+def data_summary(result: FraudResult) -> dict[str, Any]:
+    periods = result.data.periods
+    y_all = result.data.prepared.y
+    meta = result.data.prepared.meta
     summary: dict[str, Any] = {
         "dataset": result.source.dataset,
         "kind": result.source.kind,
@@ -289,7 +317,7 @@ def _no_model_line(ax: Any, cost: float) -> None:
     ax.axhline(cost, color="tab:red", linestyle="--", linewidth=1, label=f"no model (${cost:,.0f})")
 
 
-def plot_validation_costs(result: TrainResult, baselines: Mapping[str, float]) -> Figure:
+def plot_validation_costs(result: FraudResult, baselines: Mapping[str, float]) -> Figure:
     """Cost against threshold on the validation blocks, with each variant's choice."""
     fig = new_figure(7, 4.5)
     ax = fig.subplots()
@@ -321,8 +349,8 @@ def plot_test_costs(document: Mapping[str, Any]) -> Figure:
     fig = new_figure(8, 4.5)
     ax = fig.subplots()
     x = np.arange(len(VARIANTS))
-    default = [document["variants"][n]["test"]["at_default_threshold"]["cost"] for n in VARIANTS]
-    tuned = [document["variants"][n]["test"]["at_tuned_threshold"]["cost"] for n in VARIANTS]
+    default = [document["models"][n]["test"]["at_default_threshold"]["cost"] for n in VARIANTS]
+    tuned = [document["models"][n]["test"]["at_tuned_threshold"]["cost"] for n in VARIANTS]
     ax.bar(x - 0.2, default, width=0.4, label="threshold 0.5", color="tab:gray")
     ax.bar(x + 0.2, tuned, width=0.4, label="threshold tuned on validation", color="tab:blue")
     _no_model_line(ax, test_base["no_model"])
@@ -346,7 +374,7 @@ def plot_card_precision(document: Mapping[str, Any], cfg: FraudConfig) -> Figure
         ceiling, color="grey", linestyle="--", linewidth=1, label=f"perfect ranking ({ceiling:.3f})"
     )
     for name in VARIANTS:
-        per_day = document["variants"][name]["test"][key]
+        per_day = document["models"][name]["test"][key]
         ax.plot(
             range(1, len(per_day) + 1), per_day, marker="o", markersize=3, label=DISPLAY_NAMES[name]
         )
@@ -359,12 +387,12 @@ def plot_card_precision(document: Mapping[str, Any], cfg: FraudConfig) -> Figure
     return fig
 
 
-def reason_code_figure(result: TrainResult, *, max_rows: int = 2000) -> Figure:
+def reason_code_figure(result: FraudResult, *, max_rows: int = 2000) -> Figure:
     """Mean |contribution| per feature of the champion on ``max_rows`` test transactions:
     the same contributions the API turns into reason codes (TreeSHAP is exact but costs
     about a millisecond per row, hence a sample)."""
-    split = result.periods.split
-    pipeline = result.best.pipeline
+    split = result.data.periods.split
+    pipeline = result.best.model
     scorer = FastScorer(pipeline, background_mean=background_mean(pipeline, split.X_train))
     # evenly spread over the test period, not its first hours
     X = split.X_test.iloc[np.linspace(0, len(split.X_test) - 1, max_rows).astype(np.int64)]
@@ -372,15 +400,15 @@ def reason_code_figure(result: TrainResult, *, max_rows: int = 2000) -> Figure:
     mean_abs = np.abs(scores.contributions).mean(axis=0)
     return plot_importance(
         dict(zip(scorer.sources, mean_abs.tolist(), strict=True)),
-        title=f"Reason-code weight: {DISPLAY_NAMES[result.champion]}",
+        title=f"Reason-code weight: {DISPLAY_NAMES[result.best_name]}",
         xlabel="mean |contribution| (log-odds of fraud), test transactions",
     )
 
 
-def timeline_figure(result: TrainResult) -> Figure:
+def timeline_figure(result: FraudResult) -> Figure:
     """Frauds per day by scenario, with the protocol's periods shaded."""
-    meta = result.prepared.meta
-    y = result.prepared.y
+    meta = result.data.prepared.meta
+    y = result.data.prepared.y
     day = np.floor(meta["day"].to_numpy()).astype(np.int64)
     fig = new_figure(10, 4)
     ax = fig.subplots()
@@ -393,7 +421,7 @@ def timeline_figure(result: TrainResult) -> Figure:
             bottom += counts
     else:
         ax.bar(np.arange(n_days), np.bincount(day[y == 1], minlength=n_days), width=1.0)
-    b = result.periods.bounds
+    b = result.data.periods.bounds
     for (start, end), label, colour in (
         ((meta["day"].min(), b["train_start"]), "burn-in (history only)", "0.92"),
         ((b["train_start"], b["train_end"]), "train + CV", "tab:green"),
@@ -417,10 +445,10 @@ def results_table(metrics: Mapping[str, Any]) -> str:
     """The README's results table, generated from ``metrics.json``."""
     key_cp = next(
         k
-        for k in metrics["variants"]["lightgbm"]["test"]
+        for k in metrics["models"]["lightgbm"]["test"]
         if k.startswith("card_precision@") and not k.endswith("_per_day")
     )
-    key_recall = next(k for k in metrics["variants"]["lightgbm"]["test"] if k.startswith("recall@"))
+    key_recall = next(k for k in metrics["models"]["lightgbm"]["test"] if k.startswith("recall@"))
     k = key_cp.split("@")[1]
     budget = key_recall.split("@")[1].split("_")[0]
     base = metrics["baselines"]["test"]
@@ -432,7 +460,7 @@ def results_table(metrics: Mapping[str, Any]) -> str:
     def savings(value: float) -> str:
         return f"{money(value)} ({value / base['no_model']:.0%})"
 
-    rows = [{"name": n, **metrics["variants"][n]} for n in VARIANTS]
+    rows = [{"name": n, **metrics["models"][n]} for n in VARIANTS]
     table = markdown_table(
         rows,
         [

@@ -9,14 +9,14 @@ approaches, all on the same time-ordered folds.
 Every variant gets the decision threshold that minimises the dollar cost on its
 out-of-fold predictions of the validation blocks (all before the test period), and the
 cost at the default 0.5 is kept for comparison: that makes threshold tuning the third
-approach, measured on every model. The champion is the variant with the lowest validation
-cost. The test period is not touched here: :mod:`fraud.evaluate` scores it once.
+approach, measured on every model. The best is the variant with the lowest validation
+cost. The test period is not touched here: :mod:`fraud.evaluate` scores it once. Training
+is pure: logging to MLflow, registration and promotion are later steps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -41,11 +41,13 @@ from fraud.features import (
     simulated_schema,
     ulb_schema,
 )
-from tenfold import tracking
 from tenfold.data import DataError, DataSource
 from tenfold.evaluation import ValueCurve, value_curve
 from tenfold.explain import encoded_mean
 from tenfold.pipelines import SchemaError, Split, TabularSchema
+from tenfold.splits import TimeSplitter
+from tenfold.tracking import LoggedTraining
+from tenfold.training import Candidate, TrainResult
 from tenfold.tuning import Folds, Progress, out_of_fold
 
 VARIANTS = ("logistic_regression", "lightgbm", "lightgbm_class_weight", "lightgbm_smote")
@@ -65,7 +67,6 @@ THRESHOLDS = np.unique(
         3,
     )
 )
-PREDICTIONS = "validation_predictions.csv"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -131,7 +132,13 @@ class Periods:
 
 
 def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
-    """Burn-in | train | delay gap | test, by day; never a random split."""
+    """Burn-in | train | delay gap | test, by day; never a random split.
+
+    Both levels are :class:`tenfold.splits.TimeSplitter` splits on the day column: the
+    holdout is one origin (the test start) with a sliding window of the training days
+    before the delay gap; the CV folds are ``cv_folds`` adjacent validation blocks at
+    the end of the training days, each after the same gap, on an expanding window.
+    """
     p = cfg.protocol
     day = prepared.meta["day"].to_numpy()
     train_start = float(day.min()) + p.burn_in
@@ -143,23 +150,19 @@ def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
             f"the data covers {day.max():.1f} days; the protocol needs {test_end:.1f} "
             f"(burn-in {p.burn_in:g} + train {p.train:g} + delay {p.delay:g} + test {p.test:g})"
         )
-    train = np.flatnonzero((day >= train_start) & (day < train_end))
-    test = np.flatnonzero((day >= test_start) & (day < test_end))
+    holdout = TimeSplitter(
+        p.test, origins=[test_start], gap=p.delay, window="sliding", train_size=p.train
+    )
+    ((train, test),) = holdout.split(day)
     y = prepared.y
     for name, rows in (("training", train), ("test", test)):
         if y[rows].sum() == 0:
             raise DataError(f"no fraud in the {name} period: the data is too small")
-    train_day = day[train]
-    folds: Folds = []
-    for k in range(p.cv_folds):
-        valid_start = train_end - (p.cv_folds - k) * p.cv_valid_days
-        fit = np.flatnonzero(train_day < valid_start - p.delay)
-        valid = np.flatnonzero(
-            (train_day >= valid_start) & (train_day < valid_start + p.cv_valid_days)
-        )
+    cv = TimeSplitter(p.cv_valid_days, n_splits=p.cv_folds, end=train_end, gap=p.delay)
+    folds: Folds = list(cv.split(day[train]))
+    for k, (fit, valid) in enumerate(folds, start=1):
         if y[train][fit].sum() == 0 or y[train][valid].sum() == 0:
-            raise DataError(f"CV fold {k + 1} has no fraud to learn from or to validate on")
-        folds.append((fit, valid))
+            raise DataError(f"CV fold {k} has no fraud to learn from or to validate on")
     split = Split(
         prepared.X.iloc[train].reset_index(drop=True),
         prepared.X.iloc[test].reset_index(drop=True),
@@ -281,22 +284,24 @@ def cost_at(
 # --------------------------------------------------------------------------- candidates
 
 
-@dataclass
-class Candidate:
-    name: str
-    pipeline: Any
-    params: dict[str, Any]
-    cv_fold_auprc: list[float]
-    valid_rows: np.ndarray  # positions in the training rows covered by a validation block
-    oof_proba: np.ndarray  # predictions for those rows, by the fold model that did not see them
+@dataclass(kw_only=True)
+class FraudCandidate(Candidate):
+    """A variant with what is fraud's own: the dollar cost of each threshold on its
+    out-of-fold predictions of the validation blocks (rows and probabilities in ``oof``),
+    the cheapest threshold, and the cost at the default 0.5."""
+
     validation_curve: ValueCurve
     validation_cost_default: float
-    run_id: str | None = None
-    model_uri: str | None = None
 
     @property
-    def cv_auprc(self) -> float:
-        return float(np.mean(self.cv_fold_auprc))
+    def valid_rows(self) -> np.ndarray:
+        """Positions in the training rows covered by a validation block."""
+        return self.oof["row"].to_numpy()
+
+    @property
+    def oof_proba(self) -> np.ndarray:
+        """Predictions for those rows, by the fold model that did not see them."""
+        return self.oof["oof_proba"].to_numpy()
 
     @property
     def threshold(self) -> float:
@@ -307,26 +312,36 @@ class Candidate:
         return -self.validation_curve.best_value
 
 
-@dataclass
-class TrainResult:
-    candidates: dict[str, Candidate]
-    champion: str
-    periods: Periods
-    prepared: Prepared
-    source: DataSource
-    parent_run_id: str | None = None
-    registered_version: str | None = None
+@dataclass(frozen=True)
+class TrainingData:
+    """What the variants were fitted on: the prepared transactions and the periods."""
 
-    @property
-    def best(self) -> Candidate:
-        return self.candidates[self.champion]
+    prepared: Prepared
+    periods: Periods
+
+
+FraudResult = TrainResult[FraudCandidate, TrainingData]
+
+
+def costs_of(
+    rows: np.ndarray, proba: np.ndarray, periods: Periods, cfg: FraudConfig
+) -> tuple[ValueCurve, float]:
+    """A variant's validation cost curve and its cost at 0.5, from its predictions."""
+    y_valid = periods.split.y_train[rows]
+    amount = periods.meta_train["amount"].to_numpy()[rows]
+    return (
+        cost_curve(y_valid, proba, amount, cfg),
+        cost_at(y_valid, proba, amount, DEFAULT_THRESHOLD, cfg),
+    )
 
 
 def validation_rows(folds: Folds) -> np.ndarray:
     return np.concatenate([valid for _, valid in folds])
 
 
-def fit_candidate(name: str, prepared: Prepared, periods: Periods, cfg: FraudConfig) -> Candidate:
+def fit_candidate(
+    name: str, prepared: Prepared, periods: Periods, cfg: FraudConfig
+) -> FraudCandidate:
     """Out-of-fold predictions on the validation blocks, the cost-optimal threshold on
     them, and the final fit on all training days."""
     pipeline = make_pipeline(prepared, name, cfg)
@@ -346,23 +361,40 @@ def fit_candidate(name: str, prepared: Prepared, periods: Periods, cfg: FraudCon
         )
         fitted = final.result()
     rows = validation_rows(periods.folds)
-    y_valid, p_valid = split.y_train[rows], oof[rows]
-    amount = periods.meta_train["amount"].to_numpy()[rows]
-    return Candidate(
-        name,
-        fitted,
-        variant_params(name, cfg),
-        fold_scores,
-        rows,
-        p_valid,
-        cost_curve(y_valid, p_valid, amount, cfg),
-        cost_at(y_valid, p_valid, amount, DEFAULT_THRESHOLD, cfg),
+    curve, cost_default = costs_of(rows, oof[rows], periods, cfg)
+    candidate = FraudCandidate(
+        name=name,
+        model=fitted,
+        params=variant_params(name, cfg),
+        metric="auprc",
+        fold_scores=fold_scores,
+        oof=pd.DataFrame({"row": rows, "oof_proba": oof[rows]}),
+        requirements=MODEL_REQUIREMENTS,
+        validation_curve=curve,
+        validation_cost_default=cost_default,
     )
+    candidate.metrics = {
+        "decision_threshold": candidate.threshold,
+        "validation_cost": candidate.validation_cost,
+        "validation_cost_at_0.5": cost_default,
+    }
+    # saved with the model: what serving needs besides the pipeline
+    candidate.metadata = {
+        "decision_threshold": candidate.threshold,
+        "candidate": name,
+        "cv_auprc": candidate.cv_score,
+        "review_cost": cfg.economics.review_cost,
+        "dataset": cfg.dataset,
+    }
+    background_ = background_mean(fitted, split.X_train)
+    if background_ is not None:
+        candidate.metadata["encoded_background_mean"] = background_
+    return candidate
 
 
-def choose_champion(candidates: dict[str, Candidate]) -> str:
+def choose_best(candidates: dict[str, FraudCandidate]) -> str:
     """Lowest validation cost at the tuned threshold; ties go to the better CV AUPRC."""
-    return min(VARIANTS, key=lambda n: (candidates[n].validation_cost, -candidates[n].cv_auprc))
+    return min(VARIANTS, key=lambda n: (candidates[n].validation_cost, -candidates[n].cv_score))
 
 
 def train(
@@ -371,124 +403,48 @@ def train(
     source: DataSource,
     *,
     progress: Progress | None = None,
-) -> TrainResult:
-    """Fit every variant under one MLflow "train" run (a nested run each) and register
-    the champion with the alias ``champion``."""
+) -> FraudResult:
+    """Fit every variant on the training days; the best has the lowest validation cost."""
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(frame, cfg)
     periods = split_periods(prepared, cfg)
-    with tracking.training_run(
-        cfg.experiment_name, config=cfg, data=source, seed=cfg.seed
-    ) as parent:
-        candidates: dict[str, Candidate] = {}
-        for i, name in enumerate(VARIANTS):
-            report(name, i, len(VARIANTS))
-            candidates[name] = fit_candidate(name, prepared, periods, cfg)
-            _log_candidate(candidates[name], periods, cfg)
-            report(name, i + 1, len(VARIANTS))
-        champion = choose_champion(candidates)
-        best = candidates[champion]
-        tracking.log_metrics(
-            {
-                **{f"cv_auprc.{n}": c.cv_auprc for n, c in candidates.items()},
-                **{f"validation_cost.{n}": c.validation_cost for n, c in candidates.items()},
-            }
-        )
-        version = tracking.register_champion(
-            champion,
-            str(best.model_uri),
-            cfg.registered_model_name,
-            tags={
-                "decision_threshold": f"{best.threshold:.3f}",
-                "data_kind": source.kind,
-                "validation_cost": f"{best.validation_cost:.2f}",
-            },
-        )
-        return TrainResult(
-            candidates,
-            champion,
-            periods,
-            prepared,
-            source,
-            parent_run_id=parent.info.run_id,
-            registered_version=version,
-        )
-
-
-def _log_candidate(candidate: Candidate, periods: Periods, cfg: FraudConfig) -> None:
-    """A nested run per variant: params, CV metrics, validation predictions, the model."""
-    split = periods.split
-    metadata: dict[str, Any] = {
-        "decision_threshold": candidate.threshold,
-        "candidate": candidate.name,
-        "cv_auprc": candidate.cv_auprc,
-        "review_cost": cfg.economics.review_cost,
-        "dataset": cfg.dataset,
-    }
-    background = background_mean(candidate.pipeline, split.X_train)
-    if background is not None:
-        metadata["encoded_background_mean"] = background
-    predictions = pd.DataFrame({"row": candidate.valid_rows, "oof_proba": candidate.oof_proba})
-    logged = tracking.log_candidate(
-        cfg.experiment_name,
-        candidate.name,
-        candidate.pipeline,
-        input_example=split.X_train.head(5),
-        requirements=MODEL_REQUIREMENTS,
-        params=candidate.params,
-        metrics={
-            "cv_auprc": candidate.cv_auprc,
-            "decision_threshold": candidate.threshold,
-            "validation_cost": candidate.validation_cost,
-            "validation_cost_at_0.5": candidate.validation_cost_default,
-        },
-        fold_metrics={"cv_auprc_fold": candidate.cv_fold_auprc},
-        text_artifacts={PREDICTIONS: predictions.to_csv(index=False)},
-        metadata=metadata,
-    )
-    candidate.run_id = logged.run_id
-    candidate.model_uri = logged.model_uri
-
-
-def from_latest_run(cfg: FraudConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
-    """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
-
-    The periods are recomputed from the same protocol; the data must be the bytes that
-    run was trained on (checked by :func:`tenfold.tracking.latest_training`).
-    """
-    training = tracking.latest_training(cfg.experiment_name, data=source, seed=cfg.seed)
-    prepared = prepare(frame, cfg)
-    periods = split_periods(prepared, cfg)
-    candidates: dict[str, Candidate] = {}
-    for run in training.stage("candidate"):
-        logged = tracking.load_candidate(
-            run, text_artifacts=[PREDICTIONS], histories=["cv_auprc_fold"]
-        )
-        saved = pd.read_csv(io.StringIO(logged.artifacts[PREDICTIONS]))
-        rows, proba = saved["row"].to_numpy(), saved["oof_proba"].to_numpy()
-        y_valid = periods.split.y_train[rows]
-        amount = periods.meta_train["amount"].to_numpy()[rows]
-        candidates[logged.name] = Candidate(
-            logged.name,
-            logged.record.model,
-            # from the config, like training: MLflow keeps sampler params as strings
-            variant_params(logged.name, cfg),
-            logged.metric_history["cv_auprc_fold"],
-            rows,
-            proba,
-            cost_curve(y_valid, proba, amount, cfg),
-            cost_at(y_valid, proba, amount, DEFAULT_THRESHOLD, cfg),
-            run_id=logged.run_id,
-            model_uri=logged.model_uri,
-        )
-    missing = [n for n in VARIANTS if n not in candidates]
-    if missing:
-        raise DataError(f"training run {training.parent.info.run_id} lacks variant(s) {missing}")
+    candidates: dict[str, FraudCandidate] = {}
+    for i, name in enumerate(VARIANTS):
+        report(name, i, len(VARIANTS))
+        candidates[name] = fit_candidate(name, prepared, periods, cfg)
+        report(name, i + 1, len(VARIANTS))
     return TrainResult(
         candidates,
-        training.parent.data.tags["tenfold.champion"],
-        periods,
-        prepared,
+        choose_best(candidates),
+        TrainingData(prepared, periods),
         source,
-        parent_run_id=training.parent.info.run_id,
+        periods.split.X_train.head(5),
+    )
+
+
+def from_run(
+    cfg: FraudConfig, frame: pd.DataFrame, source: DataSource, training: LoggedTraining
+) -> FraudResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`), for a
+    separate ``evaluate`` step: the periods recomputed from the same protocol and data,
+    each variant's costs from its logged validation predictions."""
+    missing = [n for n in VARIANTS if n not in training.candidates]
+    if missing:
+        raise DataError(f"training run {training.run_id} lacks variant(s) {missing}")
+    prepared = prepare(frame, cfg)
+    periods = split_periods(prepared, cfg)
+    candidates: dict[str, FraudCandidate] = {}
+    for name, logged in training.candidates.items():
+        rows, proba = logged.oof["row"].to_numpy(), logged.oof["oof_proba"].to_numpy()
+        curve, cost_default = costs_of(rows, proba, periods, cfg)
+        candidates[name] = FraudCandidate.from_candidate(
+            logged, validation_curve=curve, validation_cost_default=cost_default
+        )
+    return TrainResult(
+        candidates,
+        training.best_name,
+        TrainingData(prepared, periods),
+        source,
+        periods.split.X_train.head(5),
+        run_id=training.run_id,
     )

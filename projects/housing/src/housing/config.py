@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenfold.training import ProjectConfig
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
-class HousingConfig:
-    seed: int = 42
+class HousingConfig(ProjectConfig):
     # data: Kaggle train.csv for training and CV; the De Cock sales that are not in it are
     # the held-out set. `data_path` runs the same models on any regression CSV instead.
     dataset: str = "ames-housing"
@@ -32,20 +33,13 @@ class HousingConfig:
     # to fit and the smallest weight in the stack (the budget: a whole run in ~1.5 min)
     n_trials: int = 15
     forest_trials: int = 8
-    # folds fitted in parallel (threads); each model itself uses one thread
-    n_jobs: int = 2
-    # tracking and outputs
+    # tracking, promotion (held-out RMSE, log price for Ames, below the champion's by more
+    # than this) and outputs
     experiment: str = "housing"
     model_name: str = "housing"
+    promotion_margin: float = 0.001
     reports_dir: Path = PROJECT_DIR / "reports"
 
     @property
     def uses_ames_schema(self) -> bool:
         return self.data_path is None
-
-    @property
-    def registered_model_name(self) -> str:
-        """A model trained on another CSV never replaces the Ames champion."""
-        from tenfold.tracking import model_name_for
-
-        return model_name_for(self.model_name, self.data_path)

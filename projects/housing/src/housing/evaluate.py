@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from housing.config import HousingConfig
-from housing.train import CANDIDATES, MEMBERS, TrainResult, stack_weights
+from housing.train import CANDIDATES, MEMBERS, HousingResult, stack_weights
 from tenfold.evaluation import (
     bootstrap_ci,
     new_figure,
@@ -25,7 +25,12 @@ from tenfold.evaluation import (
     plot_residuals,
     regression_metrics,
 )
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.training import Evaluation
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 DISPLAY_NAMES = {
     "ridge": "Ridge",
@@ -33,12 +38,6 @@ DISPLAY_NAMES = {
     "lightgbm": "LightGBM",
     "stack": "Stack (ridge + RF + LightGBM)",
 }
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
 
 
 @dataclass(frozen=True)
@@ -92,12 +91,10 @@ def interval_metrics(
     }
 
 
-def evaluate(
-    result: TrainResult, cfg: HousingConfig, frame: pd.DataFrame | None = None
-) -> Evaluation:
-    """The metrics document and figures; ``frame`` (the raw training file) adds the
-    outlier-policy figure for Ames."""
-    prepared = result.prepared
+def evaluate(result: HousingResult, cfg: HousingConfig) -> Evaluation:
+    """The held-out sales, once, for every candidate: the metrics document and figures
+    (with the outlier-policy figure for Ames); the interval metrics go onto the run too."""
+    prepared = result.data.prepared
     X, y = prepared.X_heldout, prepared.y_heldout
     per_model: dict[str, Any] = {}
     predictions: dict[str, np.ndarray] = {}
@@ -105,9 +102,9 @@ def evaluate(
         candidate = result.candidates[name]
         predictions[name] = np.asarray(candidate.model.predict(X), dtype=float)
         per_model[name] = {
-            "cv_rmse": candidate.cv_rmse,
-            "cv_rmse_std": float(np.std(candidate.cv_fold_rmse)),
-            "cv_fold_rmse": list(candidate.cv_fold_rmse),
+            "cv_rmse": candidate.cv_score,
+            "cv_rmse_std": candidate.cv_std,
+            "cv_fold_rmse": list(candidate.fold_scores),
             "heldout": heldout_metrics(y, predictions[name], log_target=prepared.log_target),
             "params": {k: _plain(v) for k, v in sorted(candidate.params.items())},
         }
@@ -154,7 +151,7 @@ def evaluate(
             "champion": "stack",
         },
         "models": per_model,
-        "champion": result.champion,
+        "champion": result.best_name,
         "interval": interval_metrics(y, interval, nominal=cfg.confidence_level, seed=cfg.seed),
         "tuning": {
             name: {
@@ -177,9 +174,31 @@ def evaluate(
         ),
         "intervals.png": plot_intervals(y, interval, nominal=cfg.confidence_level),
     }
-    if ames and frame is not None:
-        figures["outliers.png"] = plot_scope(frame, cfg)
-    return Evaluation(document, figures)
+    if ames:
+        figures["outliers.png"] = plot_scope(result.data.raw, cfg)
+    return Evaluation(
+        metrics=document,
+        figures=figures,
+        split="heldout",
+        run_metrics={"interval": document["interval"]},
+    )
+
+
+def promotion_gate(result: HousingResult, cfg: HousingConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: RMSE on the held-out sales (of log price for Ames,
+    as in CV), lower than the champion's by more than ``cfg.promotion_margin``."""
+    prepared = result.data.prepared
+    X, y = prepared.X_heldout, prepared.y_heldout
+    scale = np.log if prepared.log_target else np.asarray
+    source = "De Cock sales not in Kaggle train.csv" if prepared.ames else "held-out 20 %"
+    rows = ValidationSet.of(f"{result.source.dataset}: {source}", X, y)
+
+    def score(record: ModelRecord) -> float:
+        pred = np.asarray(record.model.predict(X), dtype=float)
+        return float(np.sqrt(np.mean((scale(y) - scale(pred)) ** 2)))
+
+    metric = "held-out RMSE (log price)" if prepared.log_target else "held-out RMSE"
+    return Gate(metric, False, cfg.promotion_margin, rows), score
 
 
 def _plain(value: Any) -> Any:
@@ -189,22 +208,22 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- figures
 
 
-def plot_cv_scores(result: TrainResult) -> Figure:
+def plot_cv_scores(result: HousingResult) -> Figure:
     """CV RMSE per model: the mean (bar) and each fold (dots)."""
     fig = new_figure(7, 3.8)
     ax = fig.subplots()
     names = list(CANDIDATES)
-    means = [result.candidates[n].cv_rmse for n in names]
+    means = [result.candidates[n].cv_score for n in names]
     ax.barh([DISPLAY_NAMES[n] for n in names], means, color="tab:blue", alpha=0.6)
     for i, name in enumerate(names):
-        folds = result.candidates[name].cv_fold_rmse
+        folds = result.candidates[name].fold_scores
         ax.scatter(folds, [i] * len(folds), color="black", s=12, zorder=3)
         ax.annotate(
             f"{means[i]:.4f}", (means[i], i), xytext=(4, 8), textcoords="offset points", fontsize=8
         )
-    scale = "log price" if result.prepared.log_target else "target"
+    scale = "log price" if result.data.prepared.log_target else "target"
     ax.set(
-        xlabel=f"{len(result.folds)}-fold CV RMSE ({scale}); dots: folds",
+        xlabel=f"{len(result.data.folds)}-fold CV RMSE ({scale}); dots: folds",
         title="Cross-validated error",
     )
     ax.invert_yaxis()

@@ -6,12 +6,11 @@ a ``Pipeline`` of the Ames features step, the model's preprocessing and the mode
 validation refits all of it per fold. The stack's CV score comes from the same fits as
 its intervals: CV+ fits the stack once per fold and scores the rows of the fold it left
 out. The held-out sales are not touched here: :mod:`housing.evaluate` scores them once.
+Training is pure: logging to MLflow, registration and promotion are later steps.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +30,10 @@ from housing.config import HousingConfig
 from housing.data import HousingData
 from housing.features import ames_schema, features_step, linear_preprocessor, tree_preprocessor
 from housing.intervals import ConformalRegressor
-from tenfold import tracking
-from tenfold.data import DataSource
+from tenfold.data import DataError
 from tenfold.pipelines import SchemaError, TabularSchema, coerce_to_schema, infer_schema
+from tenfold.tracking import LoggedTraining
+from tenfold.training import Candidate, TrainResult
 from tenfold.tuning import (
     Folds,
     PreparedFold,
@@ -93,7 +93,7 @@ def prepare(data: HousingData, cfg: HousingConfig) -> Prepared:
             out_of_scope=(int((~in_scope).sum()), int((~heldout_in_scope).sum())),
         )
     schema = infer_schema(train, target=cfg.target, id_column=cfg.id_column)
-    X = coerce_to_schema(train[schema.features], schema)
+    X = coerce_to_schema(train[schema.features], schema, label=str(cfg.data_path))
     X_train, X_held, y_train, y_held = train_test_split(
         X, y_all, test_size=cfg.holdout_size, random_state=cfg.seed
     )
@@ -309,41 +309,61 @@ def tune_member(
         direction="minimize",
         study_name=name,
         on_trial=on_trial,
+        log_to_mlflow=False,
     )
 
 
 # --------------------------------------------------------------------------- candidates
 
 
-@dataclass
-class Candidate:
-    name: str
-    model: Any
-    params: dict[str, Any]
-    cv_fold_rmse: list[float]
-    oof_prediction: np.ndarray
-    tuning: TuningResult | None = None
-    run_id: str | None = None
-    model_uri: str | None = None
+@dataclass(frozen=True)
+class TrainingData:
+    """What the candidates were fitted on: the prepared inputs (training and held-out
+    sales), the CV folds and the raw training file (its out-of-scope sales)."""
 
-    @property
-    def cv_rmse(self) -> float:
-        return float(np.mean(self.cv_fold_rmse))
-
-
-@dataclass
-class TrainResult:
-    candidates: dict[str, Candidate]
     prepared: Prepared
     folds: Folds
-    source: DataSource
-    parent_run_id: str | None = None
-    registered_version: str | None = None
-    champion: str = "stack"
+    raw: pd.DataFrame
 
-    @property
-    def best(self) -> Candidate:
-        return self.candidates[self.champion]
+
+HousingResult = TrainResult[Candidate, TrainingData]
+
+
+def candidate(
+    name: str,
+    model: Any,
+    params: dict[str, Any],
+    fold_scores: list[float],
+    oof: np.ndarray,
+    prepared: Prepared,
+    cfg: HousingConfig,
+    tuning: TuningResult | None = None,
+) -> Candidate:
+    """A candidate scored by CV RMSE on the model's scale, with the metadata serving
+    reads: the stack also carries its interval level, scope and the form's choices."""
+    scored = Candidate(
+        name=name,
+        model=model,
+        params=params,
+        metric="rmse",
+        fold_scores=fold_scores,
+        oof=pd.DataFrame({"oof_prediction": oof, "y": prepared.y}),
+        requirements=MODEL_REQUIREMENTS,
+        tuning=tuning,
+    )
+    scored.metadata = {
+        "candidate": name,
+        "cv_rmse": scored.cv_score,
+        "ames_schema": prepared.ames,
+        "log_target": prepared.log_target,
+    }
+    if name == "stack":
+        scored.metadata.update(
+            confidence_level=cfg.confidence_level,
+            max_living_area=cfg.max_living_area if prepared.ames else None,
+            **serving_metadata(prepared),
+        )
+    return scored
 
 
 def fit_member(
@@ -367,7 +387,7 @@ def fit_member(
         n_jobs=cfg.n_jobs,
     )
     fitted = clone(model).fit(prepared.X, prepared.y)
-    return Candidate(name, fitted, params, fold_scores, oof, tuning)
+    return candidate(name, fitted, params, fold_scores, oof, prepared, cfg, tuning)
 
 
 def fit_stack(
@@ -393,12 +413,12 @@ def fit_stack(
     score = model_scale_rmse(prepared)
     fold_scores = [score(prepared.y[valid], oof[valid]) for _, valid in folds]
     flat = {f"{m}.{k}": v for m, p in params.items() for k, v in p.items()}
-    return Candidate("stack", conformal, flat, fold_scores, oof)
+    return candidate("stack", conformal, flat, fold_scores, oof, prepared, cfg)
 
 
-def stack_weights(candidate: Candidate) -> dict[str, float]:
+def stack_weights(stacked: Candidate) -> dict[str, float]:
     """The blend's weight per member (and its intercept) in the model fitted on all rows."""
-    blend = candidate.model.fitted_estimator_.regressor_.named_steps["model"].final_estimator_
+    blend = stacked.model.fitted_estimator_.regressor_.named_steps["model"].final_estimator_
     weights = {name: float(w) for name, w in zip(MEMBERS, blend.coef_, strict=True)}
     return {**weights, "intercept": float(blend.intercept_)}
 
@@ -411,63 +431,35 @@ def train(
     data: HousingData,
     *,
     progress: Progress | None = None,
-) -> TrainResult:
-    """Tune and fit the three members and the stack under one MLflow "train" run (a
-    nested run per Optuna study and per candidate) and register the stack, with its
-    intervals, as ``champion``."""
+) -> HousingResult:
+    """Tune and fit the three members, then the stack with its intervals: the best by
+    design (it is what the API and the app serve)."""
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(data, cfg)
     folds = make_folds(len(prepared.y), cfg)
-    with tracking.training_run(
-        cfg.experiment, config=cfg, data=data.source, seed=cfg.seed
-    ) as parent:
-        report("preprocessing folds", 0, 1)
-        fold_data = prepare_member_folds(prepared, folds)
-        candidates: dict[str, Candidate] = {}
-        params: dict[str, dict[str, Any]] = {}
-        for name in MEMBERS:
-            with tracking.start_run(
-                cfg.experiment,
-                f"optuna_{name}",
-                nested=True,
-                tags={"tenfold.stage": "tuning", "tenfold.candidate": name},
-            ):
-                tuning = tune_member(
-                    name,
-                    fold_data,
-                    cfg,
-                    on_trial=lambda done, total, n=name: report(f"tuning {n}", done, total),
-                )
-            params[name] = dict(tuning.best_params)
-            report(f"fitting {name}", 0, 1)
-            candidates[name] = fit_member(name, prepared, folds, cfg, params[name], tuning)
-        report("stack + CV+ intervals", 0, 1)
-        candidates["stack"] = fit_stack(prepared, folds, cfg, params)
-        report("stack + CV+ intervals", 1, 1)
+    report("preprocessing folds", 0, 1)
+    fold_data = prepare_member_folds(prepared, folds)
+    candidates: dict[str, Candidate] = {}
+    params: dict[str, dict[str, Any]] = {}
 
-        form = serving_metadata(prepared)
-        for candidate in candidates.values():
-            _log_candidate(candidate, prepared, cfg, form=form)
-        tracking.log_metrics({f"cv_rmse.{n}": c.cv_rmse for n, c in candidates.items()})
-        best = candidates["stack"]
-        version = tracking.register_champion(
-            "stack",
-            str(best.model_uri),
-            cfg.registered_model_name,
-            tags={
-                "data_kind": data.source.kind,
-                "cv_rmse": f"{best.cv_rmse:.4f}",
-                "confidence_level": f"{cfg.confidence_level}",
-            },
-        )
-        return TrainResult(
-            candidates,
-            prepared,
-            folds,
-            data.source,
-            parent_run_id=parent.info.run_id,
-            registered_version=version,
-        )
+    def trials_of(name: str) -> Callable[[int, int], None]:
+        return lambda done, total: report(f"tuning {name}", done, total)
+
+    for name in MEMBERS:
+        tuning = tune_member(name, fold_data, cfg, on_trial=trials_of(name))
+        params[name] = dict(tuning.best_params)
+        report(f"fitting {name}", 0, 1)
+        candidates[name] = fit_member(name, prepared, folds, cfg, params[name], tuning)
+    report("stack + CV+ intervals", 0, 1)
+    candidates["stack"] = fit_stack(prepared, folds, cfg, params)
+    report("stack + CV+ intervals", 1, 1)
+    return TrainResult(
+        candidates,
+        "stack",
+        TrainingData(prepared, folds, data.train),
+        data.source,
+        prepared.X.head(5),
+    )
 
 
 def serving_metadata(prepared: Prepared) -> dict[str, Any]:
@@ -485,89 +477,18 @@ def serving_metadata(prepared: Prepared) -> dict[str, Any]:
     }
 
 
-def _log_candidate(
-    candidate: Candidate, prepared: Prepared, cfg: HousingConfig, *, form: dict[str, Any]
-) -> None:
-    """A nested run per candidate: params, CV metrics, OOF predictions and the model."""
-    metadata: dict[str, Any] = {
-        "candidate": candidate.name,
-        "cv_rmse": candidate.cv_rmse,
-        "ames_schema": prepared.ames,
-        "log_target": prepared.log_target,
-    }
-    if candidate.name == "stack":
-        metadata.update(
-            confidence_level=cfg.confidence_level,
-            max_living_area=cfg.max_living_area if prepared.ames else None,
-            **form,
-        )
-    oof = pd.DataFrame({"oof_prediction": candidate.oof_prediction, "y": prepared.y})
-    logged = tracking.log_candidate(
-        cfg.experiment,
-        candidate.name,
-        candidate.model,
-        input_example=prepared.X.head(5),
-        requirements=MODEL_REQUIREMENTS,
-        params=candidate.params,
-        metrics={
-            "cv_rmse": candidate.cv_rmse,
-            "cv_rmse_std": float(np.std(candidate.cv_fold_rmse)),
-        },
-        fold_metrics={"cv_rmse_fold": candidate.cv_fold_rmse},
-        # params typed, for `evaluate` (MLflow keeps params as strings)
-        text_artifacts={
-            "oof_predictions.csv": oof.to_csv(index=False),
-            "params.json": json.dumps(candidate.params, sort_keys=True),
-        },
-        metadata=metadata,
-    )
-    candidate.run_id = logged.run_id
-    candidate.model_uri = logged.model_uri
-
-
-def from_latest_run(cfg: HousingConfig, data: HousingData) -> TrainResult:
-    """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
-
-    The folds are recomputed from the same seed; the data must be the bytes that run was
-    trained on (checked by :func:`tenfold.tracking.latest_training`), or the "held-out"
-    rows could have been seen in training.
-    """
-    from tenfold.data import DataError
-
-    run = tracking.latest_training(cfg.experiment, data=data.source, seed=cfg.seed)
-    prepared = prepare(data, cfg)
-    folds = make_folds(len(prepared.y), cfg)
-    tunings: dict[str, TuningResult] = {}
-    for child in run.stage("tuning"):
-        m = child.data.metrics
-        tunings[child.data.tags["tenfold.candidate"]] = TuningResult(
-            {},
-            m["tuning_best_cv_score"],
-            int(m["tuning_trials"]),
-            int(m["tuning_pruned"]),
-            pd.DataFrame(),
-        )
-    candidates: dict[str, Candidate] = {}
-    for child in run.stage("candidate"):
-        logged = tracking.load_candidate(
-            child,
-            text_artifacts=("oof_predictions.csv", "params.json"),
-            histories=("cv_rmse_fold",),
-        )
-        oof = pd.read_csv(io.StringIO(logged.artifacts["oof_predictions.csv"]))
-        candidates[logged.name] = Candidate(
-            logged.name,
-            logged.record.model,
-            json.loads(logged.artifacts["params.json"]),
-            logged.metric_history["cv_rmse_fold"],
-            oof["oof_prediction"].to_numpy(),
-            tuning=tunings.get(logged.name),
-            run_id=logged.run_id,
-            model_uri=logged.model_uri,
-        )
-    missing = [n for n in CANDIDATES if n not in candidates]
+def from_run(cfg: HousingConfig, data: HousingData, training: LoggedTraining) -> HousingResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`), for a
+    separate ``evaluate`` step: the folds recomputed from the same seed and data."""
+    missing = [n for n in CANDIDATES if n not in training.candidates]
     if missing:
-        raise DataError(f"training run {run.parent.info.run_id} lacks candidate(s) {missing}")
+        raise DataError(f"training run {training.run_id} lacks candidate(s) {missing}")
+    prepared = prepare(data, cfg)
     return TrainResult(
-        candidates, prepared, folds, data.source, parent_run_id=run.parent.info.run_id
+        dict(training.candidates),
+        training.best_name,
+        TrainingData(prepared, make_folds(len(prepared.y), cfg), data.train),
+        data.source,
+        prepared.X.head(5),
+        run_id=training.run_id,
     )

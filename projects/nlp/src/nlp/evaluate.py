@@ -8,9 +8,9 @@ CLI decides where they are written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,9 +18,15 @@ from sklearn import metrics as skm
 
 from nlp.config import NlpConfig
 from nlp.features import TokenExplainer, TokenWeight
-from nlp.train import Candidate, TrainResult, macro_f1
+from nlp.train import NlpResult, macro_f1
 from tenfold.evaluation import bootstrap_ci, new_figure
+from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.reports import fmt, markdown_table
+from tenfold.training import Candidate
+from tenfold.training import Evaluation as BaseEvaluation
+
+if TYPE_CHECKING:
+    from tenfold.tracking import ModelRecord
 
 DISPLAY_NAMES = {
     "tfidf": "TF-IDF word + char n-grams → linear (SGD, log loss)",
@@ -38,24 +44,32 @@ class TestPredictions:
 
     @property
     def predicted(self) -> np.ndarray:
-        return np.asarray(self.classes, dtype=object)[np.argmax(self.proba, axis=1)]
+        labels: np.ndarray = np.asarray(self.classes, dtype=object)[np.argmax(self.proba, axis=1)]
+        return labels
 
     @property
     def confidence(self) -> np.ndarray:
         return np.asarray(self.proba.max(axis=1))
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]
-    figures: dict[str, Figure]
-    error_analysis: str
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(BaseEvaluation):
+    """The metrics and figures, the error analysis (``files``: ``error_analysis.md``) and
+    each model's test predictions."""
+
     predictions: dict[str, TestPredictions]
+
+    @property
+    def error_analysis(self) -> str:
+        return self.files[ERROR_ANALYSIS]
+
+
+ERROR_ANALYSIS = "error_analysis.md"
 
 
 def predict_test(candidate: Candidate, X: Any) -> TestPredictions:
     """Probabilities on the test rows, keeping the features for the explanations."""
-    pipeline = candidate.pipeline
+    pipeline = candidate.model
     features = pipeline[:-1].transform(X)
     model = pipeline.named_steps["model"]
     return TestPredictions(
@@ -106,16 +120,18 @@ def test_metrics(y: np.ndarray, predictions: TestPredictions, cfg: NlpConfig) ->
     }
 
 
-def evaluate(result: TrainResult, cfg: NlpConfig) -> Evaluation:
-    split = result.split
+def evaluate(result: NlpResult, cfg: NlpConfig) -> Evaluation:
+    """The test split, once, for every model: the metrics document, its figures and the
+    error analysis."""
+    split = result.data.split
     predictions = {
         name: predict_test(candidate, split.X_test) for name, candidate in result.candidates.items()
     }
     per_model: dict[str, Any] = {}
     for name, candidate in result.candidates.items():
         per_model[name] = {
-            "cv_macro_f1": candidate.cv_macro_f1,
-            "cv_macro_f1_std": float(np.std(candidate.cv_fold_macro_f1)),
+            "cv_macro_f1": candidate.cv_score,
+            "cv_macro_f1_std": candidate.cv_std,
             "params": {k: _param(v) for k, v in sorted(candidate.params.items())},
             "test": test_metrics(split.y_test, predictions[name], cfg),
         }
@@ -125,15 +141,16 @@ def evaluate(result: TrainResult, cfg: NlpConfig) -> Evaluation:
                 "pruned": candidate.tuning.n_pruned,
                 "best_cv_macro_f1": candidate.tuning.best_score,
             }
-    y_all = result.prepared.y
-    classes = list(result.prepared.classes)
+    prepared = result.data.prepared
+    y_all = prepared.y
+    classes = list(prepared.classes)
     document: dict[str, Any] = {
         "data": {
             "dataset": result.source.dataset,
             "kind": result.source.kind,
             "sha256": dict(result.source.sha256),
             "documents": len(y_all),
-            "near_duplicate_groups": int(len(y_all) - len(np.unique(result.prepared.groups))),
+            "near_duplicate_groups": int(len(y_all) - len(np.unique(prepared.groups))),
             "train_documents": len(split.y_train),
             "test_documents": len(split.y_test),
             "classes": {c: int(np.sum(y_all == c)) for c in classes},
@@ -148,8 +165,8 @@ def evaluate(result: TrainResult, cfg: NlpConfig) -> Evaluation:
             "max_seq_length": cfg.max_seq_length,
         },
         "models": per_model,
-        "champion": result.champion,
-        "skipped": dict(result.skipped),
+        "champion": result.best_name,
+        "skipped": dict(result.data.skipped),
     }
     if len(predictions) == 2:
         document["comparison"] = compare(split.y_test, predictions)
@@ -159,11 +176,27 @@ def evaluate(result: TrainResult, cfg: NlpConfig) -> Evaluation:
         "confidence.png": plot_confidence(split.y_test, predictions),
     }
     if "tfidf" in result.candidates:
-        figures["top_terms.png"] = plot_top_terms(
-            TokenExplainer(result.candidates["tfidf"].pipeline)
-        )
+        figures["top_terms.png"] = plot_top_terms(TokenExplainer(result.candidates["tfidf"].model))
     report = error_analysis(result, predictions, per_model, cfg)
-    return Evaluation(document, figures, report, predictions)
+    return Evaluation(
+        metrics=document, figures=figures, files={ERROR_ANALYSIS: report}, predictions=predictions
+    )
+
+
+def promotion_gate(result: NlpResult, cfg: NlpConfig) -> tuple[Gate, Scorer]:
+    """The gate a challenger must pass: macro-F1 on the grouped, stratified test split,
+    above the champion's by more than ``cfg.promotion_margin``."""
+    split = result.data.split
+    rows = ValidationSet.of(
+        f"{result.source.dataset} test split (grouped, seed {cfg.seed})",
+        split.X_test,
+        split.y_test,
+    )
+
+    def score(record: ModelRecord) -> float:
+        return macro_f1(split.y_test, record.model.predict(split.X_test))
+
+    return Gate("test macro-F1", True, cfg.promotion_margin, rows), score
 
 
 def compare(y: np.ndarray, predictions: Mapping[str, TestPredictions]) -> dict[str, Any]:
@@ -299,14 +332,14 @@ def _tokens(weights: Sequence[TokenWeight]) -> str:
 
 
 def error_analysis(
-    result: TrainResult,
+    result: NlpResult,
     predictions: Mapping[str, TestPredictions],
     per_model: Mapping[str, Any],
     cfg: NlpConfig,
 ) -> str:
     """Markdown: the most confused pairs and the worst errors of each model (the wrong
     answers given with the highest confidence), with what drove each one."""
-    split = result.split
+    split = result.data.split
     y = split.y_test
     texts = split.X_test["text"].tolist()
     lines = [
@@ -355,7 +388,7 @@ def _tfidf_rows(
     texts: Sequence[str],
     cfg: NlpConfig,
 ) -> list[str]:
-    explainer = TokenExplainer(candidate.pipeline)
+    explainer = TokenExplainer(candidate.model)
     table = [
         "| # | article | true | predicted | confidence | p(true) "
         "| words that drove it (predicted − true) | char n-grams |",
@@ -380,7 +413,7 @@ def _tfidf_rows(
 
 
 def _dense_rows(
-    result: TrainResult,
+    result: NlpResult,
     pred: TestPredictions,
     rows: np.ndarray,
     y: np.ndarray,
@@ -389,8 +422,8 @@ def _dense_rows(
     """An embedding has no tokens to show; its nearest training article (cosine) shows
     what the article was taken to be like."""
     candidate = result.candidates["embeddings"]
-    train_vectors = candidate.pipeline[:-1].transform(result.split.X_train)
-    raw_train = result.split.X_train["text"].tolist()
+    train_vectors = candidate.model[:-1].transform(result.data.split.X_train)
+    raw_train = result.data.split.X_train["text"].tolist()
     table = [
         "| # | article | true | predicted | confidence | p(true) "
         "| nearest training article (cosine, its class) |",
@@ -404,7 +437,7 @@ def _dense_rows(
             f"| {rank} | {snippet(texts[i])} | {truth} | **{pred.predicted[i]}** | "
             f"{pred.confidence[i]:.2f} | {pred.proba[i, pred.classes.index(truth)]:.2f} | "
             f"{snippet(raw_train[nearest], 60)} ({similarity[nearest]:.2f}, "
-            f"{result.split.y_train[nearest]}) |"
+            f"{result.data.split.y_train[nearest]}) |"
         )
     return table
 
@@ -447,19 +480,17 @@ def results_table(metrics: Mapping[str, Any]) -> str:
         ],
     )
     classes = list(data["classes"])
+
+    def scores_of(name: str) -> Callable[[Mapping[str, Any]], str]:
+        per_class = metrics["models"][name]["test"]["per_class"]
+        return lambda r: " / ".join(
+            fmt(per_class[r["class"]][k], 3) for k in ("precision", "recall", "f1")
+        )
+
     per_class = markdown_table(
         [{"class": c} for c in classes],
         [("Class", lambda r: str(r["class"]))]
-        + [
-            (
-                f"{SHORT_NAMES[n]} P / R / F1",
-                lambda r, n=n: " / ".join(
-                    fmt(metrics["models"][n]["test"]["per_class"][r["class"]][k], 3)
-                    for k in ("precision", "recall", "f1")
-                ),
-            )
-            for n in names
-        ],
+        + [(f"{SHORT_NAMES[n]} P / R / F1", scores_of(n)) for n in names],
     )
     protocol = metrics["protocol"]
     note = (

@@ -3,7 +3,8 @@
 Both are tuned by Optuna on the same grouped, stratified cross-validation folds of the
 training part; the champion is the best mean CV macro-F1. Near-duplicate articles share
 a group, so no copy of a validation or test article is ever trained on. The test part
-is not touched here: :mod:`nlp.evaluate` reports on it once.
+is not touched here: :mod:`nlp.evaluate` reports on it once. Training is pure: logging to
+MLflow, registration and promotion are later steps.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from nlp.features import (
     near_duplicate_groups,
     tfidf_features,
 )
-from tenfold import tracking
 from tenfold.data import DataError, DataSource
-from tenfold.tuning import PreparedFold, TuningResult, cv_score_prepared, prepare_folds, tune
+from tenfold.tracking import LoggedTraining
+from tenfold.training import Candidate, TrainResult
+from tenfold.tuning import PreparedFold, cv_score_prepared, prepare_folds, tune
 
 MODEL_REQUIREMENTS: dict[ModelName, tuple[str, ...]] = {
     "tfidf": ("pandas", "numpy", "scipy", "cloudpickle"),
@@ -186,36 +188,17 @@ def available_models(cfg: NlpConfig) -> tuple[tuple[ModelName, ...], dict[str, s
 # --------------------------------------------------------------------------- candidates
 
 
-@dataclass
-class Candidate:
-    name: ModelName
-    pipeline: Pipeline
-    params: dict[str, Any]
-    cv_fold_macro_f1: list[float]
-    oof_proba: np.ndarray
-    tuning: TuningResult | None = None
-    run_id: str | None = None
-    model_uri: str | None = None
-    version: str | None = None
+@dataclass(frozen=True)
+class TrainingData:
+    """What the candidates were fitted on: the prepared articles and the split, and the
+    configured models that could not run here (and why)."""
 
-    @property
-    def cv_macro_f1(self) -> float:
-        return float(np.mean(self.cv_fold_macro_f1))
-
-
-@dataclass
-class TrainResult:
-    candidates: dict[ModelName, Candidate]
-    champion: ModelName
-    split: TextSplit
     prepared: Prepared
-    source: DataSource
+    split: TextSplit
     skipped: dict[str, str] = field(default_factory=dict)
-    parent_run_id: str | None = None
 
-    @property
-    def best(self) -> Candidate:
-        return self.candidates[self.champion]
+
+NlpResult = TrainResult[Candidate, TrainingData]
 
 
 def out_of_fold_prepared(
@@ -263,6 +246,7 @@ def fit_candidate(
     folds: Folds,
     cfg: NlpConfig,
     *,
+    classes: Sequence[str],
     on_trial: Callable[[int, int], None] | None = None,
 ) -> Candidate:
     """Tune the classifier on per-fold features, score the best one out of fold, refit
@@ -285,26 +269,38 @@ def fit_candidate(
             n_jobs=cfg.n_jobs,
         )
 
-    import mlflow
-
-    # a nested run under train(); called on its own (tests), nothing is tracked
-    study_run = (
-        tracking.start_run(
-            cfg.experiment, f"optuna_{name}", nested=True, tags={"tenfold.stage": "tuning"}
-        )
-        if mlflow.active_run() is not None
-        else contextlib.nullcontext()
+    tuning = tune(
+        objective,
+        n_trials=cfg.n_trials,
+        seed=cfg.seed,
+        study_name=name,
+        on_trial=on_trial,
+        log_to_mlflow=False,
     )
-    with study_run:
-        tuning = tune(
-            objective, n_trials=cfg.n_trials, seed=cfg.seed, study_name=name, on_trial=on_trial
-        )
     model = factory(cfg, **tuning.best_params)
     oof, fold_scores = out_of_fold_prepared(
         model, fold_data, folds, len(split_.y_train), cfg.n_jobs
     )
     pipeline = make_pipeline(name, cfg, model).fit(split_.X_train, split_.y_train)
-    return Candidate(name, pipeline, dict(tuning.best_params), fold_scores, oof, tuning)
+    predictions = pd.DataFrame(oof, columns=list(classes))
+    predictions.insert(0, "y", split_.y_train)
+    candidate = Candidate(
+        name=name,
+        model=pipeline,
+        params=dict(tuning.best_params),
+        metric="macro_f1",
+        fold_scores=fold_scores,
+        oof=predictions,
+        requirements=MODEL_REQUIREMENTS[name],
+        tuning=tuning,
+    )
+    candidate.metadata = {
+        "candidate": name,
+        "classes": list(classes),
+        "cv_macro_f1": candidate.cv_score,
+        "bbc": cfg.uses_bbc,
+    }
+    return candidate
 
 
 # --------------------------------------------------------------------------- training
@@ -335,10 +331,9 @@ def train(
     source: DataSource,
     *,
     progress: Progress | None = None,
-) -> TrainResult:
-    """Fit the candidates under one MLflow "train" run (a nested run each, plus one per
-    Optuna study), register each as a version of the model with its own alias
-    (``tfidf``, ``embeddings``) and point ``champion`` at the best CV macro-F1."""
+) -> NlpResult:
+    """Fit the candidates that can run here; the best has the best mean CV macro-F1 (a tie
+    goes to the first model)."""
     report = progress or (lambda stage, done, total: None)
     names, skipped = available_models(cfg)
     if not names:
@@ -346,140 +341,36 @@ def train(
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
     folds = make_folds(split_, cfg)
-    with (
-        tracking.start_run(
-            cfg.experiment,
-            "train",
-            config=cfg,
-            data=source,
-            seed=cfg.seed,
-            tags={"tenfold.stage": "train", "nlp.models": ",".join(names)},
-        ) as parent,
-        embedded_once(names, prepared.X, cfg, report),
-    ):
-        candidates: dict[ModelName, Candidate] = {}
+
+    def trials_of(name: str) -> Callable[[int, int], None]:
+        return lambda done, total: report(name, done, total)
+
+    candidates: dict[str, Candidate] = {}
+    with embedded_once(names, prepared.X, cfg, report):
         for name in names:
             candidates[name] = fit_candidate(
-                name,
-                split_,
-                folds,
-                cfg,
-                on_trial=lambda done, total, name=name: report(name, done, total),
+                name, split_, folds, cfg, classes=prepared.classes, on_trial=trials_of(name)
             )
-            _log_candidate(candidates[name], split_, prepared, cfg)
-        champion = max(names, key=lambda n: (candidates[n].cv_macro_f1, -names.index(n)))
-        tracking.log_metrics({f"cv_macro_f1.{n}": c.cv_macro_f1 for n, c in candidates.items()})
-        import mlflow
-        from mlflow import MlflowClient
-
-        mlflow.set_tag("tenfold.champion", champion)
-        for name, candidate in candidates.items():
-            candidate.version = tracking.register(
-                str(candidate.model_uri),
-                cfg.registered_model_name,
-                alias=name,
-                tags={
-                    "candidate": name,
-                    "data_kind": source.kind,
-                    "cv_macro_f1": f"{candidate.cv_macro_f1:.4f}",
-                },
-            )
-        MlflowClient().set_registered_model_alias(
-            cfg.registered_model_name, tracking.CHAMPION, str(candidates[champion].version)
-        )
-        return TrainResult(
-            candidates,
-            champion,
-            split_,
-            prepared,
-            source,
-            skipped=skipped,
-            parent_run_id=parent.info.run_id,
-        )
-
-
-def _log_candidate(
-    candidate: Candidate, split_: TextSplit, prepared: Prepared, cfg: NlpConfig
-) -> None:
-    """A nested run per candidate: params, CV metrics, OOF predictions and the model."""
-    oof = pd.DataFrame(candidate.oof_proba, columns=list(prepared.classes))
-    oof.insert(0, "y", split_.y_train)
+    best = max(names, key=lambda n: (candidates[n].cv_score, -names.index(n)))
     # a short example: the signature needs one, the artifact store needs no articles
     example = pd.DataFrame({"text": [t[:300] for t in split_.X_train["text"].head(3)]})
-    logged = tracking.log_candidate(
-        cfg.experiment,
-        candidate.name,
-        candidate.pipeline,
-        input_example=example,
-        requirements=MODEL_REQUIREMENTS[candidate.name],
-        params=candidate.params,
-        metrics={
-            "cv_macro_f1": candidate.cv_macro_f1,
-            "cv_macro_f1_std": float(np.std(candidate.cv_fold_macro_f1)),
-        },
-        fold_metrics={"cv_macro_f1_fold": candidate.cv_fold_macro_f1},
-        text_artifacts={"oof_predictions.csv": oof.to_csv(index=False, float_format="%.6f")},
-        metadata={
-            "candidate": candidate.name,
-            "classes": list(prepared.classes),
-            "cv_macro_f1": candidate.cv_macro_f1,
-            "bbc": cfg.uses_bbc,
-        },
-    )
-    candidate.run_id = logged.run_id
-    candidate.model_uri = logged.model_uri
+    return TrainResult(candidates, best, TrainingData(prepared, split_, skipped), source, example)
 
 
-def from_latest_run(cfg: NlpConfig, frame: pd.DataFrame, source: DataSource) -> TrainResult:
-    """Rebuild the latest training's result from MLflow, for a separate ``evaluate`` step.
-
-    The split is recomputed from the same seed; the data must be the bytes that run was
-    trained on, or the "test" rows could have been seen in training.
-    """
-    import io
-
-    training = tracking.latest_training(cfg.experiment, data=source, seed=cfg.seed)
-    parent = training.parent
+def from_run(
+    cfg: NlpConfig, frame: pd.DataFrame, source: DataSource, training: LoggedTraining
+) -> NlpResult:
+    """A training read back from MLflow (:func:`tenfold.tracking.read_training`), for a
+    separate ``evaluate`` step: the split recomputed from the same seed and data."""
     prepared = prepare(frame, cfg)
     split_ = split(prepared, cfg)
-    tunings = {
-        child.info.run_name.removeprefix("optuna_"): TuningResult(
-            {},
-            child.data.metrics["tuning_best_cv_score"],
-            int(child.data.metrics["tuning_trials"]),
-            int(child.data.metrics["tuning_pruned"]),
-            pd.DataFrame(),
-        )
-        for child in training.stage("tuning")
-    }
-    candidates: dict[ModelName, Candidate] = {}
-    for run in training.stage("candidate"):
-        logged = tracking.load_candidate(
-            run, text_artifacts=["oof_predictions.csv"], histories=["cv_macro_f1_fold"]
-        )
-        name: ModelName = logged.name  # type: ignore[assignment]
-        oof = pd.read_csv(io.StringIO(logged.artifacts["oof_predictions.csv"]))
-        candidates[name] = Candidate(
-            name,
-            logged.record.model,
-            logged.params,
-            logged.metric_history["cv_macro_f1_fold"],
-            oof.drop(columns="y").to_numpy(),
-            tunings.get(name),
-            run_id=logged.run_id,
-            model_uri=logged.model_uri,
-        )
-    expected = [n for n in parent.data.tags.get("nlp.models", "").split(",") if n]
-    missing = [n for n in expected if n not in candidates]
-    if missing or not candidates:
-        raise DataError(f"training run {parent.info.run_id} lacks candidate(s) {missing}")
     _, skipped = available_models(cfg)
+    example = pd.DataFrame({"text": [t[:300] for t in split_.X_train["text"].head(3)]})
     return TrainResult(
-        candidates,
-        parent.data.tags["tenfold.champion"],
-        split_,
-        prepared,
+        dict(training.candidates),
+        training.best_name,
+        TrainingData(prepared, split_, skipped),
         source,
-        skipped=skipped,
-        parent_run_id=parent.info.run_id,
+        example,
+        run_id=training.run_id,
     )

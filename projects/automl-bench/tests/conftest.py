@@ -6,13 +6,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from automl_bench.cell import CellResult
 from automl_bench.config import Profile
 from automl_bench.data import Task
 from tenfold.data import DataSource
@@ -30,6 +31,91 @@ def make_task(n: int = 300, seed: int = 0) -> Task:
     y = ((X["a"] + 0.5 * (X["colour"] == "red") + rng.normal(0, 0.5, n)) > 0).astype(np.int64)
     source = DataSource(dataset="toy", kind="synthetic", origin="synthetic")
     return Task("toy", "binary", X, y.to_numpy(), source, "stratified", "toy task")
+
+
+def cell(
+    dataset: str,
+    framework: str,
+    fold: int,
+    score: float,
+    constant: float,
+    metric: str = "roc_auc",
+    profile: str = "t",
+) -> CellResult:
+    return CellResult(
+        dataset=dataset,
+        framework=framework,
+        fold=fold,
+        profile=profile,
+        budget="1 s",
+        seed=0,
+        metric=metric,
+        status="ok",
+        score=score,
+        constant_score=constant,
+        fit_seconds=1.0,
+        predict_seconds=0.0,
+        n_train=10,
+        n_test=10,
+        data_kind="real",
+        data_sha256="",
+    )
+
+
+def hand_grid(profile: str = "t") -> list[CellResult]:
+    """Four datasets with known answers: 'manual' always best, 'lightgbm' always second, the
+    constant last; three ROC-AUC datasets and one RMSE dataset."""
+    cells = []
+    for d in ("a", "b", "c"):
+        for fold in (0, 1):
+            cells += [
+                cell(d, "constant", fold, 0.5, 0.5, profile=profile),
+                cell(d, "lightgbm", fold, 0.7, 0.5, profile=profile),
+                cell(d, "manual", fold, 0.9, 0.5, profile=profile),
+            ]
+    for fold in (0, 1):
+        cells += [
+            cell("r", "constant", fold, 10.0, 10.0, "rmse", profile=profile),
+            cell("r", "lightgbm", fold, 8.0, 10.0, "rmse", profile=profile),
+            cell("r", "manual", fold, 5.0, 10.0, "rmse", profile=profile),
+        ]
+    return cells
+
+
+HAND_PROFILE = {"name": "t", "folds": 2, "time_budget": 1, "cores": 1, "memory_gb": 1, "workers": 1}
+
+
+def write_publication(folder: Path, cells_by_profile: dict[str, list[CellResult]]) -> Path:
+    """A results folder as ``evaluate`` publishes one: ``metrics.json`` with every
+    profile's document, ``<profile>/cells.json``."""
+    from automl_bench import evaluate, store
+    from tenfold.repro import write_metrics
+
+    documents = {}
+    for name, cells in cells_by_profile.items():
+        documents[name] = evaluate.metrics_document(
+            cells, profile={**HAND_PROFILE, "name": name}, datasets=[]
+        )
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name / "cells.json").write_text(store.dump(cells), encoding="utf-8")
+    write_metrics(folder / "metrics.json", {"data": {"kind": "real"}, "profiles": documents})
+    return folder
+
+
+@pytest.fixture
+def hand_cells() -> list[CellResult]:
+    return hand_grid()
+
+
+@pytest.fixture
+def make_cell() -> Callable[..., CellResult]:
+    return cell
+
+
+@pytest.fixture(scope="session")
+def publication_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand grid published as profile ``t`` (read only: tests never change it)."""
+    return write_publication(tmp_path_factory.mktemp("results"), {"t": hand_grid()})
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import time
 import psutil
 import pytest
 
-from automl_bench import grid, store
+from automl_bench import grid, store, train
+from automl_bench.cell import run_cell
 from automl_bench.config import BenchConfig, Profile
 from automl_bench.data import load_task
-from automl_bench.train import run_cell
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_tracking")]
 
@@ -26,37 +26,36 @@ def profile(**kw: object) -> Profile:
     return Profile(**{**base, **kw})  # type: ignore[arg-type]
 
 
-def test_small_grid_is_stored_and_skipped_on_rerun() -> None:
-    cfg = BenchConfig(datasets=("breast-cancer", "digits"), frameworks=("constant", "lightgbm"))
-    p = profile()
-    cells = grid.plan(cfg, p)
-    assert len(cells) == 2 * 2 * 2
-    with grid.cluster(None, p) as client:
-        done, described = grid.run(
-            client,
-            cells,
-            cfg,
-            on_done=lambda d: store.record(cfg.experiment, d.result, attempts=d.attempts),
-            describe_datasets=cfg.datasets,
-        )
-    assert sorted(d.result.key for d in done) == sorted(c.key for c in cells)
-    assert all(d.result.status == "ok" for d in done)
-    assert [d["dataset"] for d in described] == ["breast-cancer", "digits"]
-    stored = store.finished(cfg.experiment, "test")
-    assert set(stored) == {c.key for c in cells}
-    # a re-run has nothing left to do; a deleted run is the one cell to redo
-    pending = [c for c in cells if c.key not in stored or stored[c.key][0].signature != c.signature]
-    assert pending == []
+def test_small_grid_is_stored_and_resumed() -> None:
     import mlflow
 
-    victim = mlflow.search_runs(
-        experiment_names=[cfg.experiment],
-        filter_string="tags.`automl.dataset` = 'digits' and tags.`automl.fold` = '1' "
-        "and tags.`automl.framework` = 'lightgbm'",
-    )["run_id"].iloc[0]
+    cfg = BenchConfig(datasets=("breast-cancer", "digits"), frameworks=("constant", "lightgbm"))
+    cells = grid.plan(cfg, profile())
+    assert len(cells) == 2 * 2 * 2
+    first = train.train(cfg, cells)
+    assert first.ran == len(cells)
+    assert sorted(c.key for c in first.cells) == sorted(c.key for c in cells)
+    assert all(c.status == "ok" for c in first.cells)
+    assert [d["dataset"] for d in first.datasets] == ["breast-cancer", "digits"]
+    assert set(store.finished(cfg.experiment, "test")) == {c.key for c in cells}
+    runs = mlflow.search_runs(
+        experiment_names=[cfg.experiment], filter_string="tags.`tenfold.stage` = 'cell'"
+    )
+    assert set(runs["tags.automl.grid_run"]) == {first.run_id}
+    # a re-run redoes only what is missing: here one deleted cell
+    victim = runs[
+        (runs["tags.automl.dataset"] == "digits")
+        & (runs["tags.automl.fold"] == "1")
+        & (runs["tags.automl.framework"] == "lightgbm")
+    ]["run_id"].iloc[0]
     mlflow.delete_run(victim)
-    stored = store.finished(cfg.experiment, "test")
-    assert [c.key for c in cells if c.key not in stored] == ["test/digits/lightgbm/fold1"]
+    again = train.train(cfg, cells)
+    assert again.ran == 1
+    assert len(again.cells) == len(cells)
+    # and evaluate reads the grid back with the datasets its run described
+    back = train.from_run(cfg, cells, again.run_id)
+    assert back.datasets == again.datasets
+    assert [c.key for c in back.cells] == [c.key for c in again.cells]
 
 
 def _jobs() -> dict[int, psutil.Process]:

@@ -9,9 +9,9 @@ import optuna
 import pytest
 
 from automl_bench import manual
+from automl_bench.cell import Cell, budget_for, fold_data
 from automl_bench.config import Profile
 from automl_bench.data import Task
-from automl_bench.train import Cell, budget_for, fold_data
 
 pytestmark = pytest.mark.service
 

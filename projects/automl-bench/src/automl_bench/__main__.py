@@ -1,30 +1,50 @@
-"""AutoML benchmark CLI: ``python -m automl_bench run | train | evaluate | cell | report``.
+"""AutoML benchmark CLI: ``python -m automl_bench run | train | evaluate | predict | serve |
+report | cell``.
 
-``run`` is the whole benchmark (what ``make automl-bench`` calls): the grid of the
-chosen profile on Dask (stored cells skipped), then the reports and REPORT.md from the
-stored cells. ``train`` runs the grid only, ``evaluate`` writes the reports only.
+``run`` is the whole benchmark (what ``make automl-bench`` calls): the grid of the chosen
+profile on Dask (stored cells skipped), then the reports and REPORT.md from the stored
+cells, and their publication: a new version of ``automl_bench`` in the registry, promoted
+to ``champion`` (what ``serve`` answers from) unless it reports fewer cells than the one
+served. ``train`` runs the grid only; ``evaluate`` writes the reports from the stored
+cells and publishes them; ``predict`` looks published scores up in batch; ``cell`` runs
+one cell in this process (the reproducibility test).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from automl_bench.config import FRAMEWORKS, PROJECT_DIR, BenchConfig
+from automl_bench.config import FRAMEWORKS, PROJECT_DIR, SIMULATED, BenchConfig
 from tenfold.cli import (
+    OWN_DEFAULT,
+    CommonOptions,
+    InputOption,
+    ModelUriOption,
+    OutputOption,
     ProjectCli,
-    ReportsDirOption,
+    ReportOptions,
+    RunOptions,
     SeedOption,
+    Summary,
+    announce_synthetic,
     console,
     progress,
     setup_logging,
     typer_app,
     user_errors,
+    write_csv,
 )
+from tenfold.errors import DataError
+
+if TYPE_CHECKING:
+    from automl_bench.cell import Cell
+    from automl_bench.train import GridResult
 
 app = typer_app(
     "AutoML benchmark: a manual pipeline vs FLAML and AutoGluon, one protocol, on Dask."
@@ -33,6 +53,7 @@ CLI = ProjectCli(
     PROJECT_DIR,
     service="automl_bench.serve:app",
     results_table="automl_bench.evaluate:results_table",
+    config=BenchConfig,
 )
 
 ProfileOpt = Annotated[
@@ -47,283 +68,338 @@ FrameworksOpt = Annotated[
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(
-        "--scheduler", help="A running Dask scheduler (tcp://HOST:8786); default: a LocalCluster."
+        "--scheduler",
+        help="A running Dask scheduler (tcp://HOST:8786); default: a LocalCluster. "
+        "Where the grid runs, not what it computes (evaluate ignores it).",
     ),
 ]
 StorageOpt = Annotated[
     str | None,
     typer.Option(
         "--optuna-storage",
-        help="RDB URL the manual pipeline's Optuna studies share (postgresql+psycopg://...).",
+        help="RDB URL the manual pipeline's Optuna studies share (postgresql+psycopg://...); "
+        "evaluate ignores it.",
     ),
 ]
-CsvOpt = Annotated[
+DataOpt = Annotated[
     Path | None,
     typer.Option(
-        "--csv", help="Benchmark your own CSV (with --target).", exists=True, dir_okay=False
+        "--data",
+        "--csv",
+        help="Benchmark your own CSV (with --target): reports go to reports/custom/<file "
+        "name>, the results register as automl_bench-<file name>.",
+        exists=True,
+        dir_okay=False,
     ),
 ]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="Target column of --csv.")]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="Target column of --data.")]
 TaskOpt = Annotated[
     str | None, typer.Option("--task", help="binary | multiclass | regression (default: inferred).")
 ]
+IdOpt = Annotated[
+    str | None, typer.Option("--id", help="Id column of --data, left out of the features.")
+]
+TASKS = ("binary", "multiclass", "regression")
 
 
-def _config(
-    profile: str,
-    datasets: str | None,
-    frameworks: str | None,
-    scheduler: str | None,
-    storage: str | None,
-    seed: int,
-    reports_dir: Path | None = None,
-) -> BenchConfig:
+def _names(given: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (given or "").split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class BenchOptions(CommonOptions):
+    """The grid: --profile, --datasets, --frameworks, --scheduler, --optuna-storage, a user's
+    CSV (--data/--csv, --target, --task, --id), --seed, --verbose."""
+
+    profile: ProfileOpt = "quick"
+    dataset_names: DatasetsOpt = field(default=None, metadata=OWN_DEFAULT)
+    framework_names: FrameworksOpt = field(default=None, metadata=OWN_DEFAULT)
+    scheduler: SchedulerOpt = None
+    optuna_storage: StorageOpt = None
+    data_path: DataOpt = None
+    target: TargetOpt = None
+    task: TaskOpt = None
+    id_column: IdOpt = None
+
+    def apply(self, cfg: Any) -> Any:
+        """``cfg`` with these options, each checked (one clear line for a bad one)."""
+        from automl_bench.config import load_profile
+        from automl_bench.data import available
+
+        load_profile(self.profile)  # an unknown profile names the ones there are
+        changes: dict[str, Any] = {
+            "profile": self.profile,
+            "scheduler": self.scheduler,
+            "optuna_storage": self.optuna_storage,
+            "seed": self.seed,
+        }
+        if datasets := _names(self.dataset_names):
+            known = available(cfg)
+            unknown = [d for d in datasets if d not in known]
+            if unknown:
+                raise DataError(f"unknown dataset(s) {unknown}; choose from {sorted(known)}")
+            changes["datasets"] = datasets
+        if frameworks := _names(self.framework_names):
+            unknown = [f for f in frameworks if f not in FRAMEWORKS]
+            if unknown:
+                raise DataError(f"unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
+            changes["frameworks"] = frameworks
+        if self.data_path is None:
+            if self.target or self.task or self.id_column:
+                raise DataError("--target, --task and --id need --data (or --csv)")
+            return dataclasses.replace(cfg, **changes)
+        if self.target is None:
+            raise DataError("--data needs --target (the column to predict)")
+        if self.task not in (None, *TASKS):
+            raise DataError(f"--task {self.task!r}: use binary, multiclass or regression")
+        if datasets:
+            raise DataError("--datasets and --data: the CSV is the grid's one dataset")
+        path = self.data_path.resolve()
+        changes |= {
+            "data_path": path,
+            "target": self.target,
+            "task": self.task,
+            "id_column": self.id_column,
+            "datasets": (f"csv-{path.stem}",),
+            "experiment": f"{cfg.experiment}-custom",
+        }
+        return dataclasses.replace(cfg, **changes)
+
+
+def _configure(opts: BenchOptions, out: ReportOptions | None = None) -> BenchConfig:
+    cfg = CLI.configure(opts, *([out] if out is not None else []))
+    if out is not None and out.reports_dir is not None:
+        cfg = dataclasses.replace(cfg, report_file=cfg.reports_dir / "REPORT.md")
+    return cfg
+
+
+def _plan(cfg: BenchConfig) -> list[Cell]:
+    from automl_bench import grid
     from automl_bench.config import load_profile
-    from automl_bench.data import available
-    from tenfold.errors import DataError
 
-    load_profile(profile)  # a clear error for an unknown profile
-    changes: dict[str, Any] = {
-        "profile": profile,
-        "scheduler": scheduler,
-        "optuna_storage": storage,
-        "seed": seed,
-    }
-    base = BenchConfig()
-    if datasets:
-        names = tuple(d.strip() for d in datasets.split(",") if d.strip())
-        unknown = [d for d in names if d not in available(base)]
-        if unknown:
-            raise DataError(f"unknown dataset(s) {unknown}; choose from {sorted(available(base))}")
-        changes["datasets"] = names
-    if frameworks:
-        names = tuple(f.strip() for f in frameworks.split(",") if f.strip())
-        unknown = [f for f in names if f not in FRAMEWORKS]
-        if unknown:
-            raise DataError(f"unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
-        changes["frameworks"] = names
-    if reports_dir is not None:
-        changes["reports_dir"] = reports_dir.resolve()
-        changes["report_file"] = reports_dir.resolve() / "REPORT.md"
-    return dataclasses.replace(base, **changes)
+    return grid.plan(cfg, load_profile(cfg.profile))
 
 
-def _user_dataset(
-    cfg: BenchConfig, csv: Path | None, target: str | None, task: str | None
-) -> tuple[BenchConfig, dict[str, Any]]:
-    """``--csv F --target C``: the file becomes the grid's one dataset."""
-    from automl_bench.data import UserDataset
-    from tenfold.errors import DataError
-
-    if csv is None:
-        if target or task:
-            raise DataError("--target and --task need --csv")
-        return cfg, {}
-    if target is None:
-        raise DataError("--csv needs --target (the column to predict)")
-    if task not in (None, "binary", "multiclass", "regression"):
-        raise DataError(f"--task {task!r}: use binary, multiclass or regression")
-    name = f"csv-{csv.stem}"
-    spec = UserDataset(name=name, csv=csv.resolve(), target=target, task=task)  # type: ignore[arg-type]
-    reports = cfg.reports_dir / "custom" / csv.stem
-    cfg = dataclasses.replace(
-        cfg,
-        datasets=(name,),
-        reports_dir=reports,
-        report_file=reports / "REPORT.md",
-        experiment=f"{cfg.experiment}-custom",
-    )
-    return cfg, {name: spec}
-
-
-def _grid(cfg: BenchConfig, extra: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run the pending cells; returns the datasets' descriptions."""
+def _run_grid(cfg: BenchConfig) -> GridResult:
+    """The pending cells of the config's grid, with a progress bar and a line per failure."""
     import logging
 
-    from automl_bench import grid, store
+    from automl_bench import grid
+    from automl_bench import train as grid_training
     from automl_bench.config import load_profile
 
     # the scheduler's and workers' own INFO lines would drown the progress bar
     for name in ("distributed", "tornado", "bokeh"):
         logging.getLogger(name).setLevel(logging.WARNING)
     profile = load_profile(cfg.profile)
-    cells = grid.plan(cfg, profile)
-    stored = store.finished(cfg.experiment, profile.name)
-    pending = [c for c in cells if c.key not in stored or stored[c.key][0].signature != c.signature]
+    planned = _plan(cfg)
+    stored = len(grid_training.stored_cells(cfg, planned))
+    pending = len(planned) - stored
     out = console()
+    where = f"scheduler {cfg.scheduler}" if cfg.scheduler else f"LocalCluster of {profile.workers}"
     out.print(
-        f"{cfg.profile}: {len(cells)} cells ({len(cells) - len(pending)} stored, "
-        f"{len(pending)} to run), {profile.budget_label} per job, "
-        + (
-            f"scheduler {cfg.scheduler}"
-            if cfg.scheduler
-            else f"LocalCluster of {profile.workers} workers"
-        )
+        f"{cfg.profile}: {len(planned)} cells ({stored} stored, {pending} to run), "
+        f"{profile.budget_label} per job, {where}",
+        soft_wrap=True,
     )
-    started = time.perf_counter()
-    with grid.cluster(cfg.scheduler, profile) as client, progress("cells", len(pending)) as update:
-        count = 0
 
-        def done(item: grid.Done) -> None:
-            nonlocal count
-            store.record(cfg.experiment, item.result, attempts=item.attempts)
-            count += 1
-            update(count, len(pending))
-            if item.result.status != "ok":
-                out.print(f"[yellow]{item.result.key}: {item.result.failure}[/]")
-            elif item.attempts > 1:
-                out.print(f"{item.result.key}: redone after a worker was lost")
+    twins: set[str] = set()
 
-        _, datasets = grid.run(
-            client, pending, cfg, extra=extra, on_done=done, describe_datasets=cfg.datasets
-        )
-    out.print(f"grid: {len(pending)} cells in {time.perf_counter() - started:.0f} s")
-    return datasets
+    def report(item: grid.Done) -> None:
+        dataset = item.result.dataset
+        if _is_twin(item.result.data_kind, dataset) and dataset not in twins:
+            twins.add(dataset)
+            announce_synthetic(f"{dataset} data")
+        if item.result.status != "ok":
+            out.print(f"[yellow]{item.result.key}: {item.result.failure}[/]", soft_wrap=True)
+        elif item.attempts > 1:
+            out.print(f"{item.result.key}: redone after a worker was lost", soft_wrap=True)
+
+    with progress("cells", pending) as update:
+        result = grid_training.train(cfg, planned, progress=update, on_cell=report)
+    out.print(f"grid run {result.run_id}: {result.ran} cells in {result.seconds:.0f} s")
+    return result
 
 
-def _reports(cfg: BenchConfig, datasets: list[dict[str, Any]] | None) -> Path:
-    """reports/<profile>/ (cells, metrics, figures) from the stored cells; reports/metrics.json
-    and REPORT.md from every profile published in reports/."""
-    from automl_bench import evaluate, grid, store
-    from automl_bench.config import load_profile
-    from tenfold.evaluation import save_figure
-    from tenfold.repro import read_metrics, write_metrics
-
-    profile = load_profile(cfg.profile)
-    stored = store.finished(cfg.experiment, profile.name)
-    planned = grid.plan(cfg, profile)
-    wanted = {c.key for c in planned}
-    cells = [r for key, (r, _) in sorted(stored.items()) if key in wanted]
-    # an interrupted grid: report the datasets whose every cell is stored, say what is not
-    complete = [d for d in cfg.datasets if all(c.key in stored for c in planned if c.dataset == d)]
-    incomplete: dict[str, Any] = {
-        "stored": len(cells),
-        "planned": len(planned),
-        "complete_datasets": complete,
-    }
-    cells = [r for r in cells if r.dataset in complete]
-    if not cells:
-        from tenfold.errors import DataError
-
-        raise DataError(f"no stored cells for profile {profile.name!r}: run `train` first")
-    out = cfg.reports_dir / profile.name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cells.json").write_text(store.dump(cells), encoding="utf-8")
-    if datasets is None and (out / "datasets.json").is_file():
-        datasets = read_metrics(out / "datasets.json")["datasets"]
-    datasets = datasets or []
-    write_metrics(out / "datasets.json", {"datasets": datasets})
-    document = evaluate.metrics_document(
-        cells, profile=dataclasses.asdict(profile), datasets=datasets
-    )
-    if incomplete["stored"] < incomplete["planned"]:
-        document["incomplete"] = incomplete
-    write_metrics(out / "metrics.json", document)
-    table = evaluate.summary(cells)
-    title = f"{profile.name} profile, {profile.budget_label} per job"
-    if table["dataset"].nunique() >= 2 and table["framework"].nunique() >= 3:
-        save_figure(
-            evaluate.plot_critical_difference(table, title=f"Mean rank ({title})"),
-            out / "critical_difference.png",
-        )
-    save_figure(
-        evaluate.plot_score_vs_time(table, title=f"Score vs training time ({title})"),
-        out / "score_vs_time.png",
-    )
-    save_figure(
-        evaluate.plot_normalised(table, title=f"Normalised score ({title})"), out / "normalised.png"
-    )
-    _publish(cfg)
-    return out
+PROFILES_PUBLISHED = ("quick", "full", "repro")
 
 
-def _publish(cfg: BenchConfig) -> None:
-    """reports/metrics.json (every profile in reports/) and REPORT.md's generated sections."""
+def _is_twin(kind: str, dataset: str) -> bool:
+    """A synthetic stand-in for a missing file (not a simulator by design)."""
+    return kind != "real" and dataset not in SIMULATED
+
+
+def _publish_all(cfg: BenchConfig, root: Path) -> None:
+    """``root/metrics.json`` (every profile in ``root``) and REPORT.md's generated sections."""
     from automl_bench import evaluate
     from tenfold.reports import update_readme
     from tenfold.repro import read_metrics, write_metrics
 
     documents = {
         p.parent.name: read_metrics(p)
-        for p in sorted(cfg.reports_dir.glob("*/metrics.json"))
-        if p.parent.name in ("quick", "full", "repro")
+        for p in sorted(root.glob("*/metrics.json"))
+        if p.parent.name in PROFILES_PUBLISHED
     }
-    if not documents:
-        return
     kinds = {d["data"]["kind"] for d in documents.values()}
     write_metrics(
-        cfg.reports_dir / "metrics.json",
+        root / "metrics.json",
         {"data": {"kind": "real" if kinds == {"real"} else "synthetic"}, "profiles": documents},
     )
-    if cfg.report_file.is_file():
-        sections = {f"results-{name}": evaluate.results_section(d) for name, d in documents.items()}
-        first = documents.get("full") or next(iter(documents.values()))
-        if first["datasets"]:
-            sections["datasets"] = evaluate.datasets_section(first["datasets"])
-        text = cfg.report_file.read_text(encoding="utf-8")
-        present = {k: v for k, v in sections.items() if f"<!-- {k}:start -->" in text}
-        update_readme(cfg.report_file, present)
+    if root.resolve() != cfg.reports_dir.resolve() or not cfg.report_file.is_file():
+        return
+    sections = {f"results-{name}": evaluate.results_section(d) for name, d in documents.items()}
+    described = [d["datasets"] for d in (documents.get("full"), *documents.values()) if d]
+    if traits := next((d for d in described if d), None):
+        sections["datasets"] = evaluate.datasets_section(traits)
+    text = cfg.report_file.read_text(encoding="utf-8")
+    present = {k: v for k, v in sections.items() if f"<!-- {k}:start -->" in text}
+    update_readme(cfg.report_file, present)
 
 
-@app.command()
-@user_errors
-def run(
-    profile: ProfileOpt = "quick",
-    datasets: DatasetsOpt = None,
-    frameworks: FrameworksOpt = None,
-    scheduler: SchedulerOpt = None,
-    optuna_storage: StorageOpt = None,
-    csv: CsvOpt = None,
-    target: TargetOpt = None,
-    task: TaskOpt = None,
-    seed: SeedOption = 42,
-    reports_dir: ReportsDirOption = None,
-    verbose: bool = False,
-) -> None:
-    """The whole benchmark: the grid on Dask (stored cells skipped), then the reports."""
-    setup_logging(verbose)
-    started = time.perf_counter()
-    cfg = _config(profile, datasets, frameworks, scheduler, optuna_storage, seed, reports_dir)
-    cfg, extra = _user_dataset(cfg, csv, target, task)
-    described = _grid(cfg, extra)
-    out = _reports(cfg, described)
-    if cfg.reports_dir.resolve() == CLI.published.resolve():
-        CLI.refresh_readme()
-    console().print(f"reports → {out}; {cfg.report_file}; {time.perf_counter() - started:.0f} s")
+def _publish(cfg: BenchConfig, result: GridResult) -> None:
+    """Everything after the grid: the profile's reports (only the project's own real data
+    goes to the committed reports/; a synthetic twin to reports/synthetic, a user's CSV to
+    reports/custom/<name>), every profile's summary and REPORT.md, then the publication:
+    registered as a new results version and put through the gate."""
+    from automl_bench import evaluate, results
+    from tenfold import promotion
+    from tenfold.reports import output_dir, write_reports
+    from tenfold.repro import read_metrics
+    from tenfold.training import model_name_for
+
+    twins = sorted({c.dataset for c in result.cells if _is_twin(c.data_kind, c.dataset)})
+    if twins:
+        announce_synthetic(", ".join(twins) + " data", "their real files were not found")
+    kind = "synthetic" if twins else "real"
+    root = output_dir(cfg.reports_dir, kind=kind, data_path=cfg.data_path)
+    out = root / result.profile.name
+    if not result.datasets and (out / "datasets.json").is_file():
+        # a grid stored before grid runs recorded the datasets' traits: keep the table
+        described = read_metrics(out / "datasets.json")["datasets"]
+        result = dataclasses.replace(result, datasets=described)
+    evaluation = evaluate.evaluate(result, cfg)
+    write_reports(out, evaluation.metrics, evaluation.figures)
+    for name, text in evaluation.files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    _publish_all(cfg, root)
+    name = model_name_for(cfg.model_name, cfg.data_path, synthetic=kind != "real")
+    registered = results.register(
+        root, name, experiment=cfg.experiment, seed=cfg.seed, grid_run=result.run_id
+    )
+    where = f"{name} v{registered.version}"
+    if not registered.new:
+        verdict = f"results unchanged: {where} stays @champion"
+    else:
+        gate, score = evaluate.promotion_gate(result, cfg)
+        decision, record = promotion.promote_if_better(
+            name, registered.version, gate, score, load=results.record
+        )
+        verdict = (
+            f"{where} promoted to @champion ({decision.reason})"
+            if decision.promote
+            else f"{where} stays @challenger, champion v{record.champion} kept ({decision.reason})"
+        )
+    if name != cfg.model_name:
+        uri = f"models:/{name}@champion"
+        verdict += f"; serve it with `python -m automl_bench serve --model-uri {uri}`"
+    CLI.finish(root, lambda metrics: _summary(metrics, result.profile.name), verdict)
 
 
-@app.command()
-@user_errors
-def train(
-    profile: ProfileOpt = "quick",
-    datasets: DatasetsOpt = None,
-    frameworks: FrameworksOpt = None,
-    scheduler: SchedulerOpt = None,
-    optuna_storage: StorageOpt = None,
-    seed: SeedOption = 42,
-    verbose: bool = False,
-) -> None:
+def _summary(metrics: Mapping[str, Any], profile: str) -> Summary:
+    from automl_bench.evaluate import NAMES
+
+    document = metrics["profiles"][profile]
+    stats = document["statistics"]
+    notes = []
+    if "p_value" in stats:
+        notes.append(
+            f"Friedman p = {stats['p_value']:.2g}; Nemenyi critical difference "
+            f"{stats['critical_difference']:.2f} ranks"
+        )
+    if document["failures"]:
+        notes.append(f"{len(document['failures'])} failed cells (scored as the constant)")
+    kind = document["data"]["kind"]
+    return Summary(
+        title=f"automl-bench {profile}: {document['cells']} cells ({kind} data)",
+        columns=("framework", "mean rank", "normalised", "wins", "s / fold"),
+        rows=[
+            (
+                NAMES.get(r["framework"], r["framework"]),
+                f"{r['mean_rank']:.2f}",
+                f"{r['mean_normalised']:.3f}",
+                str(int(r["wins"])),
+                f"{r['fit_seconds']:.1f}",
+            )
+            for r in document["leaderboard"]
+        ],
+        notes=notes,
+    )
+
+
+@CLI.command(app)
+def run(opts: BenchOptions, out: ReportOptions) -> None:
+    """The whole benchmark: the grid on Dask, the reports, their publication for the API."""
+    cfg = _configure(opts, out)
+    _publish(cfg, _run_grid(cfg))
+
+
+@CLI.command(app)
+def train(opts: BenchOptions) -> None:
     """Run the grid's pending cells and store each in MLflow (no reports)."""
-    setup_logging(verbose)
-    cfg = _config(profile, datasets, frameworks, scheduler, optuna_storage, seed)
-    _grid(cfg, {})
+    cfg = _configure(opts)
+    result = _run_grid(cfg)
+    console().print(
+        f"{len(result.cells)} of {len(result.planned)} cells stored; `python -m automl_bench "
+        f"evaluate --run-id {result.run_id}` writes the reports and publishes them",
+        soft_wrap=True,
+    )
+
+
+@CLI.command(app)
+def evaluate(opts: BenchOptions, out: ReportOptions, which: RunOptions) -> None:
+    """Reports and REPORT.md from the cells stored in MLflow, and their publication."""
+    from automl_bench import train as grid_training
+
+    cfg = _configure(opts, out)
+    _publish(cfg, grid_training.from_run(cfg, _plan(cfg), which.run_id))
 
 
 @app.command()
 @user_errors
-def evaluate(
-    profile: ProfileOpt = "quick",
-    datasets: DatasetsOpt = None,
-    frameworks: FrameworksOpt = None,
-    seed: SeedOption = 42,
-    reports_dir: ReportsDirOption = None,
+def predict(
+    input_path: InputOption,
+    output_path: OutputOption,
+    model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
-    """Write reports/<profile>/ and REPORT.md from the cells stored in MLflow."""
+    """Published scores in batch, per row of --input (dataset[, framework, profile])."""
+    import pandas as pd
+
+    from automl_bench.results import NotPublished, load, lookup
+    from automl_bench.serve import SPEC
+    from tenfold.data import read_user_csv
+
     setup_logging(verbose)
-    cfg = _config(profile, datasets, frameworks, None, None, seed, reports_dir)
-    out = _reports(cfg, None)
-    console().print(f"reports → {out}")
+    frame, _ = read_user_csv(input_path)
+    if "dataset" not in frame.columns:
+        raise DataError(f"{input_path}: needs a 'dataset' column; columns: {list(frame.columns)}")
+    rows = [
+        {str(k): v for k, v in row.items()}
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]
+    publication = load(model_uri or SPEC.default_model_uri)
+    try:
+        found = lookup(publication, rows)
+    except NotPublished as exc:
+        raise DataError(f"{input_path}: {exc}") from None
+    write_csv(pd.DataFrame(found), output_path)
+    card = publication.card
+    version = f" v{card.version}" if card.version else ""
+    console().print(
+        f"{len(found)} published scores for {len(rows)} rows → {output_path} "
+        f"(results {card.name}{version})",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -342,15 +418,18 @@ def cell(
     verbose: bool = False,
 ) -> None:
     """One cell in this process (no Dask): what the reproducibility test re-runs."""
+    from automl_bench.cell import Cell, run_cell
     from automl_bench.config import load_profile
-    from automl_bench.data import load_task
-    from automl_bench.train import Cell, run_cell
+    from automl_bench.data import load
     from tenfold.repro import format_metrics
 
     setup_logging(verbose)
-    cfg = _config(profile, dataset, framework, None, None, seed)
+    options = BenchOptions(
+        seed=seed, profile=profile, dataset_names=dataset, framework_names=framework
+    )
+    cfg = options.apply(BenchConfig())
     spec = Cell(dataset, framework, fold, load_profile(profile), seed, frameworks=(framework,))
-    result = run_cell(spec, load_task(dataset, cfg))
+    result = run_cell(spec, load(cfg)[dataset])
     text = format_metrics(reproducible(result.document()))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -365,7 +444,7 @@ def reproducible(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CLI.install(app, serve=False)  # report; a benchmark serves no model (README, API)
+CLI.install(app)  # serve (the results API) and report, the same in every project
 
 if __name__ == "__main__":
     app()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from tenfold.errors import DataError
+from tenfold.training import ProjectConfig
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CONSTRAINTS_FILE = PROJECT_DIR / "constraints.toml"
@@ -23,6 +24,9 @@ METRICS: dict[TaskKind, str] = {"binary": "roc_auc", "multiclass": "log_loss", "
 GREATER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
 
 FRAMEWORKS = ("constant", "lightgbm", "manual", "flaml", "autogluon")
+# Synthetic by design (the fraud project's transaction simulator): its data is the
+# benchmark's own. Any other synthetic dataset is a twin standing in for a missing file.
+SIMULATED = frozenset({"fraud"})
 DATASETS = (
     "telco",
     "credit",
@@ -98,14 +102,28 @@ def load_profile(name: str, path: Path = CONSTRAINTS_FILE) -> Profile:
     return profiles[name]
 
 
-@dataclass(frozen=True)
-class BenchConfig:
-    seed: int = 42
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig(ProjectConfig):
+    """The benchmark's options. ``model_name`` names what it publishes in the registry:
+    its results (``automl_bench@champion`` is the version the API serves)."""
+
+    experiment: str = "automl-bench"
+    model_name: str = "automl_bench"
+    reports_dir: Path = PROJECT_DIR / "reports"
+    # A publication replaces the served one unless it reports fewer cells: the gate's
+    # metric is the number of grid cells a publication covers, and a negative margin lets
+    # an equal count through (a re-run after a change publishes its new numbers).
+    promotion_margin: float = -0.5
     profile: str = "quick"
     datasets: tuple[str, ...] = DATASETS
     frameworks: tuple[str, ...] = FRAMEWORKS
     # user datasets: one TOML entry each (see datasets.toml)
     datasets_file: Path = PROJECT_DIR / "datasets.toml"
+    # `--data F --target C [--task T] [--id I]`: one CSV as the grid's only dataset
+    data_path: Path | None = None
+    target: str | None = None
+    task: TaskKind | None = None
+    id_column: str | None = None
     # Dask: None starts a LocalCluster with the profile's workers
     scheduler: str | None = None
     # Optuna storage of the manual pipeline's studies: None (in memory), or an RDB URL
@@ -114,7 +132,19 @@ class BenchConfig:
     # the fraud simulator at the Fraud-Detection-Handbook's full size
     fraud_customers: int = 5000
     fraud_days: int = 183
-    experiment: str = "automl-bench"
-    reports_dir: Path = PROJECT_DIR / "reports"
     report_file: Path = PROJECT_DIR / "REPORT.md"
     extra_tags: dict[str, str] = field(default_factory=dict)
+
+    # where the grid runs and where reports go change no cell (a cell's signature is its
+    # key, profile and seed)
+    NOT_TRAINING_INPUTS: ClassVar[frozenset[str]] = ProjectConfig.NOT_TRAINING_INPUTS | {
+        "scheduler",
+        "optuna_storage",
+        "report_file",
+        "extra_tags",
+    }
+
+    @property
+    def user_dataset(self) -> str | None:
+        """The grid's dataset name for ``--data F``: ``csv-<file stem>``."""
+        return None if self.data_path is None else f"csv-{self.data_path.stem}"

@@ -448,6 +448,28 @@ def available(cfg: BenchConfig) -> dict[str, UserDataset | None]:
     return {**dict.fromkeys(BUILTIN), **user_datasets(cfg.datasets_file)}
 
 
+def csv_dataset(cfg: BenchConfig) -> dict[str, UserDataset]:
+    """``--data F --target C``: the CSV as the grid's one dataset, ``csv-<file stem>``."""
+    if cfg.data_path is None or cfg.user_dataset is None or cfg.target is None:
+        return {}
+    spec = UserDataset(
+        name=cfg.user_dataset,
+        csv=cfg.data_path,
+        target=cfg.target,
+        task=cfg.task,
+        id_column=cfg.id_column,
+    )
+    return {spec.name: spec}
+
+
+def load(cfg: BenchConfig) -> dict[str, Task]:
+    """The config's datasets, read and checked (a ``--data`` CSV included), by name:
+    what the ``cell`` command runs on. The grid reads each on a worker instead
+    (:func:`load_task`), so the client process never holds them all."""
+    extra = csv_dataset(cfg)
+    return {name: load_task(name, cfg, extra) for name in cfg.datasets}
+
+
 def load_task(name: str, cfg: BenchConfig, extra: Mapping[str, UserDataset] | None = None) -> Task:
     if name in BUILTIN:
         return BUILTIN[name](cfg)

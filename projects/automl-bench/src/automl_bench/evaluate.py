@@ -1,23 +1,31 @@
 """From stored cells to the comparison: per-dataset tables, normalised scores, ranks, a
 Friedman test with Nemenyi post-hoc and its critical-difference diagram, score against
-training time, and the generated parts of REPORT.md and the README.
+training time, the generated parts of REPORT.md and the README, and the gate a new
+publication of the results passes before the API serves it.
 
 All pure functions of the cells; the CLI decides where things are written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from automl_bench.config import FRAMEWORKS, GREATER_IS_BETTER
-from automl_bench.train import HOLDOUT, CellResult
+from automl_bench.cell import HOLDOUT, CellResult
+from automl_bench.config import FRAMEWORKS, GREATER_IS_BETTER, BenchConfig
+from tenfold.errors import DataError
 from tenfold.evaluation import new_figure
 from tenfold.reports import markdown_table
+from tenfold.training import Evaluation
+
+if TYPE_CHECKING:
+    from automl_bench.train import GridResult
+    from tenfold.promotion import Gate, Scorer
 
 NAMES = {
     "constant": "Constant",
@@ -183,6 +191,70 @@ def plot_normalised(table: pd.DataFrame, *, title: str) -> Figure:
 # --------------------------------------------------------------------------- documents
 
 
+def evaluate(result: GridResult, cfg: BenchConfig) -> Evaluation:
+    """A grid's report for its profile: the metrics document (``<profile>/metrics.json``),
+    the figures, and the cells and datasets as files. Only datasets whose every planned
+    cell is stored are reported; an incomplete grid says what is missing."""
+    from automl_bench import store
+    from tenfold.repro import format_metrics
+
+    complete = result.complete_datasets
+    cells = [c for c in result.cells if c.dataset in complete]
+    if not cells:
+        raise DataError(
+            f"no dataset of profile {result.profile.name!r} has all its cells stored "
+            f"({len(result.cells)} of {len(result.planned)} cells): run `train` first"
+        )
+    document = metrics_document(
+        cells, profile=dataclasses.asdict(result.profile), datasets=result.datasets
+    )
+    if len(result.cells) < len(result.planned):
+        document["incomplete"] = {
+            "stored": len(result.cells),
+            "planned": len(result.planned),
+            "complete_datasets": complete,
+        }
+    table = summary(cells)
+    title = f"{result.profile.name} profile, {result.profile.budget_label} per job"
+    figures: dict[str, Figure] = {}
+    if table["dataset"].nunique() >= 2 and table["framework"].nunique() >= 3:
+        figures["critical_difference.png"] = plot_critical_difference(
+            table, title=f"Mean rank ({title})"
+        )
+    figures["score_vs_time.png"] = plot_score_vs_time(
+        table, title=f"Score vs training time ({title})"
+    )
+    figures["normalised.png"] = plot_normalised(table, title=f"Normalised score ({title})")
+    return Evaluation(
+        metrics=document,
+        figures=figures,
+        files={
+            "cells.json": store.dump(cells),
+            "datasets.json": format_metrics({"datasets": list(result.datasets)}),
+        },
+    )
+
+
+def promotion_gate(result: GridResult, cfg: BenchConfig) -> tuple[Gate, Scorer]:
+    """When a new publication of the results replaces the one the API serves: the gate's
+    metric is how many grid cells a publication reports (every profile), and the margin
+    (``cfg.promotion_margin``, -0.5) lets an equal count through, so a publication is
+    kept back only when it covers less than the served one (a run on a subset of the
+    datasets, an interrupted grid). The score is read from each publication itself."""
+    from tenfold.promotion import Gate, ValidationSet
+
+    keys = pd.DataFrame({"cell": sorted(c.key for c in result.planned)})
+    gate = Gate(
+        metric="published_cells",
+        higher_is_better=True,
+        margin=cfg.promotion_margin,
+        validation_set=ValidationSet.of(
+            f"the {result.profile.name} grid ({len(keys)} planned cells, seed {cfg.seed})", keys
+        ),
+    )
+    return gate, lambda record: float(record.model.cells_reported)
+
+
 def metrics_document(
     cells: Sequence[CellResult],
     *,
@@ -191,6 +263,8 @@ def metrics_document(
 ) -> dict[str, Any]:
     """The profile's results as one JSON document (reports/<profile>/metrics.json)."""
     table = normalised(summary(cells))
+    ranked = ranks(table).reset_index().melt(id_vars="dataset", value_name="rank")
+    table = table.merge(ranked, on=["dataset", "framework"], how="left")
     kinds = sorted({c.data_kind for c in cells})
     grid = [c for c in cells if c.fold != HOLDOUT]
     return {
@@ -210,10 +284,12 @@ def metrics_document(
                     "failures",
                     "fit_seconds",
                     "normalised",
+                    "rank",
                 )
             }
             for _, row in table.iterrows()
         ],
+        "leaderboard": leaderboard(table),
         "mean_normalised": table.groupby("framework")["normalised"].mean().to_dict(),
         "statistics": friedman_nemenyi(table),
         "failures": [
@@ -224,6 +300,35 @@ def metrics_document(
         "cells": len(grid),
         "telco_holdout": telco_holdout(cells, table),
     }
+
+
+def leaderboard(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per framework, best mean rank first: mean rank over the datasets (1 =
+    best), mean normalised score, datasets won outright, mean training time per fold and
+    failed cells (``table``: :func:`normalised` with each dataset's ``rank``)."""
+    grouped = table.groupby("framework")
+    rows = pd.DataFrame(
+        {
+            "mean_rank": grouped["rank"].mean(),
+            "mean_normalised": grouped["normalised"].mean(),
+            "wins": grouped["rank"].agg(lambda r: int((r == 1).sum())),
+            "fit_seconds": grouped["fit_seconds"].mean(),
+            "failed_cells": grouped["failures"].sum().astype(int),
+        }
+    )
+    known = {f: i for i, f in enumerate(FRAMEWORKS)}
+    order = sorted(rows.index, key=lambda f: (rows.loc[f, "mean_rank"], known.get(f, 99), f))
+    return [
+        {
+            "framework": f,
+            "mean_rank": float(rows.loc[f, "mean_rank"]),
+            "mean_normalised": float(rows.loc[f, "mean_normalised"]),
+            "wins": int(rows.loc[f, "wins"]),
+            "fit_seconds": float(rows.loc[f, "fit_seconds"]),
+            "failed_cells": int(rows.loc[f, "failed_cells"]),
+        }
+        for f in order
+    ]
 
 
 def telco_holdout(cells: Sequence[CellResult], table: pd.DataFrame) -> dict[str, Any]:
@@ -295,25 +400,16 @@ def results_section(document: Mapping[str, Any]) -> str:
         (NAMES.get(f, f), lambda r, f=f: r[f]) for f in frameworks
     ]
     lines += [markdown_table(rows, columns), ""]
-    norm = results.pivot(index="dataset", columns="framework", values="normalised")[frameworks]
-    ranked = (
-        results.assign(
-            value=results["mean"]
-            * results["metric"].map(lambda m: 1 if GREATER_IS_BETTER[m] else -1)
-        )
-        .pivot(index="dataset", columns="framework", values="value")[frameworks]
-        .rank(axis=1, ascending=False)
-    )
-    seconds = results.groupby("framework")["fit_seconds"].mean()
     stats = document["statistics"]
+    board = {row["framework"]: row for row in document["leaderboard"]}
     summary_rows = [
         {
             "framework": NAMES.get(f, f),
-            "normalised": f"{norm[f].mean():.3f}",
-            "rank": f"{ranked[f].mean():.2f}",
-            "wins": str(int((ranked[f] == 1).sum())),
-            "seconds": f"{seconds[f]:.1f}",
-            "failed": str(int(results[results["framework"] == f]["failures"].sum())),
+            "normalised": f"{board[f]['mean_normalised']:.3f}",
+            "rank": f"{board[f]['mean_rank']:.2f}",
+            "wins": str(int(board[f]["wins"])),
+            "seconds": f"{board[f]['fit_seconds']:.1f}",
+            "failed": str(int(board[f]["failed_cells"])),
         }
         for f in frameworks
     ]

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from automl_bench.cell import HOLDOUT, Cell, CellResult, run_cell
 from automl_bench.config import BenchConfig, Profile
 from automl_bench.data import Task, UserDataset, load_task
-from automl_bench.train import HOLDOUT, Cell, CellResult, run_cell
 
 # The scheduler's order: dataset by dataset (an interrupted grid leaves whole datasets
 # done, which the report can already use), long jobs first within a dataset.
@@ -78,7 +78,7 @@ def cluster(scheduler: str | None, profile: Profile) -> Iterator[Any]:
                 n_workers=profile.workers,
                 threads_per_worker=1,
                 processes=True,
-                memory_limit=0,  # the job's own limit applies (train.run_isolated)
+                memory_limit=0,  # the job's own limit applies (cell.run_isolated)
                 dashboard_address=None,
                 silence_logs=40,
             ) as local,
@@ -160,7 +160,7 @@ def run(
 
 def warm(client: Any, cells: Sequence[Cell]) -> None:
     """Start every worker's fork server now, in parallel (its imports take a while)."""
-    from automl_bench.train import PRELOAD, fork_server
+    from automl_bench.cell import PRELOAD, fork_server
 
     frameworks = dict.fromkeys(
         ["constant", *(f for c in cells for f in (c.frameworks or (c.framework,)))]

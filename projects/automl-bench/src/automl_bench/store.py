@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automl_bench.train import CellResult
+from automl_bench.cell import CellResult
 from tenfold import tracking
 
 TAG = "automl"
 
 
-def record(experiment: str, result: CellResult, *, attempts: int = 1) -> str:
-    """Store a finished cell (ok or failed: a failure is a result) as one MLflow run."""
+def record(
+    experiment: str, result: CellResult, *, attempts: int = 1, grid_run: str | None = None
+) -> str:
+    """Store a finished cell (ok or failed: a failure is a result) as one MLflow run,
+    tagged with the grid run that computed it."""
     import mlflow
 
     tags = {
@@ -29,6 +32,8 @@ def record(experiment: str, result: CellResult, *, attempts: int = 1) -> str:
     }
     if result.failure:
         tags[f"{TAG}.failure"] = result.failure[:500]
+    if grid_run is not None:
+        tags[f"{TAG}.grid_run"] = grid_run
     with tracking.start_run(experiment, result.key, seed=result.seed, tags=tags) as run:
         mlflow.log_params(
             {"metric": result.metric, "n_train": result.n_train, "n_test": result.n_test}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from automl_bench import train
+from automl_bench import cell as cells
 from automl_bench.config import Profile
 from automl_bench.data import Task
 from automl_bench.frameworks import Budget, Constant, align_proba
@@ -26,7 +26,7 @@ def budget(tmp_path: Path, **kw: object) -> Budget:
 def test_constant_predicts_training_shares(
     toy_task: Task, tiny_profile: Profile, tmp_path: Path
 ) -> None:
-    data, _ = train.fold_data(toy_task, 0, tiny_profile, seed=0)
+    data, _ = cells.fold_data(toy_task, 0, tiny_profile, seed=0)
     model = Constant()
     model.fit(data, budget(tmp_path))
     assert np.allclose(model.predict(data.X_test), data.y_train.mean())
@@ -44,8 +44,8 @@ def test_log_loss_renormalises_and_clips() -> None:
 
 
 def test_every_framework_gets_the_same_fold(toy_task: Task, tiny_profile: Profile) -> None:
-    first, y1 = train.fold_data(toy_task, 1, tiny_profile, seed=3)
-    second, y2 = train.fold_data(toy_task, 1, tiny_profile, seed=3)
+    first, y1 = cells.fold_data(toy_task, 1, tiny_profile, seed=3)
+    second, y2 = cells.fold_data(toy_task, 1, tiny_profile, seed=3)
     pd.testing.assert_frame_equal(first.X_test, second.X_test)
     assert (y1 == y2).all()
 
@@ -54,7 +54,7 @@ def test_training_rows_are_capped_for_every_framework(
     toy_task: Task, tiny_profile: Profile
 ) -> None:
     capped = dataclasses.replace(tiny_profile, max_train_rows=50)
-    data, y_test = train.fold_data(toy_task, 0, capped, seed=0)
+    data, y_test = cells.fold_data(toy_task, 0, capped, seed=0)
     assert len(data.y_train) == 50
     assert len(y_test) == 100  # the test fold is never subsampled
 
@@ -62,11 +62,11 @@ def test_training_rows_are_capped_for_every_framework(
 def test_a_crash_is_a_result_with_its_cause(
     toy_task: Task, tiny_profile: Profile, tmp_path: Path
 ) -> None:
-    data, _ = train.fold_data(toy_task, 0, tiny_profile, seed=0)
+    data, _ = cells.fold_data(toy_task, 0, tiny_profile, seed=0)
     labels = data.y_train.astype(float)
     labels[0] = np.nan  # LightGBM refuses missing labels
     broken = dataclasses.replace(data, y_train=labels)
-    status, message, _ = train.run_isolated(
+    status, message, _ = cells.run_isolated(
         "lightgbm", broken, budget(tmp_path), hard_limit=120, preload=PRELOAD
     )
     assert status == "crash"
@@ -76,12 +76,12 @@ def test_a_crash_is_a_result_with_its_cause(
 def test_time_out_and_memory_limits_kill_the_job(
     toy_task: Task, tiny_profile: Profile, tmp_path: Path
 ) -> None:
-    data, _ = train.fold_data(toy_task, 0, tiny_profile, seed=0)
-    status, message, _ = train.run_isolated(
+    data, _ = cells.fold_data(toy_task, 0, tiny_profile, seed=0)
+    status, message, _ = cells.run_isolated(
         "manual", data, budget(tmp_path, iterations=500), hard_limit=1.0, preload=PRELOAD
     )
     assert status == "timeout", message
-    status, message, _ = train.run_isolated(
+    status, message, _ = cells.run_isolated(
         "manual", data, budget(tmp_path, memory_gb=0.01), hard_limit=120, preload=PRELOAD
     )
     assert status == "memory", message
@@ -92,8 +92,8 @@ def test_a_failed_cell_scores_as_the_constant_predictor(
     toy_task: Task, tiny_profile: Profile
 ) -> None:
     too_short = dataclasses.replace(tiny_profile, iterations=500, time_limit=1.0)
-    cell = train.Cell("toy", "manual", 0, too_short, seed=0, frameworks=("lightgbm",))
-    result = train.run_cell(cell, toy_task)
+    cell = cells.Cell("toy", "manual", 0, too_short, seed=0, frameworks=("lightgbm",))
+    result = cells.run_cell(cell, toy_task)
     assert result.status == "failed"
     assert result.failure is not None
     assert result.failure.startswith("timeout:")
@@ -101,8 +101,8 @@ def test_a_failed_cell_scores_as_the_constant_predictor(
 
 
 def test_manual_pipeline_beats_the_constant(toy_task: Task, tiny_profile: Profile) -> None:
-    cell = train.Cell("toy", "manual", 0, tiny_profile, seed=0)
-    result = train.run_cell(cell, toy_task, isolate=False)
+    cell = cells.Cell("toy", "manual", 0, tiny_profile, seed=0)
+    result = cells.run_cell(cell, toy_task, isolate=False)
     assert result.status == "ok"
     assert result.score > 0.75 > result.constant_score
     assert set(result.info["trials"]) == {"lightgbm", "xgboost", "catboost"}

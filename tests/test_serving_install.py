@@ -105,8 +105,9 @@ def test_serving_environment_imports_the_api(project: str, tmp_path: Path) -> No
         env=env,
         check=True,
     )
+    package = project.replace("-", "_")  # automl-bench is imported as automl_bench
     code = (
-        f"import {project}.serve as s, {project}.__main__ as m, sys\n"
+        f"import {package}.serve as s, {package}.__main__ as m, sys\n"
         "app = s.SPEC.app()\n"
         "heavy = sorted({'optuna', 'matplotlib', 'sqlalchemy', 'shap'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"

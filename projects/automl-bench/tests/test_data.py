@@ -129,6 +129,7 @@ def test_real_cmapss_and_credit(data_dir: Path) -> None:
     cfg = BenchConfig()
     cmapss = data.load_cmapss(cfg)
     assert cmapss.n_rows == 20631 + 13096
+    assert cmapss.groups is not None
     assert len(np.unique(cmapss.groups)) == 200
     credit = data.load_credit(cfg)
     assert credit.n_rows == 30000

@@ -67,6 +67,9 @@ def cluster(scheduler: str | None, profile: Profile) -> Iterator[Any]:
     import dask
     from distributed import Client, LocalCluster
 
+    # importing distributed sets its loggers' levels: quiet them after it, before the
+    # scheduler starts (its INFO lines would drown the progress bar)
+    quiet_dask()
     # jobs start their framework in a child process, which daemon workers cannot do
     with dask.config.set({"distributed.worker.daemon": False}):
         if scheduler is not None:

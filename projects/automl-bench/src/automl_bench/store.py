@@ -16,7 +16,7 @@ def record(
     experiment: str, result: CellResult, *, attempts: int = 1, grid_run: str | None = None
 ) -> str:
     """Store a finished cell (ok or failed: a failure is a result) as one MLflow run,
-    tagged with the grid run that computed it."""
+    tagged with the grid run that computed it (and nested under it while it is active)."""
     import mlflow
 
     tags = {
@@ -34,7 +34,11 @@ def record(
         tags[f"{TAG}.failure"] = result.failure[:500]
     if grid_run is not None:
         tags[f"{TAG}.grid_run"] = grid_run
-    with tracking.start_run(experiment, result.key, seed=result.seed, tags=tags) as run:
+    # inside a grid run, a child of it (provenance is on the grid run); alone, a run of its own
+    nested = mlflow.active_run() is not None
+    with tracking.start_run(
+        experiment, result.key, seed=result.seed, tags=tags, nested=nested
+    ) as run:
         mlflow.log_params(
             {"metric": result.metric, "n_train": result.n_train, "n_test": result.n_test}
         )
@@ -63,7 +67,8 @@ def finished(experiment: str, profile: str) -> dict[str, tuple[CellResult, int]]
         return {}
     runs = client.search_runs(
         [found.experiment_id],
-        filter_string=f"tags.`{TAG}.profile` = '{profile}' and attributes.status = 'FINISHED'",
+        filter_string=f"tags.`{TAG}.profile` = '{profile}' and tags.`tenfold.stage` = 'cell' "
+        "and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time ASC"],
         max_results=50_000,
     )

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -130,86 +127,18 @@ def tiny_profile() -> Profile:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-PGBIN = Path("/usr/lib/postgresql/15/bin")
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free port (Debian's ``postgresql`` package, as
-    .ci/run installs it); started as the postgres user, stopped at the end."""
+    """A throwaway PostgreSQL cluster for the session (:func:`tenfold.testing.postgres`:
+    Debian's server on a free port, stopped and removed at the end). CI installs the
+    package (.ci/run), so there a missing server is a failure, not a skip."""
     import os
 
-    if given := os.environ.get("AUTOML_BENCH_TEST_POSTGRES_URL"):
-        yield given
-        return
-    if not (PGBIN / "initdb").is_file() or shutil.which("runuser") is None:
+    from tenfold.testing import postgres, postgres_available
+
+    if not postgres_available() or shutil.which("runuser") is None:
         if os.environ.get("CI"):
-            pytest.fail(
-                "CI must run the PostgreSQL tests: .ci/run sets AUTOML_BENCH_TEST_POSTGRES_URL"
-            )
+            pytest.fail("CI must run the PostgreSQL tests: .ci/run installs postgresql")
         pytest.skip("PostgreSQL 15 is not installed (apt-get install -y postgresql; .ci/run does)")
-    folder = Path(tempfile.mkdtemp(prefix="automl-bench-pg-"))
-    shutil.chown(folder, "postgres", "postgres")
-    port = _free_port()
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [
-            *as_postgres,
-            str(PGBIN / "initdb"),
-            "-D",
-            str(folder / "data"),
-            "-U",
-            "app",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_postgres,
-            str(PGBIN / "pg_ctl"),
-            "-D",
-            str(folder / "data"),
-            "-l",
-            str(folder / "server.log"),
-            "-w",
-            "-t",
-            "30",
-            "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        subprocess.run(
-            [
-                *as_postgres,
-                str(PGBIN / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "app",
-                "app",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql+psycopg://app@127.0.0.1:{port}/app"
-    finally:
-        pid = (folder / "data" / "postmaster.pid").read_text().split()[0]
-        subprocess.run(["kill", "-INT", pid], check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres() as server:
+        yield server.url

@@ -131,6 +131,10 @@ def test_predict_looks_published_scores_up(tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", "--input", str(pairs), "--output", str(out)])
     assert result.exit_code == 2
     assert output_has(result, "row 2: dataset 'imagenet' is not in the repro results")
+    # the input is never overwritten
+    result = runner.invoke(app, ["predict", "--input", str(pairs), "--output", str(pairs)])
+    assert result.exit_code == 2
+    assert output_has(result, "is the input file")
 
 
 def test_without_a_champion_serve_and_predict_say_what_to_run(tmp_path: Path) -> None:

@@ -377,9 +377,11 @@ def predict(
 
     from automl_bench.results import NotPublished, load, lookup
     from automl_bench.serve import SPEC
+    from tenfold.batch import check_files
     from tenfold.data import read_user_csv
 
     setup_logging(verbose)
+    check_files(input_path, output_path)
     frame, _ = read_user_csv(input_path)
     if "dataset" not in frame.columns:
         raise DataError(f"{input_path}: needs a 'dataset' column; columns: {list(frame.columns)}")

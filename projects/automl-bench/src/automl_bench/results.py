@@ -309,7 +309,8 @@ def load(uri: str) -> Publication:
         from tenfold.tracking import ModelLoadError
 
         raise ModelLoadError(uri, "no such folder (a published results folder, e.g. reports/)")
-    return _describe(read(folder, _card(name=folder.resolve().name, uri=uri)))
+    # a folder of this project's results (its registry name is not recorded in it)
+    return _describe(read(folder, _card(name="automl_bench", uri=uri)))
 
 
 def _from_registry(uri: str) -> Publication:

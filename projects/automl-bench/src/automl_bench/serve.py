@@ -132,7 +132,7 @@ class TelcoHoldout(BaseModel):
     status: dict[str, str]
 
 
-Served = Annotated[Publication, Depends(current_predictor)]
+Results = Annotated[Publication, Depends(current_predictor)]
 
 
 def _found(call: Any, *args: Any) -> Any:
@@ -146,7 +146,7 @@ router = APIRouter(prefix="/v1", tags=["results"])
 
 
 @router.get("/profiles", summary="The published profiles")
-async def profiles(results: Served) -> list[ProfileSummary]:
+async def profiles(results: Results) -> list[ProfileSummary]:
     return [ProfileSummary(**results.summary(p)) for p in results.profiles]
 
 
@@ -166,7 +166,7 @@ def _leaderboard(results: Publication, profile: str) -> Leaderboard:
     summary="The frameworks by mean rank, in the first published profile",
     responses=NOT_FOUND,
 )
-async def leaderboard(results: Served) -> Leaderboard:
+async def leaderboard(results: Results) -> Leaderboard:
     return _leaderboard(results, results.default_profile)
 
 
@@ -175,7 +175,7 @@ async def leaderboard(results: Served) -> Leaderboard:
     summary="The frameworks by mean rank over a profile's datasets",
     responses=NOT_FOUND,
 )
-async def profile_leaderboard(results: Served, profile: ProfileName) -> Leaderboard:
+async def profile_leaderboard(results: Results, profile: ProfileName) -> Leaderboard:
     return _found(_leaderboard, results, profile)  # type: ignore[no-any-return]
 
 
@@ -184,7 +184,7 @@ async def profile_leaderboard(results: Served, profile: ProfileName) -> Leaderbo
     summary="The datasets' traits (rows, features, categorical share, balance)",
     responses=NOT_FOUND,
 )
-async def datasets(results: Served, profile: ProfileName) -> list[DatasetTraits]:
+async def datasets(results: Results, profile: ProfileName) -> list[DatasetTraits]:
     return [DatasetTraits(**row) for row in _found(results.traits, profile)]
 
 
@@ -194,7 +194,7 @@ async def datasets(results: Served, profile: ProfileName) -> list[DatasetTraits]
     responses=NOT_FOUND,
 )
 async def dataset_scores(
-    results: Served,
+    results: Results,
     profile: ProfileName,
     dataset: DatasetName,
     framework: Annotated[Framework | None, Query(description="one framework only")] = None,
@@ -209,7 +209,7 @@ async def dataset_scores(
     responses=NOT_FOUND,
 )
 async def dataset_cells(
-    results: Served,
+    results: Results,
     profile: ProfileName,
     dataset: DatasetName,
     framework: Annotated[Framework | None, Query(description="one framework only")] = None,
@@ -223,7 +223,7 @@ async def dataset_cells(
     summary="Failed cells and their causes",
     responses=NOT_FOUND,
 )
-async def failures(results: Served, profile: ProfileName) -> list[Failure]:
+async def failures(results: Results, profile: ProfileName) -> list[Failure]:
     return [Failure(**row) for row in _found(results.failures, profile)]
 
 
@@ -232,7 +232,7 @@ async def failures(results: Served, profile: ProfileName) -> list[Failure]:
     summary="Telco: each framework on churn's own test split, beside churn's 0.848",
     responses=NOT_FOUND,
 )
-async def telco(results: Served, profile: ProfileName) -> TelcoHoldout:
+async def telco(results: Results, profile: ProfileName) -> TelcoHoldout:
     return TelcoHoldout(**_found(results.telco_holdout, profile))
 
 

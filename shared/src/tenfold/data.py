@@ -157,7 +157,7 @@ def _parse_dataset(name: str, body: Mapping[str, object], path: Path) -> Dataset
 # --------------------------------------------------------------------------- provenance
 
 
-_Origin = Literal["data_dir", "cache", "download", "synthetic", "user_file"]
+_Origin = Literal["data_dir", "cache", "download", "synthetic", "user_file", "lake"]
 
 
 @dataclass(frozen=True)

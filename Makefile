@@ -11,7 +11,7 @@ MLFLOW_PORT ?= 5000
 PORT        ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint format mlflow-ui clean housing-app nlp-deep $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -45,13 +45,33 @@ housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501
 nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for the nlp dense model
 	sh projects/nlp/scripts/install_deep.sh "$(UV)"
 
-test: $(SYNCED) ## Run every test (unit, API, data, reproducibility; real data when TENFOLD_DATA_DIR is set)
-	$(RUN) pytest
+# The test tiers (docs/testing.md), fastest first; pytest's exit code 5 (no test in a
+# tier) is not a failure. PYTEST_ARGS passes options through (e.g. --durations=20).
+PYTEST_ARGS ?=
+PYTEST := $(RUN) pytest $(PYTEST_ARGS)
+TIER    = || test $$? -eq 5
 
-test-fast: $(SYNCED) ## Skip the slow tests (full trainings)
-	$(RUN) pytest -m "not slow"
+test: $(SYNCED) ## Every tier, fastest first, all run even if one fails (what CI runs; real data when TENFOLD_DATA_DIR is set)
+	@status=0; for tier in unit service slow; do \
+	    $(MAKE) --no-print-directory test-$$tier || status=1; \
+	done; exit $$status
 
-lint: $(SYNCED) ## ruff (lint + format check) and mypy on the library
+test-unit: $(SYNCED) ## Tier 1: unit, API, data-layer and estimator checks (no server, no full training)
+	$(PYTEST) -m "not slow and not service" $(TIER)
+
+test-service: $(SYNCED) ## Tier 2: tests that start a process or a service (uvicorn, a serving venv, Redis, ...)
+	$(PYTEST) -m "service and not slow" $(TIER)
+
+test-slow: $(SYNCED) ## Tier 3: full trainings and the re-runs of the committed results
+	$(PYTEST) -m slow $(TIER)
+
+test-repro: $(SYNCED) ## Only the checks that re-compute committed results (before publishing)
+	$(PYTEST) -m repro $(TIER)
+
+test-fast: $(SYNCED) ## Tiers 1 and 2 (everything but the slow tests)
+	$(PYTEST) -m "not slow" $(TIER)
+
+lint: $(SYNCED) ## ruff (lint + format check) and mypy --strict on the library and every project
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy

@@ -2,8 +2,12 @@
 # fraud API image: multi-stage, only the fraud package and its locked dependencies, non-root.
 # Build from the repository root:  docker build -f docker/fraud.Dockerfile -t tenfold-fraud .
 # Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-fraud
-# or with an exported model dir:   python -m tenfold export-model models:/fraud@champion model
-#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-fraud
+# or with an exported model folder (the service unpickles a folder only when its sha256 is
+# the one the registry recorded at export, or the one TENFOLD_MODEL_SHA256 pins):
+#                                  uv run python -m tenfold export-model models:/fraud@champion model
+#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model \
+#                                    -e TENFOLD_MODEL_SHA256=<the sha256 export-model printed> tenfold-fraud
+# (or bake the hash in: docker build --build-arg TENFOLD_MODEL_SHA256=<sha256> ...)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -15,6 +19,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/fraud/pyproject.toml projects/fraud/README.md projects/fraud/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package fraud --no-install-workspace
 COPY shared/src shared/src
@@ -31,10 +36,13 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build --chown=app:app /app/.venv /app/.venv
 COPY --chown=app:app data/datasets.toml /app/data/datasets.toml
+# the hash of a mounted model folder, pinned at build time (empty: none pinned)
+ARG TENFOLD_MODEL_SHA256=""
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TENFOLD_HOME=/app \
-    TENFOLD_MODEL_URI=models:/fraud@champion
+    TENFOLD_MODEL_URI=models:/fraud@champion \
+    TENFOLD_MODEL_SHA256=${TENFOLD_MODEL_SHA256}
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \

@@ -2,9 +2,14 @@
 # housing API image: multi-stage, only the housing package and its locked dependencies, non-root.
 # Build from the repository root:  docker build -f docker/housing.Dockerfile -t tenfold-housing .
 # Run against an MLflow server:    docker run -p 8000:8000 -e MLFLOW_TRACKING_URI=http://mlflow:5000 tenfold-housing
-# or with an exported model dir:   python -m tenfold export-model models:/housing@champion model
-#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model tenfold-housing
-# The Streamlit app from the same image:
+# or with an exported model folder (the service unpickles a folder only when its sha256 is
+# the one the registry recorded at export, or the one TENFOLD_MODEL_SHA256 pins):
+#                                  uv run python -m tenfold export-model models:/housing@champion model
+#                                  docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" -e TENFOLD_MODEL_URI=/app/model \
+#                                    -e TENFOLD_MODEL_SHA256=<the sha256 export-model printed> tenfold-housing
+# (or bake the hash in: docker build --build-arg TENFOLD_MODEL_SHA256=<sha256> ...)
+# The Streamlit app from the same image, built with its extra (streamlit, matplotlib):
+#   docker build -f docker/housing.Dockerfile --build-arg EXTRAS="--extra app" -t tenfold-housing .
 #   docker run -p 8501:8501 ... tenfold-housing streamlit run /app/housing_app.py --server.address 0.0.0.0
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -17,12 +22,15 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/housing/pyproject.toml projects/housing/README.md projects/housing/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server);
+# EXTRAS="--extra app" adds the Streamlit app's.
+ARG EXTRAS=""
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package housing --no-install-workspace
+    uv sync --frozen --no-dev --package housing --no-install-workspace $EXTRAS
 COPY shared/src shared/src
 COPY projects/housing/src projects/housing/src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package housing --no-editable
+    uv sync --frozen --no-dev --package housing --no-editable $EXTRAS
 
 FROM ${PYTHON_IMAGE} AS runtime
 # libgomp: LightGBM's OpenMP runtime (not in the slim image)
@@ -33,10 +41,13 @@ WORKDIR /app
 COPY --from=build --chown=app:app /app/.venv /app/.venv
 COPY --chown=app:app data/datasets.toml /app/data/datasets.toml
 COPY --chown=app:app projects/housing/src/housing/app.py /app/housing_app.py
+# the hash of a mounted model folder, pinned at build time (empty: none pinned)
+ARG TENFOLD_MODEL_SHA256=""
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TENFOLD_HOME=/app \
-    TENFOLD_MODEL_URI=models:/housing@champion
+    TENFOLD_MODEL_URI=models:/housing@champion \
+    TENFOLD_MODEL_SHA256=${TENFOLD_MODEL_SHA256}
 USER app
 EXPOSE 8000 8501
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \

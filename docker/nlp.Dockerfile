@@ -7,10 +7,14 @@
 # the build fails rather than train on anything else. The image holds the fitted model,
 # never the articles. So the image runs as is (this is what deploy/render.yaml builds):
 #   docker run -p 8000:8000 tenfold-nlp
-# Serve a model of your own store instead (the embeddings model needs WITH_DEEP=1):
+# The service unpickles a model folder only when its sha256 is pinned: the build writes
+# the baked model's hash beside it (read-only, owned by root) and the command pins it.
+# Serve a model of your own store instead (the embeddings model needs WITH_DEEP=1),
+# pinning the hash export-model prints:
 #   uv run python -m tenfold export-model models:/nlp@embeddings model
 #   docker build -f docker/nlp.Dockerfile --build-arg WITH_DEEP=1 -t tenfold-nlp-deep .
-#   docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" tenfold-nlp-deep
+#   docker run -p 8000:8000 -v "$PWD/model:/app/model:ro" \
+#     -e TENFOLD_MODEL_SHA256=<the sha256 export-model printed> tenfold-nlp-deep
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -22,6 +26,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/nlp/pyproject.toml projects/nlp/README.md projects/nlp/
+# --no-dev: the package's runtime dependencies only (no optuna, matplotlib, mlflow server)
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package nlp --no-install-workspace
 # WITH_DEEP=1 adds the embeddings model's torch (CPU build: PyPI's Linux wheel brings
@@ -43,16 +48,23 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The served model: trained here on the verified BBC News archive (TF-IDF, ~1 min).
 FROM build AS model
 COPY data/datasets.toml /app/data/datasets.toml
+# Training needs the `train` extra (full mlflow with its sqlite store, optuna); only this
+# stage has it: the runtime copies the build stage's venv.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --package nlp --extra train --no-editable --inexact
 ENV PATH=/app/.venv/bin:$PATH TENFOLD_HOME=/app TENFOLD_STATE_DIR=/tmp/state
 RUN python -m nlp train --model tfidf --require-real-data \
-    && python -m tenfold export-model models:/nlp@champion /app/model
+    && python -m tenfold export-model models:/nlp@champion /app/model \
+        --sha256-file /app/model.sha256
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build --chown=app:app /app/.venv /app/.venv
 COPY --chown=app:app data/datasets.toml /app/data/datasets.toml
-COPY --from=model --chown=app:app /app/model /app/model
+# root-owned: the service user can read the model, not change it
+COPY --from=model /app/model /app/model
+COPY --from=model /app/model.sha256 /app/model.sha256
 # PORT: Render (and most PaaS) tell the service where to listen; 8000 elsewhere.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -65,4 +77,5 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request, sys; sys.exit(urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/ready\", timeout=2).status != 200)"]
-CMD ["sh", "-c", "exec python -m nlp serve --host 0.0.0.0 --port \"$PORT\""]
+# the baked model's hash unless the run pins another (a mounted folder)
+CMD ["sh", "-c", "TENFOLD_MODEL_SHA256=\"${TENFOLD_MODEL_SHA256:-$(cat /app/model.sha256)}\" exec python -m nlp serve --host 0.0.0.0 --port \"$PORT\""]

@@ -74,3 +74,26 @@ def test_load_test_stops_on_an_error_status() -> None:
 def test_wait_ready_gives_up() -> None:
     with pytest.raises(RuntimeError, match="did not become ready"):
         wait_ready(free_port(), timeout=0.5)
+
+
+def test_a_batch_child_reports_its_own_peak_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The child's peak is its own: this process holds 300 MB it does not (getrusage's
+    maximum would carry this parent's peak across fork and exec)."""
+    import sys
+
+    from tenfold.benchmark import BatchRun, batch_table, run_batch_child
+
+    ballast = b"\x01" * (300 * 2**20)  # noqa: F841 - resident while the child runs
+    script = tmp_path / "child.py"
+    script.write_text(
+        "from tenfold.benchmark import report_batch_run, rss_mb\n"
+        "held = b'\\x01' * (50 * 2**20)\n"
+        "report_batch_run(1000, 0.5, rss_mb())\n"
+    )
+    run = run_batch_child([sys.executable, str(script)])
+    assert run.rows == 1000
+    assert run.rows_per_minute == 120_000
+    assert 50 < run.peak_rss_mb < 250, run
+    old = BatchRun(rows=1000, seconds=5.0, peak_rss_mb=100.0, model_rss_mb=90.0)
+    table = batch_table({"1,000": run}, old, against="1,000")
+    assert "| **1,000: new / old** | **10× faster** |" in table

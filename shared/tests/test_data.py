@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tenfold import data
-from tenfold.testing import local_http_server
 
 CSV = b"id,amount,kind,when\n1,10.5,a,2024-01-01\n2, ,b,2024-01-02\n3,7,a,2024-01-03\n"
 
@@ -171,20 +170,13 @@ def test_unknown_dataset_lists_known_ones(manifest: data.Manifest) -> None:
 # --------------------------------------------------------------------------- downloads
 
 
-@pytest.fixture
-def http_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    with local_http_server() as served:
-        yield served
-
-
 def test_download_falls_back_to_the_next_url_and_caches(
-    tmp_path: Path, http_server: tuple[str, dict[str, bytes]]
+    tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    base, routes = http_server
-    routes["/mirror/toy.csv"] = CSV
-    manifest = data.Manifest.load(
-        write_manifest(tmp_path, urls=(f"{base}/gone/toy.csv", f"{base}/mirror/toy.csv"))
-    )
+    httpserver.expect_request("/gone/toy.csv").respond_with_data("gone", status=404)
+    httpserver.expect_request("/mirror/toy.csv").respond_with_data(CSV)
+    urls = (httpserver.url_for("/gone/toy.csv"), httpserver.url_for("/mirror/toy.csv"))
+    manifest = data.Manifest.load(write_manifest(tmp_path, urls=urls))
     loaded = data.load(
         "toy",
         ["toy.csv"],
@@ -193,10 +185,11 @@ def test_download_falls_back_to_the_next_url_and_caches(
         **options(tmp_path, data_dir=None, download=True),
     )
     assert loaded.source.origin == "download"
+    assert [request.path for request, _ in httpserver.log] == ["/gone/toy.csv", "/mirror/toy.csv"]
     cached = tmp_path / "cache" / "toy" / "toy.csv"
     assert cached.read_bytes() == CSV
     # a second load is served from the cache, not the network
-    routes.clear()
+    httpserver.clear()
     again = data.load(
         "toy",
         ["toy.csv"],
@@ -205,15 +198,17 @@ def test_download_falls_back_to_the_next_url_and_caches(
         **options(tmp_path, data_dir=None, download=True),
     )
     assert again.source.origin == "cache"
+    assert httpserver.log == []
 
 
 def test_download_with_wrong_bytes_is_an_error_and_leaves_nothing(
-    tmp_path: Path, http_server: tuple[str, dict[str, bytes]]
+    tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    base, routes = http_server
-    routes["/toy.csv"] = CSV + b"4,1.0,a,2024-01-04\n"
-    manifest = data.Manifest.load(write_manifest(tmp_path, urls=(f"{base}/toy.csv",)))
-    with pytest.raises(data.DataError, match="sha256 mismatch"):
+    httpserver.expect_request("/toy.csv").respond_with_data(CSV + b"4,1.0,a,2024-01-04\n")
+    manifest = data.Manifest.load(write_manifest(tmp_path, urls=(httpserver.url_for("/toy.csv"),)))
+    with pytest.raises(
+        data.DataError, match=r"sha256 mismatch for toy\.csv: expected \w+, got [0-9a-f]{64}"
+    ):
         data.load(
             "toy",
             ["toy.csv"],
@@ -226,10 +221,12 @@ def test_download_with_wrong_bytes_is_an_error_and_leaves_nothing(
 
 
 def test_unreachable_download_falls_back_to_the_twin(
-    tmp_path: Path, http_server: tuple[str, dict[str, bytes]]
+    tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    base, _ = http_server
-    manifest = data.Manifest.load(write_manifest(tmp_path, urls=(f"{base}/missing.csv",)))
+    httpserver.expect_request("/missing.csv").respond_with_data("", status=404)
+    manifest = data.Manifest.load(
+        write_manifest(tmp_path, urls=(httpserver.url_for("/missing.csv"),))
+    )
     twin = pd.DataFrame(
         {"id": [1], "amount": [1.0], "kind": ["a"], "when": pd.to_datetime(["2024-01-01"])}
     )
@@ -241,7 +238,34 @@ def test_unreachable_download_falls_back_to_the_twin(
         **options(tmp_path, data_dir=None, download=True),
     )
     assert loaded.source.kind == "synthetic"
-    assert any("download of toy/toy.csv failed" in step for step in loaded.source.steps)
+    failed = [step for step in loaded.source.steps if "download of toy/toy.csv failed" in step]
+    assert failed, loaded.source.steps
+    assert "404" in failed[0]  # the reason is in the step a user reads
+
+
+def test_download_draws_a_progress_bar(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rich bar pooch drives: sized from Content-Length, full at the end."""
+    bars: list[data._RichBar] = []
+
+    class Recorded(data._RichBar):
+        def __init__(self, description: str) -> None:
+            super().__init__(description)
+            bars.append(self)
+
+    monkeypatch.setattr(data, "_RichBar", Recorded)
+    httpserver.expect_request("/toy.csv").respond_with_data(CSV)
+    target = tmp_path / "toy.csv"
+    data.download(httpserver.url_for("/toy.csv"), target, expected_sha256=sha(CSV))
+    assert target.read_bytes() == CSV
+    (bar,) = bars
+    task = bar._bar.tasks[0]
+    assert (task.description, task.total, task.completed) == (
+        "downloading toy.csv",
+        len(CSV),
+        len(CSV),
+    )
 
 
 def test_read_user_csv_reports_missing_file(tmp_path: Path) -> None:

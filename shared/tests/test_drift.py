@@ -70,14 +70,16 @@ def test_report_files_in_the_lake(shifted, tmp_path: Path) -> None:  # type: ign
     written = write_report(shifted, lake, "reports/drift/fraud")
     assert written.html.endswith("reports/drift/fraud/2018-07-12/drift.html")
     html = lake.read_text("reports/drift/fraud/2018-07-12/drift.html")
-    assert "<html" in html.lower() and "amount" in html
+    assert "<html" in html.lower()
+    assert "amount" in html
     document = json.loads(lake.read_text("reports/drift/fraud/2018-07-12/drift.json"))
     assert document["drift_share"] == pytest.approx(0.25)
     assert document["drifted_columns"] == ["amount"]
     assert document["columns"]["amount"]["drifted"] is True
     assert "metrics" in document["evidently"]  # Evidently's own output kept beside
     summary = read_summary(lake, "reports/drift/fraud", "2018-07-12")
-    assert summary is not None and summary["period"] == "2018-07-12"
+    assert summary is not None
+    assert summary["period"] == "2018-07-12"
     assert read_summary(lake, "reports/drift/fraud", "2018-07-13") is None
 
 
@@ -87,10 +89,12 @@ def test_feature_statistics() -> None:
     assert stats["x"]["rows"] == 4
     assert stats["x"]["null_share"] == 0.25
     assert stats["x"]["mean"] == 2.0
-    assert stats["x"]["min"] == 1.0 and stats["x"]["max"] == 3.0
+    assert stats["x"]["min"] == 1.0
+    assert stats["x"]["max"] == 3.0
     assert stats["x"]["p50"] == 2.0
     assert stats["x"]["std"] == pytest.approx(np.sqrt(2 / 3))
-    assert stats["y"]["null_share"] == 1.0 and np.isnan(stats["y"]["mean"])
+    assert stats["y"]["null_share"] == 1.0
+    assert np.isnan(stats["y"]["mean"])
 
 
 def test_bad_inputs_are_named() -> None:

@@ -21,7 +21,6 @@ from tenfold.pipelines import (
     coerce_to_schema,
     infer_schema,
     stratified_holdout,
-    time_ordered_holdout,
 )
 
 SCHEMA = TabularSchema(
@@ -97,14 +96,11 @@ def test_compiled_preprocessor_matches_sklearn(scale: bool) -> None:
     assert len(compiled.feature_names) == expected.shape[1]
 
 
-def test_holdouts() -> None:
+def test_stratified_holdout() -> None:
     X = pd.DataFrame({"t": np.arange(100)})
     y = np.r_[np.zeros(80, int), np.ones(20, int)]
     split = stratified_holdout(X, y, test_size=0.2, seed=0)
     assert split.y_test.mean() == pytest.approx(0.2)
-    timed = time_ordered_holdout(X, y, time=X["t"], test_size=0.3, gap=5)
-    assert timed.X_train["t"].max() < timed.X_test["t"].min() - 5 + 1
-    assert timed.X_test["t"].min() == 70
 
 
 def _pipeline(model: object, scale: bool) -> Pipeline:

@@ -202,3 +202,32 @@ def test_rollback_and_history_of_unknown_models_are_clear_errors() -> None:
         promotion.history("nope")
     with pytest.raises(RegistryError, match="no registered model 'nope'"):
         promotion.rollback("nope")
+
+
+@pytest.mark.usefixtures("isolated_tracking")
+def test_audit_and_rollback_commands() -> None:
+    from typer.testing import CliRunner
+
+    from tenfold.__main__ import app
+    from tenfold.testing import output_has
+
+    X, y = toy_data(2)
+    gate = Gate("roc_auc", True, 0.0, ValidationSet.of("toy rows", X, y))
+    for noise in (0.35, 0.0):
+        version = promotion.register_challenger(train_toy(noise=noise), "toy")
+        promotion.promote_if_better("toy", version, gate, auc_on(X, y))
+    runner = CliRunner()
+    audit = runner.invoke(app, ["audit", "toy"])
+    assert audit.exit_code == 0, audit.output
+    assert output_has(audit, "no champion yet")
+    assert output_has(audit, "validation set: toy rows")
+    rolled = runner.invoke(app, ["rollback", "toy"])
+    assert rolled.exit_code == 0, rolled.output
+    assert output_has(rolled, "toy@champion: v2 → v1 (rolled back)")
+    again = runner.invoke(app, ["rollback", "toy"])
+    assert again.exit_code == 2
+    assert output_has(again, "error: toy v1 is its first champion")
+    assert output_has(runner.invoke(app, ["audit", "toy"]), "rolled back from v2 to")
+    unknown = runner.invoke(app, ["audit", "nope"])
+    assert unknown.exit_code == 2
+    assert output_has(unknown, "no registered model 'nope'")

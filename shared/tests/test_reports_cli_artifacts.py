@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from tenfold import tracking
 from tenfold.cli import HostOption, PortOption, ReportsDirOption
 from tenfold.evaluation import new_figure
 from tenfold.reports import write_reports
-from tenfold.testing import check_reason_codes, local_http_server, output_has
+from tenfold.testing import check_reason_codes, output_has
 
 
 def test_write_reports_writes_stable_metrics_and_pngs(tmp_path: Path) -> None:
@@ -55,15 +53,6 @@ def test_shared_options_validate_and_parse(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["--port", "0"])
     assert bad.exit_code == 2
     assert output_has(bad, "--port")
-
-
-def test_local_http_server_serves_routes_and_404s() -> None:
-    with local_http_server() as (base, routes):
-        routes["/a.csv"] = b"x,y\n1,2\n"
-        with urllib.request.urlopen(f"{base}/a.csv", timeout=5) as response:
-            assert response.read() == b"x,y\n1,2\n"
-        with pytest.raises(urllib.error.HTTPError, match="404"):
-            urllib.request.urlopen(f"{base}/b.csv", timeout=5)
 
 
 def test_check_reason_codes_catches_a_wrong_order() -> None:

@@ -186,10 +186,8 @@ def test_exported_model_keeps_its_registry_identity(
             LogisticRegression().fit(X, y), input_example=X, requirements=[]
         )
     tracking.register(logged.model_uri, "exported")
-    folder = mlflow.artifacts.download_artifacts(
-        artifact_uri="models:/exported@champion", dst_path=str(tmp_path / "model")
-    )
-    record = tracking.load_sklearn_model(folder)
+    folder = tracking.export_model("models:/exported@champion", tmp_path / "model").path
+    record = tracking.load_sklearn_model(str(folder))
     assert (record.name, record.version) == ("exported", "1")
 
 

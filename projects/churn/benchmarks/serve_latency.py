@@ -15,6 +15,12 @@ round trip. Run after ``make churn``:
     uv run python projects/churn/benchmarks/serve_latency.py [--requests 3000] [--write]
 
 ``--write`` stores the table in reports/latency.md and the README.
+
+``--baseline DIR`` instead compares the fast path served by this checkout with the one
+served by another checkout of the repository (e.g. ``git worktree add /tmp/main main``):
+the same model and request, the two servers measured in alternating rounds, so a
+change to the serving code is judged against its baseline in the same sitting, with
+the spread between rounds as the noise.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -41,12 +48,12 @@ PROJECT = HERE.parents[1]
 class NaivePredictor:
     """The pattern the fast path replaces: pandas and the shap package per request."""
 
-    def __init__(self, fast: Any) -> None:
+    def __init__(self, fast: Any, pipeline: Any) -> None:
         import shap
 
         self.card = fast.card
         self.threshold = fast.threshold
-        self.pipeline = fast.scorer_pipeline
+        self.pipeline = pipeline
         self.explainer = shap.TreeExplainer(self.pipeline[-1])
         self.sources = fast.scorer.preprocessor.feature_sources
 
@@ -93,14 +100,15 @@ def serve(kind: str, port: int, model_uri: str) -> None:
     import uvicorn
 
     from churn import serve as churn_serve
-    from tenfold.serving import ServiceSettings, create_app
+    from tenfold import tracking
+    from tenfold.serving import create_app
 
     fast = churn_serve.load(model_uri)
     predictor: Any = fast
     if kind == "naive":
-        fast.scorer_pipeline = churn_serve.tracking.load_sklearn_model(model_uri).model
-        predictor = NaivePredictor(fast)
-    app = create_app(churn_serve.SPEC, ServiceSettings(), predictor=predictor)
+        predictor = NaivePredictor(fast, tracking.load_sklearn_model(model_uri).model)
+    # the service's default settings (also how a --baseline checkout's code is called)
+    app = create_app(churn_serve.SPEC, None, predictor=predictor)
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -135,10 +143,61 @@ def measure(port: int, body: bytes, n: int, warmup: int) -> dict[str, float]:
     }
 
 
-def run_server(kind: str, port: int, model_uri: str) -> subprocess.Popen[bytes]:
+def run_server(
+    kind: str, port: int, model_uri: str, source: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A server process; ``source``: serve with another checkout's code (its library and
+    churn package first on the path)."""
+    env = os.environ.copy()
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(source / "shared" / "src"), str(source / "projects" / "churn" / "src")]
+        )
     return subprocess.Popen(
         [sys.executable, str(HERE), "--serve", kind, "--port", str(port), "--model-uri", model_uri],
-        env=os.environ.copy(),
+        env=env,
+    )
+
+
+def compare(args: argparse.Namespace, body: bytes) -> None:
+    """This checkout's fast path against ``--baseline``'s, in alternating rounds."""
+    from tenfold.benchmark import free_port, wait_ready
+
+    sources = {"baseline": Path(args.baseline).resolve(), "this": None}
+    servers = {}
+    try:
+        for name, source in sources.items():
+            port = free_port()
+            servers[name] = (run_server("fast", port, args.model_uri, source), port)
+            wait_ready(port, process=servers[name][0])
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in sources}
+        for k in range(args.rounds):
+            for name in sorted(sources, reverse=k % 2 == 1):
+                result = measure(servers[name][1], body, args.requests, args.warmup)
+                rounds[name].append(result)
+                print(
+                    f"round {k + 1} {name:>8}: p50 {result['p50_ms']:.3f} ms  "
+                    f"p99 {result['p99_ms']:.3f} ms",
+                    flush=True,
+                )
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    medians: dict[str, dict[str, float]] = {}
+    quantiles = ("p50_ms", "p99_ms")
+    for name, results in rounds.items():
+        medians[name] = {q: statistics.median(r[q] for r in results) for q in quantiles}
+        spread = {q: (min(r[q] for r in results), max(r[q] for r in results)) for q in quantiles}
+        print(
+            f"{name:>8}: median p50 {medians[name]['p50_ms']:.3f} ms "
+            f"(rounds {spread['p50_ms'][0]:.3f}-{spread['p50_ms'][1]:.3f}), median p99 "
+            f"{medians[name]['p99_ms']:.3f} ms "
+            f"(rounds {spread['p99_ms'][0]:.3f}-{spread['p99_ms'][1]:.3f})"
+        )
+    print(
+        f"this / baseline: p50 {medians['this']['p50_ms'] / medians['baseline']['p50_ms']:.3f}, "
+        f"p99 {medians['this']['p99_ms'] / medians['baseline']['p99_ms']:.3f}"
     )
 
 
@@ -169,6 +228,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--model-uri", default="models:/churn@champion")
     parser.add_argument("--write", action="store_true", help="update reports/ and the README")
+    parser.add_argument(
+        "--baseline", help="another checkout: compare its fast path with this one's instead"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (--baseline)")
     parser.add_argument("--serve", choices=["fast", "naive"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,6 +243,9 @@ def main() -> None:
     from tenfold.benchmark import free_port, wait_ready
 
     body = json.dumps(EXAMPLE).encode()
+    if args.baseline:
+        compare(args, body)
+        return
     results: dict[str, dict[str, float]] = {}
     for kind in ("fast", "naive"):
         port = free_port()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema_rs
+import pytest
 from fastapi.testclient import TestClient
 
 from churn.serve import EXAMPLE, SPEC, ChurnPredictor
@@ -75,3 +79,50 @@ def test_batch_and_model_metadata(small_model) -> None:  # type: ignore[no-untyp
     assert card["version"] == "7"
     assert card["run_id"] == "r1"
     assert "tenure" in card["input_schema"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tenure": True}, "tenure"),  # was scored as 1 month
+        ({"tenure": "12"}, "tenure"),
+        ({"SeniorCitizen": True}, "SeniorCitizen"),
+        ({"MonthlyCharges": "29.85"}, "MonthlyCharges"),
+        ({"TotalCharges": 1e308}, "TotalCharges"),  # finite, but no customer's bill
+    ],
+)
+def test_numbers_are_json_numbers_with_real_bounds(small_model, change, field) -> None:  # type: ignore[no-untyped-def]
+    with client(small_model) as c:
+        response = c.post("/v1/predict", json={**EXAMPLE, **change})
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["detail"]] == [field]
+
+
+def test_infinite_charges_are_refused(small_model) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps({**EXAMPLE, "TotalCharges": 0}).replace(
+        '"TotalCharges": 0', '"TotalCharges": Infinity'
+    )
+    with client(small_model) as c:
+        response = c.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] in ("TotalCharges", "body")
+
+
+def test_the_schema_states_the_consistency_the_api_enforces(small_model) -> None:  # type: ignore[no-untyped-def]
+    """schemathesis found PhoneService "No" with MultipleLines "No" allowed by the schema
+    and refused by the API: the schema now says so (allOf), and the refusal names the
+    field that contradicts."""
+    with client(small_model) as c:
+        contradiction = c.post(
+            "/v1/predict", json={**EXAMPLE, "PhoneService": "No", "MultipleLines": "No"}
+        )
+        doc = c.get("/openapi.json").json()
+    assert contradiction.status_code == 422
+    assert [d["field"] for d in contradiction.json()["detail"]] == ["MultipleLines"]
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    validator = jsonschema_rs.validator_for(schema)
+    assert not validator.is_valid({**EXAMPLE, "PhoneService": "No", "MultipleLines": "No"})
+    assert not validator.is_valid({**EXAMPLE, "InternetService": "No"})
+    assert validator.is_valid(EXAMPLE)
+    assert schema["properties"]["TotalCharges"]["anyOf"][0]["maximum"] == 2_400_000

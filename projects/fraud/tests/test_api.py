@@ -94,3 +94,38 @@ def test_model_card(small_model) -> None:  # type: ignore[no-untyped-def]
     assert (card["version"], card["run_id"]) == ("3", "r9")
     assert "terminal_risk_7day" in card["input_schema"]["properties"]
     assert ready["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tx_datetime": "0001-01-01T00:00:00"}, "tx_datetime"),  # was scored
+        ({"tx_datetime": "9999-12-31T23:59:59"}, "tx_datetime"),
+        ({"tx_amount": True}, "tx_amount"),
+        ({"tx_amount": "412.50"}, "tx_amount"),
+        ({"tx_amount": 1e-300}, "tx_amount"),  # below a cent: the amount ratio overflowed
+        ({"customer_nb_tx_1day": True}, "customer_nb_tx_1day"),
+        ({"customer_avg_amount_30day": 1e-300}, "customer_avg_amount_30day"),
+    ],
+)
+def test_real_bounds_and_json_numbers(small_model, change, field) -> None:  # type: ignore[no-untyped-def]
+    with client(small_model) as c:
+        response = c.post("/v1/predict", json={**EXAMPLE, **change})
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["detail"]] == [field]
+
+
+def test_the_schema_states_what_it_can_and_describes_the_rest(small_model) -> None:  # type: ignore[no-untyped-def]
+    import jsonschema_rs
+
+    with client(small_model) as c:
+        doc = c.get("/openapi.json").json()
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    validator = jsonschema_rs.validator_for(schema)
+    assert validator.is_valid(EXAMPLE)
+    # an average over a window without transactions is 0: in the schema itself
+    assert not validator.is_valid({**EXAMPLE, "terminal_nb_tx_1day": 0, "terminal_risk_1day": 0.3})
+    # what JSON Schema cannot say is in the description
+    assert "2000-2099" in schema["description"]
+    assert "customer_nb_tx_1day <= customer_nb_tx_7day" in schema["description"]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pytest_httpserver import HTTPServer
 
 from fraud.config import ULB_PROTOCOL, FraudConfig
 from fraud.data import load, read_scoring_file
 from fraud.train import prepare, split_periods
 from tenfold import data as tfdata
-from tenfold.testing import local_http_server
 
 ULB = dataclasses.replace(FraudConfig(), dataset="ulb", protocol=ULB_PROTOCOL, ulb_twin_rows=20_000)
 COLUMNS = ["Time", *(f"V{i}" for i in range(1, 29)), "Amount", "Class"]
@@ -76,41 +76,46 @@ def test_ulb_file_from_a_data_folder(tmp_path: Path) -> None:
     assert frame["Amount"].dtype == np.float64
 
 
-def test_ulb_download_from_a_local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ulb_download_from_a_local_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
     monkeypatch.delenv("TENFOLD_DATA_DIR", raising=False)
     payload = ulb_bytes(8)
-    with local_http_server() as (base, routes):
-        routes["/mirror/creditcard.csv"] = payload
-        options = {
-            "urls": [f"{base}/gone/creditcard.csv", f"{base}/mirror/creditcard.csv"],
-            "manifest": manifest_for(payload),
-            "cache_dir": tmp_path / "cache",
-            "download": True,
-        }
-        frame, source = load(ULB, **options)
-        assert (source.kind, source.origin) == ("real", "download")
-        assert len(frame) == 8
-        cached = tmp_path / "cache" / ULB.ulb_dataset / ULB.ulb_file
-        assert cached.read_bytes() == payload
-        routes.clear()  # a second load is served from the cache, not the network
-        _, again = load(ULB, **options)
-        assert again.origin == "cache"
+    httpserver.expect_request("/gone/creditcard.csv").respond_with_data("", status=404)
+    httpserver.expect_request("/mirror/creditcard.csv").respond_with_data(payload)
+    options = {
+        "urls": [
+            httpserver.url_for("/gone/creditcard.csv"),
+            httpserver.url_for("/mirror/creditcard.csv"),
+        ],
+        "manifest": manifest_for(payload),
+        "cache_dir": tmp_path / "cache",
+        "download": True,
+    }
+    frame, source = load(ULB, **options)
+    assert (source.kind, source.origin) == ("real", "download")
+    assert len(frame) == 8
+    cached = tmp_path / "cache" / ULB.ulb_dataset / ULB.ulb_file
+    assert cached.read_bytes() == payload
+    httpserver.clear()  # a second load is served from the cache, not the network
+    _, again = load(ULB, **options)
+    assert again.origin == "cache"
+    assert httpserver.log == []
 
 
 def test_ulb_download_with_other_bytes_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:
     monkeypatch.delenv("TENFOLD_DATA_DIR", raising=False)
-    with local_http_server() as (base, routes):
-        routes["/creditcard.csv"] = ulb_bytes(8)
-        with pytest.raises(tfdata.DataError, match="sha256 mismatch"):
-            load(
-                ULB,
-                urls=[f"{base}/creditcard.csv"],
-                manifest=manifest_for(ulb_bytes(9)),
-                cache_dir=tmp_path / "cache",
-                download=True,
-            )
+    httpserver.expect_request("/creditcard.csv").respond_with_data(ulb_bytes(8))
+    with pytest.raises(tfdata.DataError, match="sha256 mismatch"):
+        load(
+            ULB,
+            urls=[httpserver.url_for("/creditcard.csv")],
+            manifest=manifest_for(ulb_bytes(9)),
+            cache_dir=tmp_path / "cache",
+            download=True,
+        )
     assert not (tmp_path / "cache" / ULB.ulb_dataset / ULB.ulb_file).exists()
 
 

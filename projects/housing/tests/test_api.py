@@ -129,3 +129,35 @@ def test_the_registered_champion_serves_with_its_own_metadata(champion: str) -> 
         assert card["details"]["max_living_area"] == 4000.0
         too_big = served.post("/v1/predict", json={**EXAMPLE, "GrLivArea": 4100})
         assert too_big.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"GrLivArea": True}, "GrLivArea"),  # was priced as a 1 sq ft house
+        ({"GrLivArea": "1710"}, "GrLivArea"),
+        ({"OverallQual": True}, "OverallQual"),
+        ({"GarageCars": 2.5}, "GarageCars"),
+        ({"LotArea": False}, "LotArea"),
+    ],
+)
+def test_numbers_are_json_numbers(client: TestClient, change: dict[str, Any], field: str) -> None:
+    response = client.post("/v1/predict", json={**EXAMPLE, **change})
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["detail"]] == [field]
+
+
+def test_the_schema_states_the_scope_the_api_enforces(client: TestClient) -> None:
+    """schemathesis found GrLivArea 4,000-10,000 allowed by the schema and refused by the
+    API: the schema's maximum is the model's scope now."""
+    doc = client.get("/openapi.json").json()
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    area = body["schema"]["properties"]["GrLivArea"]
+    assert area["maximum"] == 4000
+    assert client.post("/v1/predict", json={**EXAMPLE, "GrLivArea": 4000}).status_code == 200
+    beyond = client.post("/v1/predict", json={**EXAMPLE, "GrLivArea": 4000.5})
+    assert beyond.status_code == 422
+    assert "4000 sq ft" in beyond.json()["detail"][0]["message"]
+    # an optional bounded field keeps its bounds in the schema (not pydantic's `le`)
+    cars = body["schema"]["properties"]["GarageCars"]["anyOf"][0]
+    assert (cars["type"], cars["minimum"], cars["maximum"]) == ("integer", 0, 10)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from housing.__main__ import app
 from housing.train import Prepared
 from tenfold import tracking
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -48,8 +48,10 @@ def test_train_on_any_regression_csv(tmp_path: Path) -> None:
     args = ["--data", str(csv), "--target", "profit", "--id", "shop", "--trials", "1"]
     result = runner.invoke(app, ["train", *args, "--forest-trials", "1", "--cv-folds", "3"])
     assert result.exit_code == 0, result.output
-    assert output_has(result, "registered as housing-shops")
-    record = tracking.load_sklearn_model("models:/housing-shops@champion")
+    # `train` registers the challenger under the CSV's own name; only the gate (after
+    # `evaluate`) moves a champion
+    assert output_has(result, "registered as housing-shops v1 @challenger")
+    record = tracking.load_sklearn_model("models:/housing-shops@challenger")
     assert record.metadata["log_target"] is False
     new = pd.read_csv(csv).head(4).drop(columns=["profit", "shop"])
     point, lower, upper = record.model.predict_interval(new)
@@ -134,3 +136,9 @@ def test_registered_names_keep_the_published_champion_apart() -> None:
     assert HousingConfig(data_path=Path("kc_sales.csv")).registered_model_name(real) == (
         "housing-kc_sales"
     )
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -44,6 +44,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert [m.name for m in registry.search_registered_models()] == ["housing-synthetic"]
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.usefixtures("isolated_tracking")

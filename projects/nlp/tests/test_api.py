@@ -11,7 +11,6 @@ from nlp.serve import (
     SPEC,
     NlpSettings,
     TopicPredictor,
-    settings_for,
 )
 from tenfold.serving import ModelCard, ServiceSettings, create_app
 
@@ -114,16 +113,44 @@ def test_model_card_and_ready(tfidf_model) -> None:  # type: ignore[no-untyped-d
 
 
 def test_model_choice_by_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NLP_MODEL (or the serve command's --serve-model, the field ``model``) picks the
+    alias; an explicit TENFOLD_MODEL_URI wins; batches default to 64 articles."""
     monkeypatch.delenv("TENFOLD_MODEL_URI", raising=False)
     monkeypatch.setenv("NLP_MODEL", "embeddings")
-    assert settings_for().model_uri == "models:/nlp@embeddings"
-    assert settings_for(choice="tfidf").model_uri == "models:/nlp@tfidf"
+    assert NlpSettings().model_uri == "models:/nlp@embeddings"
+    assert NlpSettings(model="tfidf").model_uri == "models:/nlp@tfidf"
     monkeypatch.delenv("NLP_MODEL")
-    assert settings_for().model_uri == "models:/nlp@champion"
-    assert settings_for().max_batch == 64
+    assert NlpSettings().model_uri == "models:/nlp@champion"
+    assert NlpSettings().max_batch == 64
+    assert SPEC.model_uri(NlpSettings()) == "models:/nlp@champion"
     # an explicit URI wins over the alias
     monkeypatch.setenv("TENFOLD_MODEL_URI", "/models/x")
-    assert settings_for(choice="tfidf").model_uri == "/models/x"
+    assert NlpSettings(model="tfidf").model_uri == "/models/x"
     monkeypatch.setenv("NLP_MODEL", "bert")
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(ValueError, match="'champion', 'tfidf' or 'embeddings'"):
         NlpSettings()
+
+
+def test_blank_means_what_the_schema_says(tfidf_model) -> None:  # type: ignore[no-untyped-def]
+    """The schema's pattern and the server's check are one expression: a text of
+    JSON-Schema whitespace only is refused, a control character Python would strip is
+    text (the schema allows it, so the API scores it)."""
+    import jsonschema_rs
+
+    with client(tfidf_model) as c:
+        doc = c.get("/openapi.json").json()
+        nbsp = c.post("/v1/predict", json={"text": "\u00a0\u3000\n"})
+        control = c.post("/v1/predict", json={"text": "\x1c"})
+    body = doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    validator = jsonschema_rs.validator_for(body["schema"])
+    assert nbsp.status_code == 422
+    assert not validator.is_valid({"text": "\u00a0\u3000\n"})
+    assert control.status_code == 200, control.text
+    assert validator.is_valid({"text": "\x1c"})
+
+
+def test_a_full_batch_fits_the_body_limit() -> None:
+    """64 articles of the longest accepted text, in UTF-8, fit nlp's body limit."""
+    settings = NlpSettings()
+    assert settings.max_batch == 64
+    assert settings.max_body_bytes >= 64 * MAX_TEXT_CHARS * 4

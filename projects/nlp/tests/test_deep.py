@@ -102,3 +102,15 @@ def test_api_serves_the_embeddings_model(corpus: pd.DataFrame, small_cfg: NlpCon
     assert sum(body["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     assert [p["label"] for p in batch.json()["predictions"]] == ["sport", "tech"]
     assert empty.status_code == 422
+
+
+def test_embedder_follows_the_estimator_rules(embedder: SentenceEmbedder) -> None:
+    """scikit-learn's rules on a text step (see test_estimator_checks.py): unfitted it
+    raises NotFittedError; fit returns self, is repeatable and picklable; rows one at a
+    time give the batch's vectors."""
+    from tenfold.testing import check_frame_transformer
+
+    articles = pd.Series(
+        ["Markets fell on Monday.", "The match ended in a draw.", "A new phone was launched."]
+    )
+    check_frame_transformer(SentenceEmbedder(max_seq_length=64), articles, validates_input=False)

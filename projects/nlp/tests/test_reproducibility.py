@@ -38,6 +38,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "synthetic" / "error_analysis.md").is_file()
 
 
+@pytest.mark.repro
 @pytest.mark.slow
 @pytest.mark.deep
 @pytest.mark.real_data

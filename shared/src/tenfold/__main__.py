@@ -64,46 +64,60 @@ def fetch(
 @user_errors
 def export_model(
     uri: Annotated[str, typer.Argument(help="e.g. models:/churn@champion")],
-    output: Annotated[Path, typer.Argument(help="Folder to write the MLflow model into.")],
+    output: Annotated[Path, typer.Argument(help="A new (or empty) folder for the model.")],
+    sha256_file: Annotated[
+        Path | None,
+        typer.Option("--sha256-file", help="Also write the folder's sha256 to this file."),
+    ] = None,
 ) -> None:
-    """Copy a registered model out of the store (to bake into an image or mount)."""
-    import mlflow
-
+    """Copy a registered model out of the store (to bake into an image or mount) and
+    record the folder's sha256 on that model version: a service loads the folder only
+    when the registry recorded its hash, or when TENFOLD_MODEL_SHA256 pins it."""
     from tenfold import tracking
 
-    tracking.configure()
-    output.mkdir(parents=True, exist_ok=True)
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(output))
-    console().print(f"{uri} → {path}; serve it with TENFOLD_MODEL_URI={path}")
+    exported = tracking.export_model(uri, output)
+    if sha256_file is not None:
+        sha256_file.parent.mkdir(parents=True, exist_ok=True)
+        sha256_file.write_text(exported.sha256 + "\n", encoding="utf-8")
+    out = console()
+    out.print(f"{uri} (version {exported.version}) → {exported.path}", highlight=False)
+    out.print(
+        f"sha256 {exported.sha256}, recorded on {exported.name} version {exported.version}",
+        highlight=False,
+    )
+    out.print(
+        f"serve it with TENFOLD_MODEL_URI={exported.path}; where the registry is not "
+        f"reachable (an image), also TENFOLD_MODEL_SHA256={exported.sha256}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
 @user_errors
 def audit(model: ModelArgument) -> None:
-    """The promotion history of a registered model: every gate decision and rollback."""
-    from rich.table import Table
-
+    """The promotion history of a registered model: every gate decision and rollback,
+    one per line, oldest first."""
     from tenfold import promotion
 
     records = promotion.history(model)
-    table = Table(title=f"{model}: promotion history")
-    for column in ("when (UTC)", "action", "version", "champion", "metric", "new", "old", "why"):
-        table.add_column(column)
+    out = console()
+    if not records:
+        out.print(f"{model}: no promotion decisions recorded yet")
     for r in records:
-        table.add_row(
-            r.at[:19].replace("T", " "),
-            r.action,
-            f"v{r.version}",
-            "" if r.champion is None else f"v{r.champion}",
-            r.metric or "",
-            "" if r.challenger_score is None else f"{r.challenger_score:.4f}",
-            "" if r.champion_score is None else f"{r.champion_score:.4f}",
-            r.reason,
+        scores = ""
+        if r.challenger_score is not None:
+            old = "none" if r.champion_score is None else f"{r.champion_score:.4f}"
+            scores = f" {r.metric}: {r.challenger_score:.4f} vs champion {old};"
+        out.print(
+            f"{r.at[:19].replace('T', ' ')} UTC  {r.action:<8} v{r.version} → champion "
+            f"v{r.champion}.{scores} {r.reason}",
+            soft_wrap=True,
+            highlight=False,
         )
-    console().print(table if records else f"{model}: no promotion decisions recorded yet")
     validation = {(r.validation_set, r.validation_sha256) for r in records if r.validation_set}
     for name, digest in sorted(validation, key=str):
-        console().print(f"validation set: {name} (sha256 {str(digest)[:12]}…)", soft_wrap=True)
+        out.print(f"validation set: {name} (sha256 {str(digest)[:12]}…)", soft_wrap=True)
 
 
 @app.command()

@@ -398,6 +398,17 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class ServeOption:
+    """An option of a project's ``serve`` command that sets a field of the service's
+    settings class (nlp: ``--serve-model`` → ``NlpSettings.model``); the settings class
+    validates it (a bad value is one line naming the option)."""
+
+    flag: str
+    field: str
+    help: str
+
+
+@dataclass(frozen=True)
 class Registration:
     """Where a logged training's best candidate went in the registry."""
 
@@ -437,6 +448,9 @@ class ProjectCli(Generic[Cfg]):
     @property
     def package(self) -> str:
         return self.service.partition(".")[0]
+
+    # a project's own ``serve`` options, each setting a field of its settings class
+    serve_options: Sequence[ServeOption] = ()
 
     @property
     def published(self) -> Path:
@@ -593,9 +607,15 @@ class ProjectCli(Generic[Cfg]):
             (out / name).write_text(text, encoding="utf-8")
             written.append(out / name)
         tracking.log_evaluation(result, evaluation, written)
-        verdict = "not registered: no promotion"
+        verdict = f"training run {result.run_id} was not registered: no promotion"
         if registration is not None:
-            verdict = self.promote(cfg, result, registration)
+            verdict = f"training run {result.run_id}: " + self.promote(cfg, result, registration)
+            if registration.model_name != cfg.model_name:
+                # a synthetic or custom model is never served as the project's own
+                verdict += (
+                    f"; serve it with `python -m {self.package} serve --model-uri "
+                    f"models:/{registration.model_name}@champion`"
+                )
         self.finish(out, summarise, verdict)
 
     def promote(self, cfg: Cfg, result: TrainResult[Any, Any], registration: Registration) -> str:
@@ -638,8 +658,7 @@ class ProjectCli(Generic[Cfg]):
         out_console.print(f"reports → {out}; {seconds:.0f} s", soft_wrap=True)
 
     def install(self, app: typer.Typer, *, serve: bool = True) -> None:
-        """Add the ``report`` command, and ``serve`` unless the project needs its own
-        (nlp's has a choice of model), to a project's Typer app."""
+        """Add the ``report`` and ``serve`` commands to a project's Typer app."""
         project = self
         if serve:
             self._install_serve(app)
@@ -651,19 +670,49 @@ class ProjectCli(Generic[Cfg]):
             console().print("README updated" if changed else "README already up to date")
 
     def _install_serve(self, app: typer.Typer) -> None:
+        """``serve --host --port --model-uri`` and the project's own options: the service's
+        settings from the environment and these, the model loaded (one clear line if it
+        cannot be), then uvicorn."""
         project = self
+        flags = {option.field: option.flag for option in self.serve_options}
 
-        @app.command()
         def serve(
-            host: HostOption = "127.0.0.1",
-            port: PortOption = 8000,
-            model_uri: ModelUriOption = None,
+            host: str = "127.0.0.1",
+            port: int = 8000,
+            model_uri: str | None = None,
+            **options: Any,
         ) -> None:
-            """Serve the champion over HTTP (FastAPI + uvicorn)."""
             from tenfold.serving import serve_app
 
             setup_logging()
-            serve_app(load_object(project.service), host=host, port=port, model_uri=model_uri)
+            serve_app(
+                load_object(project.service),
+                host=host,
+                port=port,
+                model_uri=model_uri,
+                options=options,
+                flags=flags,
+            )
+
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        parameters = [
+            inspect.Parameter("host", keyword, default="127.0.0.1", annotation=HostOption),
+            inspect.Parameter("port", keyword, default=8000, annotation=PortOption),
+            inspect.Parameter("model_uri", keyword, default=None, annotation=ModelUriOption),
+            *(
+                inspect.Parameter(
+                    option.field,
+                    keyword,
+                    default=None,
+                    annotation=Annotated[str | None, typer.Option(option.flag, help=option.help)],
+                )
+                for option in self.serve_options
+            ),
+        ]
+        # Typer reads the options from the signature: the project's own are added to it
+        serve.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        serve.__doc__ = "Serve the champion over HTTP (FastAPI + uvicorn)."
+        app.command("serve")(user_errors(serve))
 
 
 def _registration(run_id: str) -> Registration | None:

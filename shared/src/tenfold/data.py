@@ -5,7 +5,7 @@ Resolution order for a dataset's files, each step logged in one line and kept in
 
 1. ``TENFOLD_DATA_DIR/<dataset>/<file>`` (provided copies, e.g. in CI),
 2. the local cache ``data/cache/<dataset>/<file>``,
-3. a download from the manifest's URLs (progress bar, sha256 verified, atomic write),
+3. a download from the manifest's URLs (pooch: progress bar, sha256 verified, atomic),
 4. the project's synthetic twin (same columns and dtypes), announced in one clear line.
 
 Real files are always checked against the manifest's sha256: a mismatch is an error,
@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
+import re
 import tomllib
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -339,10 +337,8 @@ def _download_first(spec: FileSpec, target: Path, *, progress: bool) -> str | No
         try:
             download(url, target, expected_sha256=spec.sha256, progress=progress)
             return None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            last_error = f"{url}: {getattr(exc, 'reason', exc)}"
+        except OSError as exc:  # requests' errors (HTTP status, connection, timeout) are
+            last_error = f"{url}: {exc}"
     return last_error
 
 
@@ -354,71 +350,72 @@ def download(
     progress: bool = True,
     timeout: float = 20.0,
 ) -> Path:
-    """Stream ``url`` into ``target`` atomically, verifying its sha256.
+    """Download ``url`` into ``target`` with pooch, verifying its sha256.
 
-    The bytes go to a temporary file beside the target, which is renamed into place only
-    once the digest matches; a failed or mismatched download leaves nothing behind.
+    pooch streams the bytes to a temporary file beside the target and moves it into place
+    only once the digest matches, so a failed or mismatched download leaves nothing
+    behind. A network failure raises an ``OSError`` (requests' errors are ones).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    import pooch
+
+    pooch.get_logger().setLevel(logging.WARNING)  # our own log line says what happened
+    downloader = pooch.HTTPDownloader(
+        progressbar=_RichBar(f"downloading {target.name}") if progress else False,
+        timeout=timeout,
+        headers={"User-Agent": "tenfold-data/0.1"},
+    )
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "tenfold-data/0.1"})
-        with (
-            urllib.request.urlopen(request, timeout=timeout) as response,
-            os.fdopen(fd, "wb") as out,
-        ):
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with _Progress(progress, f"downloading {target.name}", total) as advance:
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    advance(len(chunk))
-        actual = digest.hexdigest()
-        if actual != expected_sha256:
-            raise DataError(
-                f"{url}: sha256 mismatch for {target.name}: expected {expected_sha256}, got "
-                f"{actual}. Nothing was written; the mirror may have changed the file."
-            )
-        tmp.replace(target)
-        return target
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class _Progress:
-    """A rich progress bar on stderr (or nothing), yielding an ``advance(n)`` callable."""
-
-    def __init__(self, enabled: bool, description: str, total: int | None) -> None:
-        self.enabled, self.description, self.total = enabled, description, total
-        self._bar: object | None = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TransferSpeedColumn,
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{expected_sha256}",
+            fname=target.name,
+            path=target.parent,
+            downloader=downloader,
         )
+    except ValueError as exc:  # pooch's hash mismatch
+        found = re.search(r"but got ([0-9a-f]{64})", str(exc))
+        actual = found.group(1) if found else "other bytes"
+        raise DataError(
+            f"{url}: sha256 mismatch for {target.name}: expected {expected_sha256}, got "
+            f"{actual}. Nothing was written; the mirror may have changed the file."
+        ) from None
+    return target
 
-        bar = Progress(
+
+class _RichBar:
+    """pooch's progress-bar protocol (``total``, ``update``, ``reset``, ``close``) drawn
+    by rich on stderr, like every other progress bar of the CLIs."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        self._bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
             transient=True,
         )
-        bar.start()
-        task = bar.add_task(self.description, total=self.total)
-        self._bar = bar
-        return lambda n: bar.advance(task, n)
+        self._task = self._bar.add_task(description, total=None, start=False)
+        self._bar.start()
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()  # type: ignore[attr-defined]
+    @property
+    def total(self) -> float | None:
+        return self._bar.tasks[0].total
+
+    @total.setter
+    def total(self, value: float) -> None:
+        self._bar.update(self._task, total=value or None)
+        self._bar.start_task(self._task)
+
+    def update(self, n: float) -> None:
+        self._bar.advance(self._task, n)
+
+    def reset(self) -> None:
+        self._bar.reset(self._task, total=self.total)
+
+    def close(self) -> None:
+        self._bar.stop()
 
 
 # --------------------------------------------------------------------------- reading
@@ -640,3 +637,97 @@ def read_user_csv(path: Path) -> tuple[pd.DataFrame, DataSource]:
         steps=(step,),
     )
     return frame, source
+
+
+# --------------------------------------------------------------------------- chunks
+
+# rows per chunk when a file is read piece by piece (a few tens of MB of text)
+CHUNK_ROWS = 100_000
+_ROW_IN_MESSAGE = re.compile(r", row (\d+):")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive data rows of a file, parsed like :func:`read_csv_checked` does."""
+
+    frame: pd.DataFrame
+    first_row: int  # the file's number of its first row (data rows count from 1)
+    bytes_read: int  # how far the reader is into the file (for progress)
+    total_bytes: int
+
+
+def iter_csv_checked(
+    path: Path,
+    columns: Sequence[ColumnSpec],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    label: str | None = None,
+    sep: str = ",",
+    header: bool = True,
+    encoding: str = "utf-8",
+    datetime_format: str | None = None,
+) -> Iterator[Chunk]:
+    """:func:`read_csv_checked` for files of any size: ``chunk_rows`` rows at a time,
+    each chunk checked and converted; a bad value is reported with the file, the column
+    and its row number in the whole file. A file with a header and no rows yields no
+    chunk (after its columns are checked)."""
+    label = label or str(path)
+    if not path.is_file():
+        raise DataError(f"{label}: no such file")
+    total = path.stat().st_size
+    with path.open("rb") as handle:
+        try:
+            reader = pd.read_csv(
+                handle,
+                sep=sep,
+                header=0 if header else None,
+                names=None if header else [c.name for c in columns],
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+                chunksize=chunk_rows,
+            )
+            first = 1
+            for raw in reader:
+                frame = _parse_chunk(raw, columns, label, datetime_format, first)
+                if len(frame):
+                    yield Chunk(frame.reset_index(drop=True), first, handle.tell(), total)
+                first += len(raw)
+        except (
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+            ValueError,
+        ) as exc:
+            raise DataError(f"{label}: cannot read as a table: {exc}") from None
+
+
+def require_rows(path: Path, *, purpose: str = "to read", sep: str = ",") -> None:
+    """One clear error for a file with nothing in it: no bytes, or a header alone."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        head = pd.read_csv(path, sep=sep, nrows=1, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"no rows {purpose} in {path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read as a table: {exc}") from None
+    if head.empty:
+        raise DataError(f"no rows {purpose} in {path}: the file has a header only")
+
+
+def _parse_chunk(
+    raw: pd.DataFrame,
+    columns: Sequence[ColumnSpec],
+    label: str,
+    datetime_format: str | None,
+    first_row: int,
+) -> pd.DataFrame:
+    try:
+        return parse_columns(raw, columns, label=label, datetime_format=datetime_format)
+    except DataError as exc:
+        # parse_columns numbers the rows of the frame it is given: make that the file's
+        message = _ROW_IN_MESSAGE.sub(
+            lambda m: f", row {int(m[1]) + first_row - 1}:", str(exc), count=1
+        )
+        raise DataError(message) from None

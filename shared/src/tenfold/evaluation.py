@@ -1,8 +1,11 @@
 """Metric sets, decision thresholds, bootstrap intervals and the standard plots.
 
-Plots use matplotlib's object API (``Figure``), not pyplot: no global state, no GUI
-backend, safe inside a server or a test. ``save_figure`` strips the software stamp so
-PNGs do not change when only a library version does.
+Plots use matplotlib's object API (``Figure``): no global figure state, safe inside a
+server or a test. The standard curves are scikit-learn's Display classes drawn on our
+axes (ROC, precision-recall, reliability, confusion matrix, prediction error); what
+stays hand-written here is what they do not draw (gain, value curve, importance).
+``save_figure`` strips the software stamp so PNGs do not change when only a library
+version does.
 """
 
 from __future__ import annotations
@@ -14,8 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import AutoLocator
 from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
+    PredictionErrorDisplay,
+    RocCurveDisplay,
+)
 
 # --------------------------------------------------------------------------- metrics
 
@@ -178,39 +188,61 @@ def plot_roc(curves: Curves, *, title: str = "ROC curve") -> Figure:
     """ROC curves of several models on the same rows: {name: (y_true, score)}."""
     fig = new_figure()
     ax = fig.subplots()
-    for name, (y, p) in curves.items():
-        fpr, tpr, _ = skm.roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {skm.roc_auc_score(y, p):.3f})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    for i, (name, (y, p)) in enumerate(curves.items()):
+        RocCurveDisplay.from_predictions(
+            y,
+            p,
+            ax=ax,
+            # three decimals: the models of a report are often within 0.01 of each other
+            curve_kwargs={"label": f"{name} (AUC {skm.roc_auc_score(y, p):.3f})"},
+            plot_chance_level=i == len(curves) - 1,
+            chance_level_kw={"label": "chance", "color": "grey", "linewidth": 1},
+        )
     ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def plot_pr(curves: Curves, *, title: str = "Precision-recall curve") -> Figure:
+    """Precision-recall curves (steps, as average precision sums them) and the
+    prevalence a random ranking would reach."""
     fig = new_figure()
     ax = fig.subplots()
-    base = None
-    for name, (y, p) in curves.items():
-        precision, recall, _ = skm.precision_recall_curve(y, p)
-        ap = skm.average_precision_score(y, p)
-        ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
-        base = float(np.mean(y))
-    if base is not None:
-        ax.axhline(base, linestyle="--", color="grey", linewidth=1, label=f"prevalence {base:.3f}")
+    for i, (name, (y, p)) in enumerate(curves.items()):
+        PrecisionRecallDisplay.from_predictions(
+            y,
+            p,
+            ax=ax,
+            curve_kwargs={"label": f"{name} (AP {skm.average_precision_score(y, p):.3f})"},
+            plot_chance_level=i == len(curves) - 1,
+            chance_level_kw={
+                "label": f"prevalence {np.mean(y):.3f}",
+                "color": "grey",
+                "linewidth": 1,
+            },
+        )
     ax.set(xlabel="Recall", ylabel="Precision", title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="upper right", fontsize=8)
     return fig
 
 
 def plot_calibration(curves: Curves, *, n_bins: int = 10, title: str = "Reliability") -> Figure:
+    """Reliability curves on quantile bins (equal rows per point), Brier score in the label."""
     fig = new_figure()
     ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
-    for name, (y, p) in curves.items():
-        frac_pos, mean_pred = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
+    for i, (name, (y, p)) in enumerate(curves.items()):
         brier = skm.brier_score_loss(y, p)
-        ax.plot(mean_pred, frac_pos, marker="o", markersize=3, label=f"{name} (Brier {brier:.3f})")
+        CalibrationDisplay.from_predictions(
+            y,
+            p,
+            n_bins=n_bins,
+            strategy="quantile",
+            name=f"{name} (Brier {brier:.3f})",
+            ref_line=i == 0,
+            ax=ax,
+            marker="o",
+            markersize=3,
+        )
     ax.set(xlabel="Mean predicted probability", ylabel="Observed frequency", title=title)
     ax.legend(loc="upper left", fontsize=8)
     return fig
@@ -224,51 +256,65 @@ def plot_confusion(
     title: str = "Confusion matrix",
     normalize: bool = False,
 ) -> Figure:
+    """Counts (or each actual class's shares, ``normalize``) of predicted vs actual."""
     classes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(pred)]))
-    matrix = skm.confusion_matrix(y_true, pred, labels=classes)
-    shown = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
     names = labels or [str(c) for c in classes]
     size = max(4.0, 0.6 * len(names) + 2)
     fig = new_figure(size + 1, size)
     ax = fig.subplots()
-    image = ax.imshow(shown, cmap="Blues")
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            text = f"{shown[i, j]:.2f}" if normalize else f"{matrix[i, j]}"
-            dark = shown[i, j] > shown.max() / 2
-            ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black")
+    ConfusionMatrixDisplay.from_predictions(
+        y_true,
+        pred,
+        labels=classes,
+        display_labels=names,
+        normalize="true" if normalize else None,
+        values_format=".2f" if normalize else "d",
+        cmap="Blues",
+        xticks_rotation=45,
+        ax=ax,
+    )
     ax.set(xlabel="Predicted", ylabel="Actual", title=title)
     return fig
 
 
 def plot_residuals(y_true: np.ndarray, pred: np.ndarray, *, title: str = "Residuals") -> Figure:
+    """Residuals against the prediction (every row: no subsampling) and their histogram."""
     y_true = np.asarray(y_true, dtype=float)
     pred = np.asarray(pred, dtype=float)
-    residuals = y_true - pred
     fig = new_figure(10, 4)
     left, right = fig.subplots(1, 2)
-    left.scatter(pred, residuals, s=6, alpha=0.5)
-    left.axhline(0, color="grey", linestyle="--", linewidth=1)
-    left.set(xlabel="Predicted", ylabel="Actual − predicted", title=title)
-    right.hist(residuals, bins=50)
-    right.set(xlabel="Residual", ylabel="Count", title="Residual distribution")
+    PredictionErrorDisplay.from_predictions(
+        y_true,
+        pred,
+        kind="residual_vs_predicted",
+        subsample=None,
+        ax=left,
+        scatter_kwargs={"s": 6, "alpha": 0.5},
+    )
+    left.set(title=title)
+    right.hist(y_true - pred, bins=50)
+    right.set(xlabel="Residual (actual − predicted)", ylabel="Count", title="Residual distribution")
     return fig
 
 
 def plot_predicted_vs_actual(
     y_true: np.ndarray, pred: np.ndarray, *, title: str = "Predicted vs actual"
 ) -> Figure:
-    y_true = np.asarray(y_true, dtype=float)
-    pred = np.asarray(pred, dtype=float)
+    """Actual against predicted values (every row), with the diagonal of perfect ones."""
     fig = new_figure(5, 5)
     ax = fig.subplots()
-    ax.scatter(y_true, pred, s=6, alpha=0.5)
-    low, high = float(min(y_true.min(), pred.min())), float(max(y_true.max(), pred.max()))
-    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
-    ax.set(xlabel="Actual", ylabel="Predicted", title=title)
+    PredictionErrorDisplay.from_predictions(
+        np.asarray(y_true, dtype=float),
+        np.asarray(pred, dtype=float),
+        kind="actual_vs_predicted",
+        subsample=None,
+        ax=ax,
+        scatter_kwargs={"s": 6, "alpha": 0.5},
+    )
+    # the display puts five ticks at the data's extremes (626.0, 481.7, ...): round ones
+    ax.xaxis.set_major_locator(AutoLocator())
+    ax.yaxis.set_major_locator(AutoLocator())
+    ax.set(title=title)
     return fig
 
 

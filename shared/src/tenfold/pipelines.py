@@ -1,5 +1,6 @@
-"""Tabular pipelines: a typed schema, the ColumnTransformer built from it, splitters,
-and a compiled numpy path of a fitted preprocessor for low-latency serving.
+"""Tabular pipelines: a typed schema, the ColumnTransformer built from it, stratified
+splits, and a compiled numpy path of a fitted preprocessor for low-latency serving.
+Time-ordered splits live in :mod:`tenfold.splits`.
 
 Every learned step lives inside the scikit-learn Pipeline, so cross-validation refits
 all of it per fold and nothing leaks from validation or test rows into training.
@@ -9,7 +10,7 @@ Tunable keys follow the named steps, e.g. ``preprocess__num__impute__strategy``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -18,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -213,7 +214,48 @@ def as_objects(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=object))
 
 
-class ColumnFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class FrameTransformer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Base of the transformers that select columns by name, so take a pandas DataFrame.
+
+    :meth:`_check_frame` gives scikit-learn's input errors in words: a clear ``TypeError``
+    for anything but a DataFrame (sparse input included), ``ValueError`` for a missing
+    required column or, in ``fit``, no rows; on ``fit`` it records ``feature_names_in_`` and
+    ``n_features_in_``. Missing values pass through (``allow_nan``): imputers later in
+    the Pipeline learn how to fill them.
+    """
+
+    def _required(self) -> Sequence[str]:
+        """The columns this step reads (named in the error when one is missing)."""
+        return ()
+
+    def _check_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if not reset:
+            check_is_fitted(self, "feature_names_in_")
+        name = type(self).__name__
+        required = list(self._required())
+        if not isinstance(X, pd.DataFrame):
+            sparse = " (sparse input is not supported)" if hasattr(X, "tocsr") else ""
+            raise TypeError(
+                f"{name} needs a pandas DataFrame with named columns {required}; "
+                f"got {type(X).__name__}{sparse}"
+            )
+        if reset and len(X) == 0:
+            raise ValueError(f"{name}: 0 sample(s) (shape={X.shape}); a minimum of 1 is required")
+        missing = [c for c in required if c not in X.columns]
+        if missing:
+            raise ValueError(f"{name} needs column(s) {missing}")
+        if reset:
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+            self.n_features_in_ = X.shape[1]
+        return X
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class ColumnFeatures(FrameTransformer):
     """Base of the projects' stateless feature steps: one ``compute`` function, two callers.
 
     A subclass lists the columns it ``requires`` and the ones it ``adds`` and implements
@@ -229,16 +271,15 @@ class ColumnFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def compute(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def _required(self) -> Sequence[str]:
+        return self.requires
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        missing = [c for c in self.requires if c not in X.columns]
-        if missing:
-            raise ValueError(f"{type(self).__name__} needs column(s) {missing}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
+        self._check_frame(X, reset=True)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
+        self._check_frame(X, reset=False)
         out = X.copy()
         for name, values in self.compute({c: X[c].to_numpy() for c in self.requires}).items():
             out[name] = values
@@ -277,46 +318,8 @@ def stratified_holdout(X: pd.DataFrame, y: np.ndarray, *, test_size: float, seed
     )
 
 
-def time_ordered_holdout(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    *,
-    time: pd.Series,
-    test_size: float,
-    gap: pd.Timedelta | float = 0,
-) -> Split:
-    """Train on the earliest rows, skip ``gap`` (in the time column's units), test on the rest."""
-    order = np.argsort(time.to_numpy(), kind="stable")
-    t_sorted = time.to_numpy()[order]
-    cut = int(len(order) * (1 - test_size))
-    test_start = t_sorted[cut]
-    train_mask = t_sorted < test_start - gap
-    train_idx, test_idx = order[train_mask], order[cut:]
-    return Split(
-        X.iloc[train_idx].reset_index(drop=True),
-        X.iloc[test_idx].reset_index(drop=True),
-        np.asarray(y)[train_idx],
-        np.asarray(y)[test_idx],
-    )
-
-
 def stratified_cv(n_splits: int, seed: int) -> StratifiedKFold:
     return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-
-
-def time_ordered_cv(
-    n_splits: int, *, gap: int = 0, test_size: int | None = None
-) -> TimeSeriesSplit:
-    """Expanding-window folds over rows sorted by time; ``gap`` rows are skipped before
-    each validation block (a delay period, e.g. for labels that arrive late)."""
-    return TimeSeriesSplit(n_splits=n_splits, gap=gap, test_size=test_size)
-
-
-def iter_folds(
-    cv: Any, X: pd.DataFrame, y: np.ndarray
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    for i, (train_idx, valid_idx) in enumerate(cv.split(X, y)):
-        yield i, train_idx, valid_idx
 
 
 # --------------------------------------------------------------------------- compiled path

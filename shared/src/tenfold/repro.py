@@ -1,16 +1,16 @@
-"""Reproducibility: one seeding helper and one metrics writer.
+"""Reproducibility: the byte-stable metrics writer.
 
-Same seed and same lock must give byte-identical metrics files, so the writer sorts keys,
-rounds floats to a fixed number of decimals (hiding last-bit noise from summation order)
-and writes no timestamps.
+The one seed of a config is passed to every ``random_state`` and rng explicitly; there is
+no global seeding helper, because nothing may depend on global random state. Same seed
+and same lock must give byte-identical metrics files, so the writer sorts keys, rounds
+floats to a fixed number of decimals (hiding last-bit noise from summation order) and
+writes no timestamps.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,19 +18,6 @@ from typing import Any
 import numpy as np
 
 DEFAULT_DECIMALS = 4
-
-
-def seed_everything(seed: int) -> np.random.Generator:
-    """Seed Python's and NumPy's global generators; return a Generator for new code.
-
-    Libraries take ``random_state=seed`` explicitly; this only covers code that reaches
-    for the global state. ``PYTHONHASHSEED`` cannot change after start-up, so it is set
-    for child processes only.
-    """
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - seeding legacy global state on purpose
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    return np.random.default_rng(seed)
 
 
 def normalise(value: Any, decimals: int = DEFAULT_DECIMALS) -> Any:

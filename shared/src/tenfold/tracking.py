@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import mlflow
 import pandas as pd
@@ -286,6 +287,33 @@ def log_sklearn_model(
 
 
 # --------------------------------------------------------------------------- loading
+#
+# A model folder is a pickle, and unpickling runs code: only models of the configured
+# tracking store (``models:/`` and ``runs:/`` URIs) are loaded as they are; a folder on
+# disk only when its sha256 is one the registry recorded when it was exported
+# (:func:`export_model`) or the one ``TENFOLD_MODEL_SHA256`` pins (an image without a
+# registry, the hash set at build time). Everything else is refused.
+
+EXPORT_SHA256_TAG = "tenfold.export_sha256"
+MODEL_SHA256_ENV = "TENFOLD_MODEL_SHA256"
+
+
+class ModelLoadError(DataError):
+    """A model that cannot be loaded; the message says which and what to do."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"cannot load {uri}: {reason}")
+        self.uri = uri
+        self.reason = reason
+
+
+class UntrustedModel(ModelLoadError):
+    """A model folder whose hash no one recorded: loading it could run planted code."""
+
+
+class IncompatibleModel(ModelLoadError, RuntimeError):
+    """A model that loads but is not one this service can serve (e.g. trained on a
+    user's CSV). A RuntimeError too, as callers caught it before it had its own type."""
 
 
 @dataclass(frozen=True)
@@ -303,24 +331,42 @@ class ModelRecord:
 
 
 def load_sklearn_model(uri: str) -> ModelRecord:
-    """Load a model by registry URI (``models:/churn@champion``) or local path.
+    """Load a model by registry URI (``models:/churn@champion``), run URI or exported
+    folder, refusing any folder whose hash was not recorded (see above).
 
-    Deserialising runs code from the artifact; MLflow therefore refuses it unless
-    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` is set. We set it for this call only: the
-    models we load are ones our own training wrote to our own store.
+    Every failure is one :class:`ModelLoadError` line: a model that is not registered
+    yet, a folder that is not trusted, a truncated or empty pickle, a missing library.
     """
     configure()
+    folder = _local_folder(uri)
+    if folder is not None:
+        verify_folder(folder)
     previous = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    # MLflow refuses pickles unless told: allowed for this call only, after the checks
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
     try:
-        model = mlflow.sklearn.load_model(uri)
-        info = mlflow.models.get_model_info(uri)
+        # an alias is resolved once, so the version reported is the version loaded
+        name, version = _registry_coordinates(uri)
+        source = f"models:/{name}/{version}" if uri.startswith("models:/") and version else uri
+        info = mlflow.models.get_model_info(source)
+        model = mlflow.sklearn.load_model(source)
+    except MlflowException as exc:
+        raise _not_found(uri, exc) from None
+    except ImportError as exc:
+        raise ModelLoadError(
+            uri, f"it needs {exc.name or exc}, which is not installed in this environment"
+        ) from None
+    except Exception as exc:  # a pickle raises anything (EOFError, UnpicklingError, ...)
+        raise ModelLoadError(
+            uri,
+            f"the model file is truncated or corrupt ({type(exc).__name__}: "
+            f"{_first_line(exc) or 'no data'}); export or train it again",
+        ) from None
     finally:
         if previous is None:
             os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
         else:
             os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = previous
-    name, version = _registry_coordinates(uri)
     run_id = info.run_id
     metrics: dict[str, float] = {}
     if run_id:
@@ -338,6 +384,108 @@ def load_sklearn_model(uri: str) -> ModelRecord:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _local_folder(uri: str) -> Path | None:
+    """The folder a URI names, None for a URI of the tracking store; any other scheme
+    (another registry, s3://, http://) is refused."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("models", "runs"):
+        if parsed.netloc:
+            raise UntrustedModel(
+                uri, "it names another registry; serve models of the configured store only"
+            )
+        return None
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a path (or a Windows drive)
+        return Path(uri)
+    raise UntrustedModel(
+        uri,
+        f"only models:/ and runs:/ URIs of the tracking store ({tracking_uri()}) or an "
+        "exported model folder are loaded",
+    )
+
+
+def folder_sha256(folder: Path) -> str:
+    """One sha256 over every file of a folder: its relative path and its content's hash,
+    in sorted order (what :func:`export_model` records and ``TENFOLD_MODEL_SHA256`` pins)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        digest.update(f"{relative}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def verify_folder(folder: Path) -> str:
+    """Why ``folder`` may be unpickled (its hash is pinned or recorded), else raise
+    :class:`UntrustedModel` naming the folder and what to do."""
+    uri = str(folder)
+    if not folder.is_dir():
+        raise ModelLoadError(uri, "no such model folder")
+    digest = folder_sha256(folder)
+    pinned = os.environ.get(MODEL_SHA256_ENV, "").strip().lower()
+    if pinned:
+        if pinned == digest:
+            return f"{MODEL_SHA256_ENV} pins it"
+        raise UntrustedModel(
+            uri,
+            f"its sha256 is {digest}, not the {MODEL_SHA256_ENV} it is pinned to ({pinned}): "
+            "it changed since it was exported; export it again and pin the new hash",
+        )
+    name, version = _registry_coordinates(uri)
+    if name and version:
+        recorded = None
+        with contextlib.suppress(MlflowException):
+            recorded = MlflowClient().get_model_version(name, version).tags.get(EXPORT_SHA256_TAG)
+        if recorded == digest:
+            return f"the registry recorded it for {name} version {version}"
+    raise UntrustedModel(
+        uri,
+        "refused: a model folder is a pickle (loading it runs its code) and no registry "
+        "recorded this one's hash. Serve models:/<name>@champion, or export it with "
+        f"`python -m tenfold export-model models:/<name>@champion {folder}` (records the "
+        f"hash); without a registry, set {MODEL_SHA256_ENV} to the hash export-model printed",
+    )
+
+
+def _not_found(uri: str, exc: MlflowException) -> ModelLoadError:
+    """The one line for a model the store does not have (yet)."""
+    parsed = urlparse(uri)
+    ref = parsed.path.lstrip("/")
+    name, _, alias = ref.partition("@")
+    if parsed.scheme != "models" or not alias:
+        return ModelLoadError(uri, _first_line(exc))
+    hint = f"train and register {name} first"
+    if (paths.repo_root() / "projects" / name / "pyproject.toml").is_file():
+        hint = f"run `make {name}`"
+    others: list[str] = []
+    with contextlib.suppress(MlflowException):
+        others = [
+            m.name
+            for m in MlflowClient().search_registered_models()
+            if m.name.startswith(f"{name}-") and alias in (m.aliases or {})
+        ]
+    also = ""
+    if others:
+        choices = ", ".join(f"models:/{o}@{alias}" for o in sorted(others))
+        also = f" (the registry has {choices}: serve one with --model-uri)"
+    return ModelLoadError(uri, f"no {name}@{alias} yet: {hint}{also}")
+
+
+def registered_version(uri: str) -> str | None:
+    """The version a ``models:/<name>@<alias>`` URI points at now (None for any other
+    URI): what a running service polls to pick up a new champion."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "models" or "@" not in parsed.path:
+        return None
+    name, alias = parsed.path.lstrip("/").split("@", 1)
+    return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+
+
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
     """(name, version) for ``models:/name@alias``, ``models:/name/3``, or a folder exported
     from the registry (MLflow writes ``registered_model_meta`` beside the model)."""
@@ -347,6 +495,8 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
             import yaml
 
             found = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+            if not isinstance(found, dict):
+                return None, None
             version = found.get("model_version")
             return found.get("model_name"), None if version is None else str(version)
         return None, None
@@ -359,6 +509,48 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
         name, version = ref.split("/", 1)
         return name, version
     return None, None
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """A registered model version copied out of the store, and the hash recorded for it."""
+
+    path: Path
+    name: str
+    version: str
+    sha256: str
+
+
+def export_model(uri: str, output: Path) -> ExportedModel:
+    """Copy ``models:/<name>@<alias>`` (or ``/<version>``) into an empty folder and record
+    the folder's sha256 on that model version (tag ``tenfold.export_sha256``), so that
+    :func:`load_sklearn_model` accepts the folder and nothing planted in it."""
+    configure()
+    parsed = urlparse(uri)
+    ref = parsed.path.lstrip("/")
+    if parsed.scheme != "models" or parsed.netloc or not ("@" in ref or "/" in ref):
+        raise ModelLoadError(
+            uri, "export takes a registered model: models:/<name>@<alias> or models:/<name>/<n>"
+        )
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise ModelLoadError(
+            uri, f"{output} exists and is not an empty folder: export into a new one"
+        )
+    try:
+        name, version = _registry_coordinates(uri)
+        if name is None or version is None:
+            raise ModelLoadError(uri, "not a registered model version")
+        output.mkdir(parents=True, exist_ok=True)
+        path = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(output)
+            )
+        )
+    except MlflowException as exc:
+        raise _not_found(uri, exc) from None
+    digest = folder_sha256(path)
+    MlflowClient().set_model_version_tag(name, version, EXPORT_SHA256_TAG, digest)
+    return ExportedModel(path=path, name=name, version=version, sha256=digest)
 
 
 def register(

@@ -1,4 +1,4 @@
-"""The churn API: request and response models, and the predictor handed to
+"""The churn API: request and response models, settings, and the predictor handed to
 ``tenfold.serving.create_app``.
 
 A request is scored without pandas: the engineered columns are computed on the values,
@@ -10,21 +10,25 @@ the top three factors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
-from tenfold.explain import FastScorer, Scores
+from tenfold.explain import FastScorer, Scores, factor_texts
 from tenfold.serving import (
+    Integer,
     ModelCard,
+    Number,
     ReasonCode,
     ServiceSettings,
     ServiceSpec,
     card_from_record,
+    not_boolean,
     reason_codes,
+    request_config,
 )
 
 YesNo = Literal["Yes", "No"]
@@ -38,7 +42,7 @@ INTERNET_ADD_ONS = (
     "StreamingMovies",
 )
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "customerID": "7590-VHVEG",
     "gender": "Female",
     "SeniorCitizen": 0,
@@ -62,17 +66,66 @@ EXAMPLE = {
 }
 
 
+# The Telco data's own consistency, which the JSON schema states too (allOf below) so
+# that every request the schema allows is one the API scores.
+PHONE_RULE = "MultipleLines is 'No phone service' exactly when PhoneService is 'No'"
+INTERNET_RULE = "each internet add-on is 'No internet service' exactly when InternetService is 'No'"
+CONSISTENCY_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {
+            "anyOf": [
+                {
+                    "properties": {
+                        "PhoneService": {"const": "No"},
+                        "MultipleLines": {"const": "No phone service"},
+                    }
+                },
+                {
+                    "properties": {
+                        "PhoneService": {"const": "Yes"},
+                        "MultipleLines": {"enum": ["Yes", "No"]},
+                    }
+                },
+            ]
+        },
+        {
+            "anyOf": [
+                {
+                    "properties": {
+                        "InternetService": {"const": "No"},
+                        **{a: {"const": "No internet service"} for a in INTERNET_ADD_ONS},
+                    }
+                },
+                {
+                    "properties": {
+                        "InternetService": {"enum": ["DSL", "Fiber optic"]},
+                        **{a: {"enum": ["Yes", "No"]} for a in INTERNET_ADD_ONS},
+                    }
+                },
+            ]
+        },
+    ]
+}
+# 240 months at the highest monthly charge accepted
+MAX_TOTAL_CHARGES = 2_400_000
+
+
 class ChurnRequest(BaseModel):
     """One customer, in the Telco file's columns."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = request_config(
+        EXAMPLE,
+        description=f"One customer, in the Telco file's columns; {PHONE_RULE}, and "
+        f"{INTERNET_RULE}.",
+        rules=CONSISTENCY_SCHEMA,
+    )
 
     customerID: str | None = Field(default=None, max_length=64)
     gender: Literal["Female", "Male"]
-    SeniorCitizen: Literal[0, 1]
+    SeniorCitizen: Annotated[Literal[0, 1], BeforeValidator(not_boolean)]
     Partner: YesNo
     Dependents: YesNo
-    tenure: int = Field(ge=0, le=240, description="months with the company")
+    tenure: Integer = Field(ge=0, le=240, description="months with the company")
     PhoneService: YesNo
     MultipleLines: Literal["Yes", "No", "No phone service"]
     InternetService: Literal["DSL", "Fiber optic", "No"]
@@ -87,27 +140,36 @@ class ChurnRequest(BaseModel):
     PaymentMethod: Literal[
         "Electronic check", "Mailed check", "Bank transfer (automatic)", "Credit card (automatic)"
     ]
-    MonthlyCharges: float = Field(ge=0, le=10_000)
-    TotalCharges: float | None = Field(
-        default=None, ge=0, description="blank (null) for customers not billed yet"
+    MonthlyCharges: Number = Field(ge=0, le=10_000)
+    TotalCharges: Number | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_TOTAL_CHARGES,
+        description="blank (null) for customers not billed yet",
     )
 
-    @model_validator(mode="after")
-    def consistent_services(self) -> ChurnRequest:
-        """Catch contradictions the Telco data never contains (they would be scored as
-        an unseen category, silently)."""
-        no_phone = self.PhoneService == "No"
-        if no_phone != (self.MultipleLines == "No phone service"):
+    # Contradictions the Telco data never contains would be scored as an unseen
+    # category, silently: each is a 422 on the field that contradicts.
+    @field_validator("MultipleLines")
+    @classmethod
+    def phone_consistent(cls, value: str, info: ValidationInfo) -> str:
+        phone = info.data.get("PhoneService")
+        if phone is not None and (phone == "No") != (value == "No phone service"):
             raise ValueError(
                 "MultipleLines must be 'No phone service' exactly when PhoneService is 'No'"
             )
-        no_net = self.InternetService == "No"
-        for name in INTERNET_ADD_ONS:
-            if no_net != (getattr(self, name) == "No internet service"):
-                raise ValueError(
-                    f"{name} must be 'No internet service' exactly when InternetService is 'No'"
-                )
-        return self
+        return value
+
+    @field_validator(*INTERNET_ADD_ONS)
+    @classmethod
+    def internet_consistent(cls, value: str, info: ValidationInfo) -> str:
+        internet = info.data.get("InternetService")
+        if internet is not None and (internet == "No") != (value == "No internet service"):
+            raise ValueError(
+                f"{info.field_name} must be 'No internet service' exactly when "
+                "InternetService is 'No'"
+            )
+        return value
 
 
 class ChurnPrediction(BaseModel):
@@ -147,14 +209,12 @@ class ChurnPredictor:
         self.threshold = threshold
         self.card = card
 
+    @staticmethod
+    def label(name: str) -> str:
+        return LABELS.get(name, name)
+
     def factors(self, scores: Scores, i: int) -> list[ReasonCode]:
-        return reason_codes(
-            scores,
-            i,
-            self.scorer.sources,
-            outcome="churn risk",
-            label=lambda name: LABELS.get(name, name),
-        )
+        return reason_codes(scores, i, self.scorer.sources, outcome="churn risk", label=self.label)
 
     def predict(self, items: Sequence[ChurnRequest]) -> list[ChurnPrediction]:
         records = [item.model_dump() for item in items]
@@ -174,9 +234,9 @@ class ChurnPredictor:
     def score_frame(
         self, frame: pd.DataFrame, id_column: str | None = "customerID"
     ) -> pd.DataFrame:
-        """Batch scoring of a whole file, vectorised; one readable column per factor."""
-        columns = {c: frame[c].to_numpy() for c in frame.columns}
-        scores = self.scorer.score(columns)
+        """Batch scoring of a file (or a chunk of one): probability, decision and one
+        readable column per top factor, each built as a whole column."""
+        scores = self.scorer.score_batch({c: frame[c].to_numpy() for c in frame.columns})
         out = pd.DataFrame(
             {
                 "churn_probability": np.round(scores.prediction, 4),
@@ -185,9 +245,11 @@ class ChurnPredictor:
         )
         if id_column and id_column in frame.columns:
             out.insert(0, id_column, frame[id_column].to_numpy())
-        for i in range(len(frame)):
-            for rank, factor in enumerate(self.factors(scores, i), start=1):
-                out.loc[i, f"factor_{rank}"] = factor.readable
+        texts = factor_texts(
+            scores, self.scorer.sources, outcome="churn risk", label=self.label, k=3
+        )
+        for rank, text in enumerate(texts, start=1):
+            out[f"factor_{rank}"] = text
         return out
 
 
@@ -211,11 +273,18 @@ def load(uri: str) -> ChurnPredictor:
     )
 
 
+class ChurnSettings(ServiceSettings):
+    """The churn service's environment (``TENFOLD_*``): the shared settings as they are;
+    a batch of 1,000 customers is about 0.7 MB of JSON, inside the default body limit."""
+
+
 def load_predictor(settings: ServiceSettings) -> ChurnPredictor:
     uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("telco_schema") is False:
-        raise RuntimeError(f"{uri} was trained on a custom CSV; the API serves the Telco schema")
+        raise tracking.IncompatibleModel(
+            uri, "it was trained on a custom CSV; the API serves the Telco schema"
+        )
     return predictor
 
 
@@ -223,6 +292,7 @@ SPEC = ServiceSpec(
     name="churn",
     title="tenfold churn API",
     description="Churn probability, decision at the expected-value threshold, top 3 factors.",
+    settings=ChurnSettings,
     request=ChurnRequest,
     response=ChurnPrediction,
     load=load_predictor,

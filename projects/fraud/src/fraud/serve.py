@@ -21,19 +21,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
 from tenfold.data import DataError
-from tenfold.explain import FastScorer, Scores
+from tenfold.explain import FastScorer, Scores, factor_texts
 from tenfold.serving import (
+    Integer,
     ModelCard,
+    Number,
     ReasonCode,
     ServiceSettings,
     ServiceSpec,
     card_from_record,
     reason_codes,
+    request_config,
 )
 
 EXAMPLE: dict[str, Any] = {
@@ -57,40 +59,90 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+# What the schema cannot say (JSON Schema compares no two fields, and bounds no date):
+# stated in the schema's description, enforced field by field with a 422.
+EARLIEST = datetime(2000, 1, 1)
+LATEST = datetime(2100, 1, 1)
+WINDOWS = ("1day", "7day", "30day")
+MIN_AMOUNT = 0.01
+CENTS: dict[str, Any] = {"anyOf": [{"const": 0}, {"minimum": MIN_AMOUNT}]}
+AVERAGES = {"customer": "customer_avg_amount", "terminal": "terminal_risk"}
+RULES = (
+    "tx_datetime is in 2000-2099; a longer window holds the shorter one "
+    "(customer_nb_tx_1day <= customer_nb_tx_7day <= customer_nb_tx_30day, and the same for "
+    "terminal_nb_tx_*); an average over no transactions is 0 (also stated as allOf rules)"
+)
+# ... and what it can: an average over a window without transactions is 0
+ZERO_AVERAGE_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {
+                "properties": {f"{entity}_nb_tx_{window}": {"const": 0}},
+                "required": [f"{entity}_nb_tx_{window}"],
+            },
+            "then": {"properties": {f"{average}_{window}": {"const": 0}}},
+        }
+        for entity, average in AVERAGES.items()
+        for window in WINDOWS
+    ]
+}
+
+
 class FraudRequest(BaseModel):
     """One card transaction to authorise, with its history aggregates."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = request_config(
+        EXAMPLE,
+        description=f"One card transaction to authorise, with its history aggregates. {RULES}.",
+        rules=ZERO_AVERAGE_SCHEMA,
+    )
 
     transaction_id: str | None = Field(default=None, max_length=64)
     customer_id: str | None = Field(default=None, max_length=64)
     terminal_id: str | None = Field(default=None, max_length=64)
-    tx_datetime: datetime = Field(description="local time at the terminal (ISO 8601)")
-    tx_amount: float = Field(gt=0, le=1_000_000, description="transaction amount ($)")
-    customer_nb_tx_1day: int = Field(
+    tx_datetime: datetime = Field(description="local time at the terminal (ISO 8601), in 2000-2099")
+    tx_amount: Number = Field(ge=MIN_AMOUNT, le=1_000_000, description="transaction amount ($)")
+    customer_nb_tx_1day: Integer = Field(
         ge=0, le=100_000, description="customer's transactions in the previous 24 h"
     )
-    customer_nb_tx_7day: int = Field(ge=0, le=100_000)
-    customer_nb_tx_30day: int = Field(ge=0, le=100_000)
-    customer_avg_amount_1day: float = Field(
-        ge=0, le=1_000_000, description="their mean amount; 0 without transactions"
+    customer_nb_tx_7day: Integer = Field(ge=0, le=100_000)
+    customer_nb_tx_30day: Integer = Field(ge=0, le=100_000)
+    customer_avg_amount_1day: Number = Field(
+        ge=0,
+        le=1_000_000,
+        description="their mean amount; 0 without transactions, else at least a cent",
+        json_schema_extra=CENTS,
     )
-    customer_avg_amount_7day: float = Field(ge=0, le=1_000_000)
-    customer_avg_amount_30day: float = Field(ge=0, le=1_000_000)
-    terminal_nb_tx_1day: int = Field(
+    customer_avg_amount_7day: Number = Field(ge=0, le=1_000_000, json_schema_extra=CENTS)
+    customer_avg_amount_30day: Number = Field(ge=0, le=1_000_000, json_schema_extra=CENTS)
+    terminal_nb_tx_1day: Integer = Field(
         ge=0, le=100_000, description="terminal's transactions in the day ending 7 days ago"
     )
-    terminal_nb_tx_7day: int = Field(ge=0, le=100_000)
-    terminal_nb_tx_30day: int = Field(ge=0, le=100_000)
-    terminal_risk_1day: float = Field(ge=0, le=1, description="share of those that were fraud")
-    terminal_risk_7day: float = Field(ge=0, le=1)
-    terminal_risk_30day: float = Field(ge=0, le=1)
+    terminal_nb_tx_7day: Integer = Field(ge=0, le=100_000)
+    terminal_nb_tx_30day: Integer = Field(ge=0, le=100_000)
+    terminal_risk_1day: Number = Field(ge=0, le=1, description="share of those that were fraud")
+    terminal_risk_7day: Number = Field(ge=0, le=1)
+    terminal_risk_30day: Number = Field(ge=0, le=1)
 
     @field_validator("tx_datetime")
     @classmethod
     def wall_clock(cls, value: datetime) -> datetime:
         # weekend and night are about the terminal's local clock: keep it, drop the zone
-        return value.replace(tzinfo=None)
+        local = value.replace(tzinfo=None)
+        if not EARLIEST <= local < LATEST:
+            raise ValueError(f"must be in {EARLIEST.year}-{LATEST.year - 1} (got {local.year})")
+        return local
+
+    @field_validator(
+        "customer_avg_amount_1day", "customer_avg_amount_7day", "customer_avg_amount_30day"
+    )
+    @classmethod
+    def cents(cls, value: float) -> float:
+        """A mean of amounts of at least a cent is 0 (no transactions) or a cent or more
+        (a smaller one would make the amount/average ratio overflow)."""
+        if 0 < value < MIN_AMOUNT:
+            raise ValueError(f"must be 0 or at least {MIN_AMOUNT}")
+        return value
 
     @field_validator(
         "customer_nb_tx_7day", "customer_nb_tx_30day", "terminal_nb_tx_7day", "terminal_nb_tx_30day"
@@ -203,8 +255,9 @@ class FraudPredictor:
         return out
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Batch scoring of a whole file, vectorised; one readable column per reason."""
-        scores = self.scorer.score({c: frame[c].to_numpy() for c in frame.columns})
+        """Batch scoring of a file (or a chunk of one): probability, decision and one
+        readable column per reason, each built as a whole column."""
+        scores = self.scorer.score_batch({c: frame[c].to_numpy() for c in frame.columns})
         out = pd.DataFrame(
             {
                 "fraud_probability": np.round(scores.prediction, 4),
@@ -213,9 +266,11 @@ class FraudPredictor:
         )
         if "transaction_id" in frame.columns:
             out.insert(0, "transaction_id", frame["transaction_id"].to_numpy())
-        for i in range(len(frame)):
-            for rank, reason in enumerate(self.reasons(scores, i), start=1):
-                out.loc[i, f"reason_{rank}"] = reason.readable
+        texts = factor_texts(
+            scores, self.scorer.sources, outcome="fraud risk", label=label, k=self.n_reasons
+        )
+        for rank, text in enumerate(texts, start=1):
+            out[f"reason_{rank}"] = text
         return out
 
 
@@ -223,10 +278,10 @@ def load(uri: str) -> FraudPredictor:
     """A predictor for any fraud model in the registry or on disk."""
     try:
         record = tracking.load_sklearn_model(uri)
-    except (MlflowException, OSError) as exc:
+    except tracking.ModelLoadError as exc:
         raise DataError(
-            f"cannot load the model {uri}: {str(exc).splitlines()[0]}. Train one with "
-            "`python -m fraud run` (or pass --model-uri)"
+            f"cannot load the model {uri}: {exc.reason}; `python -m fraud run` trains one "
+            "(or pass --model-uri)"
         ) from None
     meta = record.metadata
     card = card_from_record(
@@ -248,13 +303,19 @@ def load(uri: str) -> FraudPredictor:
     )
 
 
+class FraudSettings(ServiceSettings):
+    """The fraud service's environment (``TENFOLD_*``): the shared settings as they are;
+    a batch of 1,000 transactions is about 0.6 MB of JSON, inside the default limit."""
+
+
 def load_predictor(settings: ServiceSettings) -> FraudPredictor:
     uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("dataset") != "simulated":
-        raise RuntimeError(
-            f"{uri} was trained on the ULB file (anonymised components); the API serves the "
-            "transaction schema. Score ULB rows with `predict --model-uri`."
+        raise tracking.IncompatibleModel(
+            uri,
+            "it was trained on the ULB file (anonymised components); the API serves the "
+            "transaction schema. Score ULB rows with `predict --model-uri`.",
         )
     return predictor
 
@@ -266,6 +327,7 @@ SPEC = ServiceSpec(
         "Fraud probability of a card transaction, the decision at the cost-optimal "
         "threshold, and the top reason codes."
     ),
+    settings=FraudSettings,
     request=FraudRequest,
     response=FraudScore,
     load=load_predictor,

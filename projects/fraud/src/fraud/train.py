@@ -45,6 +45,7 @@ from tenfold.data import DataError, DataSource
 from tenfold.evaluation import ValueCurve, value_curve
 from tenfold.explain import encoded_mean
 from tenfold.pipelines import SchemaError, Split, TabularSchema
+from tenfold.splits import TimeSplitter
 from tenfold.tracking import LoggedTraining
 from tenfold.training import Candidate, TrainResult
 from tenfold.tuning import Folds, Progress, out_of_fold
@@ -131,7 +132,13 @@ class Periods:
 
 
 def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
-    """Burn-in | train | delay gap | test, by day; never a random split."""
+    """Burn-in | train | delay gap | test, by day; never a random split.
+
+    Both levels are :class:`tenfold.splits.TimeSplitter` splits on the day column: the
+    holdout is one origin (the test start) with a sliding window of the training days
+    before the delay gap; the CV folds are ``cv_folds`` adjacent validation blocks at
+    the end of the training days, each after the same gap, on an expanding window.
+    """
     p = cfg.protocol
     day = prepared.meta["day"].to_numpy()
     train_start = float(day.min()) + p.burn_in
@@ -143,23 +150,19 @@ def split_periods(prepared: Prepared, cfg: FraudConfig) -> Periods:
             f"the data covers {day.max():.1f} days; the protocol needs {test_end:.1f} "
             f"(burn-in {p.burn_in:g} + train {p.train:g} + delay {p.delay:g} + test {p.test:g})"
         )
-    train = np.flatnonzero((day >= train_start) & (day < train_end))
-    test = np.flatnonzero((day >= test_start) & (day < test_end))
+    holdout = TimeSplitter(
+        p.test, origins=[test_start], gap=p.delay, window="sliding", train_size=p.train
+    )
+    ((train, test),) = holdout.split(day)
     y = prepared.y
     for name, rows in (("training", train), ("test", test)):
         if y[rows].sum() == 0:
             raise DataError(f"no fraud in the {name} period: the data is too small")
-    train_day = day[train]
-    folds: Folds = []
-    for k in range(p.cv_folds):
-        valid_start = train_end - (p.cv_folds - k) * p.cv_valid_days
-        fit = np.flatnonzero(train_day < valid_start - p.delay)
-        valid = np.flatnonzero(
-            (train_day >= valid_start) & (train_day < valid_start + p.cv_valid_days)
-        )
+    cv = TimeSplitter(p.cv_valid_days, n_splits=p.cv_folds, end=train_end, gap=p.delay)
+    folds: Folds = list(cv.split(day[train]))
+    for k, (fit, valid) in enumerate(folds, start=1):
         if y[train][fit].sum() == 0 or y[train][valid].sum() == 0:
-            raise DataError(f"CV fold {k + 1} has no fraud to learn from or to validate on")
-        folds.append((fit, valid))
+            raise DataError(f"CV fold {k} has no fraud to learn from or to validate on")
     split = Split(
         prepared.X.iloc[train].reset_index(drop=True),
         prepared.X.iloc[test].reset_index(drop=True),

@@ -259,7 +259,8 @@ def explain(
             )
             for row in coalitions
         ]
-        return np.log(np.asarray(model.predict(houses_frame(houses, columns)), dtype=float))
+        prices = np.asarray(model.predict(houses_frame(houses, columns)), dtype=float)
+        return np.asarray(np.log(prices))
 
     effects, typical_log_price = shapley_values(log_price, len(FORM_FIELDS))
     typical_price = float(np.exp(typical_log_price))

@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import skew
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tenfold.pipelines import TabularSchema
+from tenfold.pipelines import FrameTransformer, TabularSchema
 
 NONE = "None"
 QUALITY = (NONE, "Po", "Fa", "TA", "Gd", "Ex")
@@ -294,24 +294,22 @@ def _flag(condition: pd.Series, source: pd.Series) -> pd.Series:
     return condition.astype(float).where(source.notna())
 
 
-class AmesFeatures(TransformerMixin, BaseEstimator):
+class AmesFeatures(FrameTransformer):
     """Cleans Ames columns (:func:`clean`) and adds :data:`ENGINEERED` ones.
 
     Stateless: ``fit`` learns nothing from the rows, so there is nothing to leak; it
     checks the columns and records them, as sklearn expects.
     """
 
+    def _required(self) -> Sequence[str]:
+        return AMES_COLUMNS
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> AmesFeatures:
-        missing = [c for c in AMES_COLUMNS if c not in X.columns]
-        if missing:
-            raise ValueError(f"AmesFeatures needs column(s) {missing}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
+        self._check_frame(X, reset=True)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
-        cleaned = clean(X)
+        cleaned = clean(self._check_frame(X, reset=False))
         return pd.concat([cleaned, engineer(cleaned)], axis=1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -319,7 +317,7 @@ class AmesFeatures(TransformerMixin, BaseEstimator):
         return np.asarray([*self.feature_names_in_, *ENGINEERED], dtype=object)
 
 
-class GroupMedianImputer(TransformerMixin, BaseEstimator):
+class GroupMedianImputer(FrameTransformer):
     """Fills ``column`` with the median of its ``group`` (LotFrontage by Neighborhood:
     lot shapes follow the street layout of a neighbourhood), else the overall median.
 
@@ -330,19 +328,20 @@ class GroupMedianImputer(TransformerMixin, BaseEstimator):
         self.column = column
         self.group = group
 
+    def _required(self) -> Sequence[str]:
+        return (self.column, self.group)
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> GroupMedianImputer:
+        self._check_frame(X, reset=True)
         values = pd.to_numeric(X[self.column], errors="coerce")
         self.medians_ = {
             str(k): float(v) for k, v in values.groupby(X[self.group]).median().dropna().items()
         }
         self.overall_ = float(values.median())
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "medians_")
-        out = X.copy()
+        out = self._check_frame(X, reset=False).copy()
         values = pd.to_numeric(out[self.column], errors="coerce").astype(float)
         fill = out[self.group].map(lambda g: self.medians_.get(str(g), self.overall_))
         out[self.column] = values.fillna(fill.astype(float))
@@ -350,22 +349,22 @@ class GroupMedianImputer(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_in_")
-        return self.feature_names_in_
+        return np.asarray(self.feature_names_in_, dtype=object)
 
 
-class SkewedLog1p(TransformerMixin, BaseEstimator):
+class SkewedLog1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """``log1p`` of the non-negative columns whose training skewness exceeds ``threshold``.
 
     Areas and lot sizes are right-skewed; a linear model on log areas treats a 10 %
     larger house the same at every size. Which columns are skewed is learned in ``fit``.
+    Missing values are ignored when measuring skewness and stay missing.
     """
 
     def __init__(self, threshold: float = 0.75) -> None:
         self.threshold = threshold
 
     def fit(self, X: Any, y: Any = None) -> SkewedLog1p:
-        values = np.asarray(X, dtype=float)
-        self.n_features_in_ = values.shape[1]
+        values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         # constant columns have no skewness (scipy would warn about precision instead)
         varies = np.nanstd(values, axis=0) > 0
         skewness = np.zeros(values.shape[1])
@@ -376,14 +375,16 @@ class SkewedLog1p(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "columns_")
-        values = np.array(X, dtype=float)
+        values = validate_data(
+            self, X, dtype=np.float64, ensure_all_finite="allow-nan", copy=True, reset=False
+        )
         values[:, self.columns_] = np.log1p(np.clip(values[:, self.columns_], 0, None))
-        return values
+        return np.asarray(values)
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        if input_features is None:
-            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        return np.asarray(input_features, dtype=object)
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
 
 # --------------------------------------------------------------------------- schema

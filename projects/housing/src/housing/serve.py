@@ -16,23 +16,31 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, field_validator
 
+from housing.compiled import compile_conformal
+from housing.config import HousingConfig
 from tenfold import tracking
 from tenfold.serving import (
+    Integer,
     InvalidInput,
     ModelCard,
+    Number,
     ServiceSettings,
     ServiceSpec,
     card_from_record,
+    request_config,
 )
 
 Grade = Literal["Ex", "Gd", "TA", "Fa", "Po"]
 # "NA" = the house has none (no basement, garage, fireplace, pool)
 GradeOrNone = Literal["Ex", "Gd", "TA", "Fa", "Po", "NA"]
 Category = str
-Year = int
-Area = float
+# numbers as JSON means them: `true` or "1710" is not a living area
+Year = Integer
+Area = Number
+# the published model's scope (De Cock's recommendation); the schema states it
+MAX_LIVING_AREA = HousingConfig.max_living_area
 
 
 def _text(description: str = "") -> Any:
@@ -51,7 +59,7 @@ def _year(description: str = "") -> Any:
     return Field(default=None, ge=1800, le=2100, description=description)
 
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "Neighborhood": "CollgCr",
     "GrLivArea": 1710,
     "OverallQual": 7,
@@ -76,16 +84,21 @@ EXAMPLE = {
 class HouseRequest(BaseModel):
     """One house, in the Kaggle House Prices columns (data_description.txt)."""
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, json_schema_extra={"examples": [EXAMPLE]}
-    )
+    model_config = request_config(EXAMPLE, populate_by_name=True)
 
     Neighborhood: Category = Field(min_length=1, max_length=32, description="e.g. NAmes, CollgCr")
-    GrLivArea: Area = Field(gt=0, le=10_000, description="living area above ground (sq ft)")
-    OverallQual: int = Field(ge=1, le=10, description="overall material and finish, 1-10")
+    GrLivArea: Area = Field(
+        gt=0,
+        description=f"living area above ground (sq ft), up to {MAX_LIVING_AREA:.0f}: the "
+        "model's scope (De Cock's recommendation)",
+        json_schema_extra={"maximum": MAX_LIVING_AREA},
+    )
+    OverallQual: Integer = Field(ge=1, le=10, description="overall material and finish, 1-10")
     YearBuilt: Year = Field(ge=1800, le=2100)
 
-    MSSubClass: int | None = Field(default=None, ge=20, le=190, description="dwelling type code")
+    MSSubClass: Integer | None = Field(
+        default=None, ge=20, le=190, description="dwelling type code"
+    )
     MSZoning: Category | None = _text()
     LotFrontage: Area | None = _area("feet of street connected to the lot")
     LotArea: Area | None = _area("lot size (sq ft)")
@@ -100,7 +113,7 @@ class HouseRequest(BaseModel):
     Condition2: Category | None = _text()
     BldgType: Category | None = _text()
     HouseStyle: Category | None = _text("e.g. 1Story, 2Story, 1.5Fin")
-    OverallCond: int | None = Field(default=None, ge=1, le=10)
+    OverallCond: Integer | None = Field(default=None, ge=1, le=10)
     YearRemodAdd: Year | None = _year("remodel year (= YearBuilt if never)")
     RoofStyle: Category | None = _text()
     RoofMatl: Category | None = _text()
@@ -127,21 +140,21 @@ class HouseRequest(BaseModel):
     FirstFlrSF: Area | None = Field(default=None, ge=0, le=10_000, alias="1stFlrSF")
     SecondFlrSF: Area | None = Field(default=None, ge=0, le=10_000, alias="2ndFlrSF")
     LowQualFinSF: Area | None = _area()
-    BsmtFullBath: int | None = _count(6)
-    BsmtHalfBath: int | None = _count(6)
-    FullBath: int | None = _count(10)
-    HalfBath: int | None = _count(10)
-    BedroomAbvGr: int | None = _count(20)
-    KitchenAbvGr: int | None = _count(5)
+    BsmtFullBath: Integer | None = _count(6)
+    BsmtHalfBath: Integer | None = _count(6)
+    FullBath: Integer | None = _count(10)
+    HalfBath: Integer | None = _count(10)
+    BedroomAbvGr: Integer | None = _count(20)
+    KitchenAbvGr: Integer | None = _count(5)
     KitchenQual: Grade | None = None
-    TotRmsAbvGrd: int | None = _count(30)
+    TotRmsAbvGrd: Integer | None = _count(30)
     Functional: Literal["Typ", "Min1", "Min2", "Mod", "Maj1", "Maj2", "Sev", "Sal"] | None = None
-    Fireplaces: int | None = _count(10)
+    Fireplaces: Integer | None = _count(10)
     FireplaceQu: GradeOrNone | None = None
     GarageType: Category | None = _text('"NA" = no garage')
     GarageYrBlt: Year | None = _year()
     GarageFinish: Literal["Fin", "RFn", "Unf", "NA"] | None = None
-    GarageCars: int | None = _count(10, "garage size in cars; 0 = no garage")
+    GarageCars: Integer | None = _count(10, "garage size in cars; 0 = no garage")
     GarageArea: Area | None = _area()
     GarageQual: GradeOrNone | None = None
     GarageCond: GradeOrNone | None = None
@@ -155,11 +168,22 @@ class HouseRequest(BaseModel):
     PoolQC: GradeOrNone | None = None
     Fence: Category | None = _text()
     MiscFeature: Category | None = _text()
-    MiscVal: float | None = Field(default=None, ge=0, le=1_000_000)
-    MoSold: int | None = Field(default=None, ge=1, le=12)
+    MiscVal: Number | None = Field(default=None, ge=0, le=1_000_000)
+    MoSold: Integer | None = Field(default=None, ge=1, le=12)
     YrSold: Year | None = _year()
     SaleType: Category | None = _text()
     SaleCondition: Category | None = _text()
+
+    @field_validator("GrLivArea")
+    @classmethod
+    def within_scope(cls, value: float) -> float:
+        """Houses beyond the training scope are refused (422), not extrapolated."""
+        if value > MAX_LIVING_AREA:
+            raise ValueError(
+                f"{value:.0f} sq ft is beyond the model's scope: it was trained on houses "
+                f"up to {MAX_LIVING_AREA:.0f} sq ft (De Cock's recommendation)"
+            )
+        return value
 
     def record(self) -> dict[str, Any]:
         """The house under the data's own column names (``1stFlrSF``, not FirstFlrSF)."""
@@ -189,6 +213,9 @@ class HousePredictor:
         self.max_living_area = float(metadata["max_living_area"])
         self.columns = [str(c) for c in model.feature_names_in_]
         self.known = {k: set(v) for k, v in metadata.get("categories", {}).items()}
+        # the same prices and intervals in milliseconds (housing.compiled), when every
+        # step of the model has a numpy twin; else the model itself
+        self.compiled = compile_conformal(model)
 
     def check(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Houses beyond the training scope are refused (422), not extrapolated."""
@@ -224,6 +251,9 @@ class HousePredictor:
         self, records: Sequence[Mapping[str, Any]]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.check(records)
+        if self.compiled is not None:
+            columns = {c: [record.get(c) for record in records] for c in self.columns}
+            return self.compiled.predict_interval(columns)
         point, lower, upper = self.model.predict_interval(self.frame(records))
         return np.asarray(point), np.asarray(lower), np.asarray(upper)
 
@@ -246,7 +276,7 @@ class HousePredictor:
 
     def score_frame(self, frame: pd.DataFrame, id_column: str | None = "Id") -> pd.DataFrame:
         """Batch pricing of a whole file; rows beyond the scope get no price, and say so."""
-        area = pd.to_numeric(frame.get("GrLivArea"), errors="coerce")
+        area = pd.to_numeric(frame["GrLivArea"], errors="coerce")
         in_scope = ~(area > self.max_living_area).to_numpy()
         out = pd.DataFrame(index=range(len(frame)))
         if id_column and id_column in frame.columns:
@@ -255,9 +285,14 @@ class HousePredictor:
         out["lower"] = np.nan
         out["upper"] = np.nan
         if in_scope.any():
-            point, lower, upper = self.model.predict_interval(
-                self.frame(frame.loc[in_scope].to_dict("records"))
-            )
+            # the same frame as ``self.frame(records)``, built from columns, not rows
+            houses = frame.loc[in_scope].reindex(columns=self.columns).reset_index(drop=True)
+            houses = houses.astype(object).where(houses.notna(), np.nan)
+            if self.compiled is not None:
+                columns = {c: houses[c].to_numpy() for c in self.columns}
+                point, lower, upper = self.compiled.predict_interval(columns)
+            else:
+                point, lower, upper = self.model.predict_interval(houses)
             out.loc[in_scope, ["predicted_price", "lower", "upper"]] = np.round(
                 np.column_stack([point, lower, upper])
             )
@@ -282,15 +317,28 @@ def load(uri: str) -> HousePredictor:
         metric_prefixes=("cv_", "heldout_"),
     )
     if meta.get("confidence_level") is None:
-        raise RuntimeError(f"{uri} is not a model with intervals (the stack champion)")
+        raise tracking.IncompatibleModel(uri, "not a model with intervals (the stack champion)")
     return HousePredictor(record.model, card=card, metadata=meta)
+
+
+class HousingSettings(ServiceSettings):
+    """The housing service's environment (``TENFOLD_*``): a house can carry all 79
+    characteristics (up to about 4 KB of JSON), so a full batch needs a larger body."""
+
+    max_body_bytes: int = Field(
+        default=4 << 20,
+        ge=1024,
+        description="request bodies above this are refused (413) before they are parsed",
+    )
 
 
 def load_predictor(settings: ServiceSettings) -> HousePredictor:
     uri = SPEC.model_uri(settings)
     predictor = load(uri)
     if predictor.card.details.get("ames_schema") is False:
-        raise RuntimeError(f"{uri} was trained on a custom CSV; the API serves the Ames schema")
+        raise tracking.IncompatibleModel(
+            uri, "it was trained on a custom CSV; the API serves the Ames schema"
+        )
     return predictor
 
 
@@ -298,6 +346,7 @@ SPEC = ServiceSpec(
     name="housing",
     title="tenfold housing API",
     description="Ames house price (stacked ensemble) with a 90 % conformal prediction interval.",
+    settings=HousingSettings,
     request=HouseRequest,
     response=HousePricePrediction,
     load=load_predictor,

@@ -19,12 +19,11 @@ import typer
 from nlp.config import MODELS, PROJECT_DIR, ModelName, NlpConfig
 from tenfold.cli import (
     CsvOptions,
-    HostOption,
     InputOption,
     ModelUriOption,
     OutputOption,
-    PortOption,
     ProjectCli,
+    ServeOption,
     Summary,
     TuningOptions,
     console,
@@ -32,7 +31,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +44,13 @@ CLI = ProjectCli(
     sections={"latency": ("latency.json", "nlp.evaluate:latency_table")},
     config=NlpConfig,
     alias_every_candidate=True,  # nlp@tfidf, nlp@embeddings: serve either by name
+    serve_options=(
+        ServeOption(
+            "--serve-model",
+            "model",
+            "Registry alias: champion, tfidf or embeddings (default NLP_MODEL).",
+        ),
+    ),
 )
 app = typer_app("BBC News topics: TF-IDF baseline vs sentence embeddings, error analysis, API.")
 
@@ -202,42 +207,30 @@ def predict(
     serve_model: ChoiceOpt = None,
     verbose: bool = False,
 ) -> None:
-    """Batch classification: label, confidence and class probabilities per article."""
+    """Batch classification: label, confidence and class probabilities per article (any
+    file size: read, classified and written in chunks)."""
+    from collections import Counter
+
     from nlp import data as nlp_data
+    from tenfold.batch import check_files, read_ahead, score_file
 
     setup_logging(verbose)
-    frame = nlp_data.read_articles(input_path, text_column)
+    check_files(input_path, output_path)
+    chunks = read_ahead(nlp_data.article_chunks(input_path, text_column))
     predictor = _load(model_uri, serve_model)
-    labels = predictor.classify_frame(frame)
-    write_csv(labels, output_path)
-    counts = labels["label"].value_counts().sort_index()
-    console().print(
-        f"classified {len(labels)} articles with {predictor.candidate} → {output_path} "
-        f"({', '.join(f'{k}: {v}' for k, v in counts.items())})"
+    result = score_file(
+        chunks,
+        predictor.classify_frame,
+        output_path,
+        source=input_path,
+        tally=lambda labels: Counter(labels["label"].tolist()),
+        description="classifying articles",
     )
-
-
-@app.command()
-@user_errors
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    model_uri: ModelUriOption = None,
-    serve_model: ChoiceOpt = None,
-) -> None:
-    """Serve a model over HTTP (FastAPI + uvicorn); the champion unless told otherwise."""
-    from nlp.serve import SPEC, settings_for
-    from tenfold.serving import ServiceSettings, create_app
-    from tenfold.serving import run as run_server
-
-    setup_logging()
-    settings = ServiceSettings()
-    if model_uri:
-        settings = settings.model_copy(update={"model_uri": model_uri})
-    settings = settings_for(settings, _choice(serve_model))
-    # loaded before the server starts, so a missing model is one clear line, not a crash
-    predictor = _load(settings.model_uri, None)
-    run_server(create_app(SPEC, settings, predictor=predictor), host=host, port=port)
+    counts = sum(result.tallies, Counter[str]())
+    console().print(
+        f"classified {result.rows} articles with {predictor.candidate} → {output_path} "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})"
+    )
 
 
 def _choice(serve_model: str | None) -> Any:
@@ -269,7 +262,7 @@ def _load(model_uri: str | None, serve_model: str | None) -> Any:
         raise DataError(f"cannot load {uri}: {message} (train first: `make nlp`)") from None
 
 
-CLI.install(app, serve=False)  # report; serve is nlp's own (a choice of model)
+CLI.install(app)  # serve (with --serve-model) and report, the same in every project
 
 if __name__ == "__main__":
     app()

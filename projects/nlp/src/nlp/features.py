@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from nlp.config import NlpConfig
 from tenfold import paths
@@ -62,8 +63,16 @@ def texts_of(X: Any, column: str = "text") -> list[str]:
     return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
 
 
-class ArticleText(BaseEstimator, TransformerMixin):  # type: ignore[misc]
-    """Selects the text column and cleans it; stateless."""
+def _text_input_tags(tags: Any) -> Any:
+    """Tags of a step that takes texts (like scikit-learn's vectorizers): strings, not a
+    numeric 2-D array."""
+    tags.input_tags.string = True
+    tags.input_tags.two_d_array = False
+    return tags
+
+
+class ArticleText(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Selects the text column and cleans it; stateless (usable unfitted)."""
 
     def __init__(self, column: str = "text") -> None:
         self.column = column
@@ -76,6 +85,11 @@ class ArticleText(BaseEstimator, TransformerMixin):  # type: ignore[misc]
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = _text_input_tags(super().__sklearn_tags__())
+        tags.requires_fit = False
+        return tags
 
 
 def near_duplicate_key(text: str) -> str:
@@ -436,7 +450,7 @@ def _text_key(text: str) -> str:
 Progress = Callable[[int, int], None]
 
 
-class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+class SentenceEmbedder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """all-MiniLM-L6-v2 sentence embeddings (384 floats, unit length, mean pooling).
 
     Texts longer than ``max_seq_length`` word pieces are truncated. ``fit`` learns
@@ -455,11 +469,13 @@ class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "weights_sha256_"):
-            raise RuntimeError("SentenceEmbedder is not fitted")
+        check_is_fitted(self, "weights_sha256_")
         if verified_weights(weights_dir()) != self.weights_sha256_:  # pragma: no cover
             raise WeightsError("the installed weights differ from those this model was fitted with")
         return self.embed(texts_of(X))
+
+    def __sklearn_tags__(self) -> Any:
+        return _text_input_tags(super().__sklearn_tags__())
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embeddings of ``texts``; with an active cache, each distinct text once.
@@ -483,8 +499,8 @@ class SentenceEmbedder(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             cache.save(sha, self.max_seq_length)
         elif progress is not None:
             progress(len(texts), len(texts))
-        vectors = [cache.get(key) for key in keys]
-        return np.vstack([v for v in vectors if v is not None]).astype(np.float32, copy=False)
+        cached = [cache.get(key) for key in keys]
+        return np.vstack([v for v in cached if v is not None]).astype(np.float32, copy=False)
 
     def _encode(self, texts: list[str], progress: Progress | None, chunk: int = 256) -> np.ndarray:
         encoder = load_encoder(self.max_seq_length)

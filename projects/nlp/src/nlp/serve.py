@@ -1,21 +1,22 @@
-"""The topic API: request and response models, and the predictor handed to
+"""The topic API: request and response models, settings, and the predictor handed to
 ``tenfold.serving.create_app``.
 
-Which model answers is configuration: ``NLP_MODEL=champion|tfidf|embeddings`` (the
-registry aliases of model ``nlp``), or ``TENFOLD_MODEL_URI`` for any model URI or folder.
-The TF-IDF model also says which n-grams drove its answer.
+Which model answers is configuration (:class:`NlpSettings`):
+``NLP_MODEL=champion|tfidf|embeddings`` (the registry aliases of model ``nlp``; the
+``serve --serve-model`` option), or ``TENFOLD_MODEL_URI`` for any model URI or exported
+folder, which wins. The TF-IDF model also says which n-grams drove its answer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from nlp.features import DenseUnavailable, TokenExplainer, dense_available, texts_of
 from tenfold import tracking
@@ -24,7 +25,7 @@ from tenfold.serving import (
     ServiceSettings,
     ServiceSpec,
     card_from_record,
-    create_app,
+    request_config,
 )
 
 # About twice BBC's longest article (25,485 characters): longer is a client mistake
@@ -32,8 +33,14 @@ from tenfold.serving import (
 MAX_TEXT_CHARS = 50_000
 # A batch of articles is heavier than a batch of table rows.
 DEFAULT_MAX_BATCH = 64
+# 64 articles of 50,000 characters, each up to 4 bytes of UTF-8, with room for the JSON
+DEFAULT_MAX_BODY_BYTES = 16 << 20
+# Text with at least one character that is not JSON Schema's (ECMAScript's) whitespace:
+# the schema's pattern and the server's check are this one expression.
+WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = f"[^{WHITESPACE}]"
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "id": "bbc-0001",
     "text": (
         "Ad sales boost Time Warner profit\n\nQuarterly profits at US media giant TimeWarner "
@@ -45,26 +52,55 @@ EXAMPLE = {
 ModelChoice = Literal["champion", "tfidf", "embeddings"]
 
 
-class NlpSettings(BaseSettings):
-    """``NLP_MODEL``: which registered model the API serves."""
+def model_uri(choice: ModelChoice, name: str = "nlp") -> str:
+    return f"models:/{name}@{choice}"
 
-    model_config = SettingsConfigDict(env_prefix="NLP_", extra="ignore", protected_namespaces=())
 
-    model: ModelChoice = Field(default="champion", description="a registry alias of model nlp")
+class NlpSettings(ServiceSettings):
+    """The nlp service's environment: the shared ``TENFOLD_*`` settings, the model choice
+    (``NLP_MODEL``), batches of 64 articles and a body limit that fits them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENFOLD_", extra="ignore", protected_namespaces=(), populate_by_name=True
+    )
+
+    model: ModelChoice = Field(
+        default="champion",
+        validation_alias=AliasChoices("model", "NLP_MODEL"),
+        description="which registry alias of model nlp to serve (NLP_MODEL)",
+    )
+    max_batch: int = Field(default=DEFAULT_MAX_BATCH, ge=1, description="largest accepted batch")
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        description="request bodies above this are refused (413) before they are parsed",
+    )
+
+    @model_validator(mode="after")
+    def choose_model(self) -> NlpSettings:
+        """An explicit TENFOLD_MODEL_URI wins; else the chosen alias is served."""
+        if self.model_uri is None:
+            self.model_uri = model_uri(self.model)
+        return self
 
 
 class NewsArticle(BaseModel):
     """One article: the text (headline and body), an optional id echoed back."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = request_config(EXAMPLE)
 
     id: str | None = Field(default=None, max_length=64)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="headline and body; not only whitespace",
+        json_schema_extra={"pattern": NOT_BLANK},
+    )
 
     @field_validator("text")
     @classmethod
     def not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if re.search(NOT_BLANK, value) is None:
             raise ValueError("text is empty (only whitespace)")
         return value
 
@@ -168,10 +204,6 @@ def load(uri: str) -> TopicPredictor:
     return predictor
 
 
-def model_uri(choice: ModelChoice, name: str = "nlp") -> str:
-    return f"models:/{name}@{choice}"
-
-
 def load_predictor(settings: ServiceSettings) -> TopicPredictor:
     return load(SPEC.model_uri(settings))
 
@@ -183,27 +215,12 @@ SPEC = ServiceSpec(
         "Topic of a news article (business, entertainment, politics, sport, tech) with class "
         "probabilities; the TF-IDF model also returns the n-grams that drove its answer."
     ),
+    settings=NlpSettings,
     request=NewsArticle,
     response=TopicPrediction,
     load=load_predictor,
     default_model_uri=model_uri("champion"),
 )
 
-
-def settings_for(
-    settings: ServiceSettings | None = None, choice: ModelChoice | None = None
-) -> ServiceSettings:
-    """The service settings with the model choice applied: an explicit TENFOLD_MODEL_URI
-    wins, else ``choice`` (or NLP_MODEL) picks a registry alias; batches default to 64."""
-    settings = settings or ServiceSettings()
-    update: dict[str, Any] = {}
-    if settings.model_uri is None:
-        update["model_uri"] = model_uri(choice or NlpSettings().model)
-    if "max_batch" not in settings.model_fields_set:
-        update["max_batch"] = DEFAULT_MAX_BATCH
-    return settings.model_copy(update=update)
-
-
-def app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The ASGI app (``uvicorn --factory nlp.serve:app``)."""
-    return create_app(SPEC, settings_for(settings))
+# the ASGI app factory: ``uvicorn --factory nlp.serve:app``
+app = SPEC.app

@@ -1,6 +1,7 @@
 """Fixtures for the retraining tests: a small simulated world (600 customers, a 10-day
-training window), batches landed in a lake, Prefect's test harness once per session,
-a moto S3 server, and one trained champion shared by the monitoring and API tests."""
+training window), batches landed in a lake, a real Prefect server (``prefect server
+start`` on loopback, once per session) with each test's own PREFECT_HOME, a moto S3
+server, and one champion trained by the flow for the monitoring and API tests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 from retraining.config import Checks, RetrainingConfig, Scenario, Window
+from tenfold.flows import PrefectServer
 from tenfold.storage import Lake
 from tenfold.testing import S3Server, moto_s3
 
@@ -53,19 +55,23 @@ def land_days(lake: Lake, world: Any, days: range, *, suffix: str = "") -> list[
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Flows run against Prefect's test harness (a temporary sqlite API), started once
-    for the session, with its own PREFECT_HOME."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
-    patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    patch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
-    patch.delenv("PREFECT_API_URL", raising=False)
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """``prefect server start`` on 127.0.0.1 and a free port (sqlite in its own
+    PREFECT_HOME), once for the session, stopped by its process id."""
+    from tenfold.flows import local_server
 
-    with prefect_test_harness(server_startup_timeout=300):
-        yield
-    patch.undo()
+    with local_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
+
+
+@pytest.fixture
+def prefect(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[PrefectServer]:
+    """The session's server as this test's Prefect API, with the test's own PREFECT_HOME
+    (nothing is read from or written to ~/.prefect)."""
+    from tenfold.flows import client_env
+
+    with client_env(prefect_server.api_url, tmp_path / "prefect-home"):
+        yield prefect_server
 
 
 @pytest.fixture(scope="session")
@@ -91,18 +97,21 @@ def module_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def champion(
-    prefect_harness: None,
+    prefect_server: PrefectServer,
     module_tracking: Path,
     world: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[RetrainingConfig, Any]:
-    """A lake with the history landed and one retrain run done: v1 is the champion."""
+    """A lake with the history landed and one retrain flow run done: v1 is the
+    champion."""
     from retraining.flows import retrain
+    from tenfold.flows import client_env
 
     lake_dir = tmp_path_factory.mktemp("lake")
     cfg = small_config(lake_dir)
     land_days(Lake(str(lake_dir)), world, range(HISTORY_DAYS))
-    outcome = retrain(config=cfg)
+    with client_env(prefect_server.api_url, tmp_path_factory.mktemp("prefect-home")):
+        outcome = retrain(config=cfg)
     assert outcome.champion == "1", outcome
     return cfg, outcome
 

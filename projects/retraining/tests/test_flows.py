@@ -1,6 +1,7 @@
-"""The retrain flow, run by Prefect (its test harness), on a folder and on a real
-S3-compatible server with the same code: bad batches quarantined with their reasons,
-a challenger gated, the same data twice giving no new version, storage errors retried."""
+"""The retrain flow, run by a real Prefect server, on a folder and on a real
+S3-compatible server (moto) with the same code: bad batches quarantined with their
+reasons, a challenger gated, the same data twice giving no new version, storage errors
+retried (and only those)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def lake_url(
     yield f"s3://tenfold-lake/{tmp_path.name}"
 
 
+@pytest.mark.slow
 @pytest.mark.service
-@pytest.mark.usefixtures("prefect_harness", "isolated_tracking")
+@pytest.mark.usefixtures("prefect", "isolated_tracking")
 def test_retrain_flow_on_folder_and_s3(lake_url: str, world: Any) -> None:
     cfg = small_config(lake_url)
     model = cfg.model_name
@@ -129,7 +131,8 @@ class FlakyFileSystem(LocalFileSystem):
         return super().cat_file(path, start, end, **kwargs)
 
 
-@pytest.mark.usefixtures("prefect_harness", "isolated_tracking")
+@pytest.mark.service
+@pytest.mark.usefixtures("prefect", "isolated_tracking")
 def test_a_storage_error_is_retried(tmp_path: Path, world: Any) -> None:
     fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
     folder = tmp_path / "lake"
@@ -144,7 +147,8 @@ def test_a_storage_error_is_retried(tmp_path: Path, world: Any) -> None:
     assert "not enough history" in outcome.note
 
 
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.service
+@pytest.mark.usefixtures("prefect")
 def test_only_transient_storage_errors_are_retried() -> None:
     from prefect import flow, task
 

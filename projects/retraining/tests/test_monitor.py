@@ -25,8 +25,9 @@ def drifted(rows: Any) -> Any:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.service
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.usefixtures("prefect")
 def test_report_per_day_and_one_alert_per_period(
     champion: tuple[Any, Any], world: Any, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -97,6 +97,8 @@ def _prefect(*, quiet: bool = False) -> Iterator[Api]:
 
 
 def _scenario_summary(metrics: Mapping[str, Any]) -> Summary:
+    from retraining.evaluate import scenario_days
+
     counts, cost = metrics["counts"], metrics["cost"]
     rows = [
         (
@@ -109,7 +111,7 @@ def _scenario_summary(metrics: Mapping[str, Any]) -> Summary:
             else f"{d['drift_share']:.2f}" + (" ⚠" if d["alert"] else ""),
             d["decision"] if d["challenger"] is None else f"v{d['challenger']} {d['decision']}",
         )
-        for d in metrics["days"]
+        for d in scenario_days(metrics)
     ]
     return Summary(
         title="retraining: 30 simulated days of fraud",
@@ -151,7 +153,8 @@ def run(opts: RetrainingOptions, out: ReportOptions) -> None:
         published = cfg.seed == RetrainingConfig().seed
         out_dir = cfg.reports_dir if published else cfg.reports_dir / "custom" / f"seed{cfg.seed}"
         write_reports(out_dir, metrics, {"timeline.png": evaluate.timeline_figure(metrics)})
-    champion = metrics["days"][-1]["champion_after"] if metrics["days"] else None
+    days = evaluate.scenario_days(metrics)
+    champion = days[-1]["champion_after"] if days else metrics["initial_version"]
     CLI.finish(
         out_dir,
         _scenario_summary,

@@ -83,7 +83,8 @@ class RetrainingConfig(ProjectConfig):
     # what is retrained, on which data
     project: str = "fraud"
     lake: str = "data/lake"
-    data_kind: Literal["real", "synthetic"] = "synthetic"
+    # what producers land: their real data; the scenario's simulated days are "synthetic"
+    data_kind: Literal["real", "synthetic"] = "real"
     window: Window = field(default_factory=Window)
     checks: Checks = field(default_factory=Checks)
     monitoring: Monitoring = field(default_factory=Monitoring)

@@ -64,6 +64,12 @@ def evaluate(result: TrainResult[Any, Any], cfg: RetrainingConfig) -> Evaluation
 # --------------------------------------------------------------------------- the scenario
 
 
+def scenario_days(metrics: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The scenario's day records in order (``metrics.json`` keys them by date)."""
+    days: Mapping[str, Mapping[str, Any]] = metrics["days"]
+    return [days[date] for date in sorted(days)]
+
+
 def _money(value: float | None) -> str:
     return "—" if value is None else f"${value:,.0f}"
 
@@ -93,7 +99,7 @@ def decisions_table(metrics: Mapping[str, Any]) -> str:
         return str(d["decision"])
 
     return markdown_table(
-        metrics["days"],
+        scenario_days(metrics),
         [
             ("Day", lambda d: d["day"]),
             ("Date", lambda d: d["date"]),
@@ -164,7 +170,7 @@ def timeline_figure(metrics: Mapping[str, Any]) -> Figure:
     """Four panels over the month: the version in service with the gate's decisions
     and quarantines, champion and challenger cost on each validation period, the drift
     share with alerts, and the daily cost with and without retraining."""
-    days = metrics["days"]
+    days = scenario_days(metrics)
     x = np.array([d["day"] for d in days])
     fig = new_figure(10, 10)
     axes = fig.subplots(4, 1, sharex=True)

@@ -145,8 +145,10 @@ def rebuild_challenger(
 
 
 @task(name="log and register challenger", retries=1, retry_delay_seconds=5, **STEP_TASK)
-def register_challenger(target: Retrainable, result: TrainResult[Any, Any]) -> Registration:
-    return pipeline.register(target, result)
+def register_challenger(
+    target: Retrainable, result: TrainResult[Any, Any], context: dict[str, Any]
+) -> Registration:
+    return pipeline.register(target, result, context)
 
 
 @task(name="promotion gate", **STEP_TASK)
@@ -239,7 +241,12 @@ def retrain(
                 champion=pipeline.champion_version(model_name),
                 note=note,
             )
-        registration = register_challenger(target, result)
+        context = {
+            "window": window.describe(),
+            "batches": [dataclasses.asdict(v) for v in verdicts],
+            "sources": dict(source.paths),
+        }
+        registration = register_challenger(target, result, context)
         save_reference(
             store, layout, registration.version, pipeline.reference_sample(target, result, cfg)
         )

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,12 +124,20 @@ def find_registered(
     return None
 
 
-def register(target: Retrainable, result: TrainResult[Any, Any]) -> Registration:
-    """Log the training to MLflow and register its challenger (``tenfold.promotion``)."""
+def register(
+    target: Retrainable,
+    result: TrainResult[Any, Any],
+    context: Mapping[str, Any] | None = None,
+) -> Registration:
+    """Log the training to MLflow and register its challenger (``tenfold.promotion``);
+    ``context`` (the flow run's window and batches) goes beside it as
+    ``retraining/flow.json``."""
     from mlflow import MlflowClient
 
     cfg = target.config()
     run_id = tracking.log_training(result, config=cfg)
+    if context is not None:
+        MlflowClient().log_dict(run_id, dict(context), "retraining/flow.json")
     name = cfg.registered_model_name(result.source)
     # MLflow prints "Created version ..." to stderr on every registration: noise here
     with contextlib.redirect_stderr(io.StringIO()):

@@ -154,34 +154,43 @@ class Scorer:
 Progress = Callable[[int, int, str], None]
 
 
-def run(cfg: RetrainingConfig, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the scenario; return its metrics document (see :func:`document`)."""
+def run(
+    cfg: RetrainingConfig, *, progress: Progress | None = None, stop_after: int | None = None
+) -> dict[str, Any]:
+    """Run the scenario; return its metrics document (see :func:`document`).
+
+    ``stop_after`` ends it after that many days of the month (the same world is
+    simulated, so those days are the full run's own: what the reproducibility test
+    re-computes)."""
     from retraining.interface import target_for
 
     report = progress or (lambda done, total, what: None)
+    # the scenario's transactions are simulated, whatever the lake would hold otherwise
+    cfg = dataclasses.replace(cfg, data_kind="synthetic")
     s = cfg.scenario
+    last = s.days if stop_after is None else min(stop_after, s.days)
     target = target_for(cfg)
     model_name = pipeline.registered_name(target, cfg)
     lake = data.open_lake(cfg)
     layout = data.Layout(cfg.project)
     reset(lake, layout, model_name)
-    report(0, s.days + 1, "simulating transactions")
+    report(0, last + 1, "simulating transactions")
     world = make_world(cfg)
     fraud_cfg = dataclasses.replace(FraudConfig(), seed=cfg.seed)
     scorer = Scorer(model_name, fraud_cfg)
 
     for index in range(s.history_days):
         land(lake, layout, world.date(index), batch_of(world, index))
-    report(0, s.days + 1, f"history of {s.history_days} days landed; first training")
+    report(0, last + 1, f"history of {s.history_days} days landed; first training")
     first = retrain(config=cfg)
     initial = first.champion
     if initial is None:
         raise RuntimeError(f"the first retraining promoted nothing: {first.note}")
-    report(1, s.days + 1, f"v{initial} in service")
+    report(1, last + 1, f"v{initial} in service")
 
     days: list[dict[str, Any]] = []
     serving = initial
-    for day in range(1, s.days + 1):
+    for day in range(1, last + 1):
         index = s.history_days + day - 1
         date = world.date(index)
         rows = world.day == index
@@ -202,7 +211,7 @@ def run(cfg: RetrainingConfig, *, progress: Progress | None = None) -> dict[str,
         outcome = retrain(config=cfg)
         days.append(day_record(day, date, serving, costs, y, scenario, monitored, outcome))
         serving = outcome.champion or serving
-        report(day + 1, s.days + 1, f"{date}: {days[-1]['decision']}")
+        report(day + 1, last + 1, f"{date}: {days[-1]['decision']}")
     return document(cfg, world, initial, days)
 
 
@@ -296,7 +305,8 @@ def document(
             "review_cost": FraudConfig().economics.review_cost,
         },
         "initial_version": initial,
-        "days": days,
+        # keyed by date: a part of the month compares with the same days of the whole
+        "days": {d["date"]: d for d in days},
         "counts": {
             "retrainings": sum(d["decision"] in ("promoted", "rejected") for d in days),
             "promotions": sum(d["decision"] == "promoted" for d in days),

@@ -11,7 +11,7 @@ MLFLOW_PORT ?= 5000
 PORT        ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep retraining-server retraining-server-stop $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -41,6 +41,13 @@ $(PROJECTS:%=%-serve): %-serve: $(SYNCED)
 
 housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501)
 	$(RUN) streamlit run projects/housing/src/housing/app.py --server.address 127.0.0.1 --server.headless true
+
+PREFECT_PORT ?= 4200
+retraining-server: $(SYNCED) ## Start a local Prefect server for retraining (127.0.0.1:4200, its own PREFECT_HOME in .prefect/server)
+	$(RUN) python -m retraining server start --port $(PREFECT_PORT)
+
+retraining-server-stop: $(SYNCED) ## Stop the server retraining-server started (by its process id)
+	$(RUN) python -m retraining server stop
 
 nlp-deep: $(SYNCED) ## Add the opt-in torch + sentence-transformers extra for the nlp dense model
 	sh projects/nlp/scripts/install_deep.sh "$(UV)"

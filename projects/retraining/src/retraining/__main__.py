@@ -184,19 +184,43 @@ def _print_retrain(outcome: RetrainOutcome) -> None:
     )
 
 
+def _flow_config(lake: str, project: str) -> RetrainingConfig:
+    """The config of a flow command, checked before any server starts: a project the
+    flow knows, a lake it can list (one line naming what is wrong, not a flow's
+    traceback)."""
+    from retraining import data
+    from retraining.interface import TARGETS
+    from tenfold.errors import DataError
+    from tenfold.storage import StorageError
+
+    if project not in TARGETS:
+        raise DataError(f"--project {project!r} is not one the flow retrains: {sorted(TARGETS)}")
+    cfg = dataclasses.replace(RetrainingConfig(), lake=lake, project=project)
+    try:
+        data.open_lake(cfg).list(data.Layout(project).incoming)
+    except (StorageError, ValueError, ImportError) as exc:
+        raise DataError(f"--lake {lake}: cannot list it ({exc})") from None
+    return cfg
+
+
+LakeOption = Annotated[
+    str, typer.Option("--lake", help="A folder (default data/lake) or s3://bucket/prefix.")
+]
+ProjectOption = Annotated[str, typer.Option("--project", help="fraud (default) or churn.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", help="Debug logging.")]
+
+
 @app.command()
 @user_errors
 def retrain(
-    lake: Annotated[
-        str, typer.Option("--lake", help="A folder or s3://bucket/prefix.")
-    ] = "data/lake",
-    project: Annotated[str, typer.Option("--project", help="fraud or churn.")] = "fraud",
-    verbose: Annotated[bool, typer.Option("--verbose", help="Debug logging.")] = False,
+    lake: LakeOption = "data/lake",
+    project: ProjectOption = "fraud",
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the retrain flow once: new batches → validation and quarantine → challenger →
     the promotion gate (what the GitHub workflow and the deployment run)."""
     setup_logging(verbose)
-    cfg = dataclasses.replace(RetrainingConfig(), lake=lake, project=project)
+    cfg = _flow_config(lake, project)
     with _prefect():
         from retraining.flows import retrain as retrain_flow
 
@@ -218,15 +242,13 @@ def _print_monitor(outcomes: list[MonitorOutcome]) -> None:
 @app.command()
 @user_errors
 def monitor(
-    lake: Annotated[
-        str, typer.Option("--lake", help="A folder or s3://bucket/prefix.")
-    ] = "data/lake",
-    project: Annotated[str, typer.Option("--project", help="fraud or churn.")] = "fraud",
+    lake: LakeOption = "data/lake",
+    project: ProjectOption = "fraud",
     day: Annotated[
         list[str] | None,
         typer.Option("--day", help="Report this day (YYYY-MM-DD) again; default: every new day."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Debug logging.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the monitor flow once: each new day of inference data against the champion's
     training rows, an Evidently report into the lake, a Slack alert (SLACK_WEBHOOK_URL)
@@ -234,7 +256,7 @@ def monitor(
     setup_logging(verbose)
     for value in day or []:
         _date(value, "--day")
-    cfg = dataclasses.replace(RetrainingConfig(), lake=lake, project=project)
+    cfg = _flow_config(lake, project)
     with _prefect():
         from retraining.flows import monitor as monitor_flow
 
@@ -253,10 +275,8 @@ def _date(value: str, option: str) -> dt.date:
 @app.command()
 @user_errors
 def deploy(
-    lake: Annotated[
-        str, typer.Option("--lake", help="A folder or s3://bucket/prefix.")
-    ] = "data/lake",
-    project: Annotated[str, typer.Option("--project", help="fraud or churn.")] = "fraud",
+    lake: LakeOption = "data/lake",
+    project: ProjectOption = "fraud",
     every: Annotated[
         int, typer.Option("--every", min=60, help="Seconds between polls of the lake (retrain).")
     ] = 3600,
@@ -281,6 +301,7 @@ def deploy(
             "PREFECT_API_URL is not set: start a server (`make retraining-server`) and export "
             "the URL it prints"
         )
+    _flow_config(lake, project)
     from retraining import flows
     from tenfold.flows import deploy_to_pool, serve
 
@@ -388,10 +409,8 @@ def land(
         Path, typer.Option("--file", help="The CSV batch.", exists=True, dir_okay=False)
     ],
     day: Annotated[str, typer.Option("--day", help="The day it holds (YYYY-MM-DD).")],
-    lake: Annotated[
-        str, typer.Option("--lake", help="A folder or s3://bucket/prefix.")
-    ] = "data/lake",
-    project: Annotated[str, typer.Option("--project", help="fraud or churn.")] = "fraud",
+    lake: LakeOption = "data/lake",
+    project: ProjectOption = "fraud",
 ) -> None:
     """Put a CSV into the lake as a day's batch (what a producer does; an S3 upload
     there fires the `new-data` trigger)."""

@@ -59,7 +59,7 @@ def history_of(world: Any, target: FraudTarget, days: range) -> pd.DataFrame:
 @pytest.mark.usefixtures("isolated_tracking")
 def test_a_worse_challenger_is_kept_out_of_service(world: Any) -> None:
     target = FraudTarget(SMALL)
-    source = DataSource(dataset="fraud batches", kind="synthetic", origin="test")
+    source = DataSource(dataset="fraud batches", kind="synthetic", origin="lake")
     # v1: the champion, trained on the window that closes one day before the challenger's
     first = history_of(world, target, range(HISTORY_DAYS))
     champion = target.build_challenger(first, window_of(first, SMALL, target), source)

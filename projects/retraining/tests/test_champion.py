@@ -1,5 +1,7 @@
-"""The monitor flow: a drift report (HTML and JSON) per day in the lake, and the Slack
-message posted to a loopback receiver once per period, whatever the number of runs."""
+"""The champion the retrain flow promoted, once it serves: the monitor flow reports each
+day's drift against its training rows (an Evidently report, HTML and JSON, per day in the
+lake) and posts the Slack message to a loopback receiver once per period, whatever the
+number of runs; the API serves it through fraud's request and response models."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ import json
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
+from fraud.serve import EXAMPLE
 from retraining import data
 from retraining.flows import monitor
+from retraining.serve import SPEC, RetrainingSettings
 from tenfold.drift import report_keys
 
 from .conftest import HISTORY_DAYS, day_rows
@@ -64,3 +69,21 @@ def test_report_per_day_and_one_alert_per_period(
     payload = json.loads(requests[0].get_data())
     assert payload["text"].startswith(f"Data drift in fraud on {loud_day}")
     assert f"drift:fraud:{loud_day}" in json.dumps(payload["blocks"])
+
+
+@pytest.mark.slow
+def test_the_api_serves_the_champion(champion: tuple[Any, Any]) -> None:
+    cfg, _ = champion
+    settings = RetrainingSettings(model_uri=f"models:/{cfg.model_name}@champion")
+    assert settings.reload_seconds == 60.0  # follows the alias by default
+    with TestClient(SPEC.app(settings)) as client:
+        assert client.get("/ready").status_code == 200
+        card = client.get("/v1/model").json()
+        one = client.post("/v1/predict", json=EXAMPLE)
+        bad = client.post("/v1/predict", json={**EXAMPLE, "tx_amount": -5})
+    assert card["version"] == "1"
+    assert one.status_code == 200, one.text
+    assert 0 <= one.json()["fraud_probability"] <= 1
+    assert one.json()["model_version"] == "1"
+    assert bad.status_code == 422
+    assert "tx_amount" in bad.text

@@ -107,7 +107,7 @@ def test_the_timeline_shows_every_decision() -> None:
     counts = metrics["counts"]
     assert len(promoted.get_offsets()) == counts["promotions"]
     assert len(rejected.get_offsets()) == counts["rejections"]
-    champion_cost, challenger_cost = gate.get_lines()
+    champion_cost, challenger_cost = gate.get_lines()[:2]  # then the pattern's start
     gated = counts["retrainings"]
     assert len(champion_cost.get_xdata()) == len(challenger_cost.get_xdata()) == gated
     red = to_rgba("tab:red")

@@ -235,7 +235,7 @@ def timeline_figure(metrics: Mapping[str, Any]) -> Figure:
         linewidth=1,
         label=f"alert threshold ({threshold:.0%})",
     )
-    ax.set(ylabel="drift share", title="Share of monitored columns drifted (red: alert sent)")
+    ax.set(ylabel="drift share", title="Share of monitored columns drifted (red: drift alert)")
     ax.legend(fontsize=7, loc="upper left")
 
     ax = axes[3]

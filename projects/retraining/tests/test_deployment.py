@@ -57,3 +57,21 @@ def test_a_deployment_runs_on_the_local_prefect_server(
     assert sorted(p.key for p in watermark.objects) == sorted(
         key.removeprefix(f"{lake_dir}/") for key in landed
     )
+
+
+def test_the_worker_serves_both_flows_on_interval_schedules() -> None:
+    """What ``python -m retraining deploy`` serves (the worker image's command)."""
+    hour = dt.timedelta(hours=1)
+    retrain, monitor = flows.deployments(
+        "s3://tenfold-lake/tenfold", "fraud", retrain_every=hour, monitor_every=6 * hour
+    )
+    parameters = {"lake": "s3://tenfold-lake/tenfold", "project": "fraud"}
+    for deployment, flow_name, every in (
+        (retrain, "retrain", hour),
+        (monitor, "monitor", 6 * hour),
+    ):
+        assert (deployment.name, deployment.flow_name) == ("fraud", flow_name)
+        # found by module path: runs wherever the package is installed (the image's venv)
+        assert deployment.entrypoint == f"retraining.flows.{flow_name}"
+        assert [s.schedule.interval for s in deployment.schedules] == [every]  # type: ignore[union-attr]
+        assert deployment.parameters == parameters

@@ -19,16 +19,16 @@ COPY shared/pyproject.toml shared/README.md shared/
 COPY projects/fraud/pyproject.toml projects/fraud/README.md projects/fraud/
 COPY projects/churn/pyproject.toml projects/churn/README.md projects/churn/
 COPY projects/retraining/pyproject.toml projects/retraining/README.md projects/retraining/
-# --no-dev: retraining's runtime dependencies (it trains: mlflow, prefect, evidently, s3fs),
-# none of the developers' tools
+# --no-dev --extra train: the worker trains (mlflow, prefect, evidently, s3fs, the projects it
+# retrains), none of the developers' tools; the API runs from the same image
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package retraining --no-install-workspace
+    uv sync --frozen --no-dev --package retraining --extra train --no-install-workspace
 COPY shared/src shared/src
 COPY projects/fraud/src projects/fraud/src
 COPY projects/churn/src projects/churn/src
 COPY projects/retraining/src projects/retraining/src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --package retraining --no-editable
+    uv sync --frozen --no-dev --package retraining --extra train --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 # LightGBM's wheel links OpenMP at run time

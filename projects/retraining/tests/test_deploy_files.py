@@ -37,7 +37,7 @@ def test_the_workflow_runs_the_flows_on_new_data_and_on_a_schedule() -> None:
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert 'python -m retraining retrain --lake "$RETRAINING_LAKE"' in runs
     assert 'python -m retraining monitor --lake "$RETRAINING_LAKE"' in runs
-    assert "uv sync --frozen --no-dev --package retraining" in runs
+    assert "uv sync --frozen --no-dev --package retraining --extra train" in runs
     # what the event carries is data: passed through the environment, never into a script
     assert "client_payload" not in runs
     # production's addresses and keys come from the repository's secrets

@@ -87,3 +87,25 @@ def test_the_api_serves_the_champion(champion: tuple[Any, Any]) -> None:
     assert one.json()["model_version"] == "1"
     assert bad.status_code == 422
     assert "tx_amount" in bad.text
+
+
+@pytest.mark.slow
+def test_predict_scores_a_file_with_the_champion(champion: tuple[Any, Any], tmp_path: Any) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from retraining.__main__ import app
+
+    cfg, _ = champion
+    rows = tmp_path / "transactions.csv"
+    pd.DataFrame([EXAMPLE, {**EXAMPLE, "transaction_id": "tx-2", "tx_amount": 12.5}]).to_csv(
+        rows, index=False
+    )
+    out = tmp_path / "scores.csv"
+    uri = f"models:/{cfg.model_name}@champion"
+    args = ["predict", "--input", str(rows), "--output", str(out), "--model-uri", uri]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert list(scores["transaction_id"]) == ["tx-000123", "tx-2"]
+    assert scores["fraud_probability"].between(0, 1).all()

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retraining.__main__ import app
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -69,3 +69,7 @@ def test_land_puts_a_file_into_the_lake_as_a_days_batch(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["land", "--file", str(batch), "--day", "June 8th"])
     assert bad.exit_code == 2
     assert output_has(bad, "'June 8th' is not a date (YYYY-MM-DD)")
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    assert_predict_guards_its_files(app, tmp_path)

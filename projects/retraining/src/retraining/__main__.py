@@ -37,7 +37,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -429,18 +428,14 @@ def predict(
     input_path: InputOption,
     output_path: OutputOption,
     model_uri: ModelUriOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Debug logging.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Batch scoring with the champion: probability, decision, reason codes."""
-    from fraud.data import read_scoring_file
-    from fraud.serve import load
+    """Batch scoring with the champion (a fraud model): probability, decision and reason
+    codes per transaction, any file size (fraud's own batch scoring)."""
+    from fraud.__main__ import predict as score_transactions
     from retraining.serve import SPEC
 
-    setup_logging(verbose)
-    predictor = load(model_uri or SPEC.default_model_uri)
-    scores = predictor.score_frame(read_scoring_file(input_path))
-    write_csv(scores, output_path)
-    console().print(f"scored {len(scores)} transactions → {output_path}")
+    score_transactions(input_path, output_path, model_uri or SPEC.default_model_uri, verbose)
 
 
 server_app = typer_app("A local Prefect server (127.0.0.1, its own PREFECT_HOME).")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from mlflow import MlflowClient
 from pytest_httpserver import HTTPServer
 
 from fraud.serve import EXAMPLE
@@ -109,3 +110,23 @@ def test_predict_scores_a_file_with_the_champion(champion: tuple[Any, Any], tmp_
     scores = pd.read_csv(out)
     assert list(scores["transaction_id"]) == ["tx-000123", "tx-2"]
     assert scores["fraud_probability"].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_the_champions_training_is_rebuilt_from_mlflow(champion: tuple[Any, Any]) -> None:
+    """``evaluate --run-id``'s path: the training read back by run id, on the same window,
+    scores what the gate recorded when it promoted v1."""
+    from retraining import evaluate, train
+    from retraining.interface import target_for
+    from tenfold import promotion, tracking
+
+    cfg, _ = champion
+    history, _, source = data.load_window(cfg)
+    (promoted,) = promotion.history(cfg.model_name)
+    run_id = MlflowClient().get_model_version(cfg.model_name, "1").tags["training_run"]
+    training = tracking.read_training(target_for(cfg).config(), source, run_id=run_id)
+    rebuilt = train.from_run(cfg, history, source, training)
+    assert rebuilt.run_id == run_id
+    scored = evaluate.evaluate(rebuilt, cfg).metrics["models"]["lightgbm"]["validation"]
+    assert scored["metric"] == promoted.metric
+    assert scored["score"] == pytest.approx(promoted.challenger_score)

@@ -31,7 +31,14 @@ from churn.train import (
     xgboost,
 )
 from retraining.config import RetrainingConfig
-from retraining.interface import PERIOD_COLUMN, BatchContract, Monitored, Window
+from retraining.interface import (
+    PERIOD_COLUMN,
+    BatchContract,
+    Monitored,
+    Window,
+    logged_candidate,
+    one_candidate,
+)
 from tenfold.data import ColumnSpec, DataError, DataSource, Manifest
 from tenfold.pipelines import Split
 from tenfold.promotion import Gate, Scorer, ValidationSet
@@ -113,13 +120,7 @@ class ChurnTarget:
         candidate = fit_candidate(
             VARIANT, pipeline, split, make_folds(split, cfg), cfg, params=params
         )
-        return TrainResult(
-            {VARIANT: candidate},
-            VARIANT,
-            TrainingData(prepared, split),
-            source,
-            split.X_train.head(5),
-        )
+        return one_candidate(candidate, TrainingData(prepared, split), source, split.X_train)
 
     def from_run(
         self,
@@ -128,21 +129,14 @@ class ChurnTarget:
         source: DataSource,
         training: LoggedTraining,
     ) -> ChurnResult:
-        if VARIANT not in training.candidates:
-            raise DataError(f"training run {training.run_id} has no {VARIANT} candidate")
+        logged = logged_candidate(training, VARIANT)
         prepared, split = self._split(history, window)
-        logged = training.candidates[VARIANT]
         curve = retention_value_curve(
             split.y_train, logged.oof["oof_proba"].to_numpy(), self.config()
         )
         candidate = ChurnCandidate.from_candidate(logged, value_curve=curve)
-        return TrainResult(
-            {VARIANT: candidate},
-            VARIANT,
-            TrainingData(prepared, split),
-            source,
-            split.X_train.head(5),
-            run_id=training.run_id,
+        return one_candidate(
+            candidate, TrainingData(prepared, split), source, split.X_train, run_id=training.run_id
         )
 
     def gate(self, result: TrainResult[Any, Any]) -> tuple[Gate, Scorer]:

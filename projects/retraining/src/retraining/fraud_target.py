@@ -31,8 +31,15 @@ from fraud.train import (
     split_periods,
 )
 from retraining.config import RetrainingConfig
-from retraining.interface import PERIOD_COLUMN, BatchContract, Monitored, Window
-from tenfold.data import ColumnSpec, DataError, DataSource
+from retraining.interface import (
+    PERIOD_COLUMN,
+    BatchContract,
+    Monitored,
+    Window,
+    logged_candidate,
+    one_candidate,
+)
+from tenfold.data import ColumnSpec, DataSource
 from tenfold.promotion import Gate, Scorer, ValidationSet
 from tenfold.tracking import LoggedTraining
 from tenfold.training import TrainResult
@@ -148,12 +155,8 @@ class FraudTarget:
         out-of-fold predictions; the validation days are not touched."""
         cfg, prepared, periods = self._prepared(history, window)
         candidate = fit_candidate(VARIANT, prepared, periods, cfg)
-        return TrainResult(
-            {VARIANT: candidate},
-            VARIANT,
-            TrainingData(prepared, periods),
-            source,
-            periods.split.X_train.head(5),
+        return one_candidate(
+            candidate, TrainingData(prepared, periods), source, periods.split.X_train
         )
 
     def from_run(
@@ -163,21 +166,18 @@ class FraudTarget:
         source: DataSource,
         training: LoggedTraining,
     ) -> FraudResult:
-        if VARIANT not in training.candidates:
-            raise DataError(f"training run {training.run_id} has no {VARIANT} candidate")
+        logged = logged_candidate(training, VARIANT)
         cfg, prepared, periods = self._prepared(history, window)
-        logged = training.candidates[VARIANT]
         rows, proba = logged.oof["row"].to_numpy(), logged.oof["oof_proba"].to_numpy()
         curve, cost_default = costs_of(rows, proba, periods, cfg)
         candidate = FraudCandidate.from_candidate(
             logged, validation_curve=curve, validation_cost_default=cost_default
         )
-        return TrainResult(
-            {VARIANT: candidate},
-            VARIANT,
+        return one_candidate(
+            candidate,
             TrainingData(prepared, periods),
             source,
-            periods.split.X_train.head(5),
+            periods.split.X_train,
             run_id=training.run_id,
         )
 

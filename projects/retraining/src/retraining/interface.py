@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tenfold.data import ColumnSpec, DataSource
     from tenfold.promotion import Gate, Scorer
     from tenfold.tracking import LoggedTraining
-    from tenfold.training import ProjectConfig, TrainResult
+    from tenfold.training import Candidate, ProjectConfig, TrainResult
 
 # The column the flow adds to every batch's rows: the day its object's key names.
 PERIOD_COLUMN = "batch_period"
@@ -127,6 +127,32 @@ class Retrainable(Protocol):
     def reference_inputs(self, result: TrainResult[Any, Any]) -> pd.DataFrame: ...
 
     def monitored(self, inputs: pd.DataFrame) -> Monitored: ...
+
+
+def one_candidate(
+    candidate: Candidate,
+    data: Any,
+    source: DataSource,
+    example: pd.DataFrame,
+    *,
+    run_id: str | None = None,
+) -> TrainResult[Any, Any]:
+    """A retraining's result: the one challenger a project's recipe trains (no model
+    selection inside a scheduled retraining: the gate is the selection)."""
+    from tenfold.training import TrainResult
+
+    return TrainResult(
+        {candidate.name: candidate}, candidate.name, data, source, example.head(5), run_id=run_id
+    )
+
+
+def logged_candidate(training: LoggedTraining, name: str) -> Candidate:
+    """The candidate ``name`` of a training read back from MLflow."""
+    from tenfold.errors import DataError
+
+    if name not in training.candidates:
+        raise DataError(f"training run {training.run_id} has no {name} candidate")
+    return training.candidates[name]
 
 
 # name → "module:factory"; a factory takes the RetrainingConfig

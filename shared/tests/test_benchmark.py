@@ -57,13 +57,14 @@ def test_summarise_percentiles_and_throughput() -> None:
 
 
 def test_load_test_measures_a_known_delay() -> None:
-    with echo_server(delay=0.02) as port:
+    # a delay long against the machine's own overhead (CI shares two cores)
+    with echo_server(delay=0.05) as port:
         wait_ready(port, path="/", timeout=10)
         result = load_test(port, "/", [b"{}"], concurrency=4, requests=40, warmup=1)
     assert result.requests == 40
-    assert 20 <= result.p50_ms < 200
-    # four clients in parallel on a threaded server: well above one client's 50 req/s
-    assert result.requests_per_s > 60
+    assert 50 <= result.p50_ms < 300
+    # four clients in parallel on a threaded server: well above one client's 20 req/s
+    assert result.requests_per_s > 35
 
 
 def test_load_test_stops_on_an_error_status() -> None:
@@ -74,6 +75,17 @@ def test_load_test_stops_on_an_error_status() -> None:
 def test_wait_ready_gives_up() -> None:
     with pytest.raises(RuntimeError, match="did not become ready"):
         wait_ready(free_port(), timeout=0.5)
+
+
+def test_load_test_get_cycles_the_paths() -> None:
+    from tenfold.benchmark import load_test_get
+
+    with echo_server(delay=0) as port:
+        result = load_test_get(port, ["/a", "/b"], concurrency=2, requests=12)
+    assert result.requests == 12
+    assert result.concurrency == 2
+    with pytest.raises(ValueError, match="at least one path"):
+        load_test_get(port, [], concurrency=1, requests=1)
 
 
 def test_a_batch_child_reports_its_own_peak_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -99,21 +99,65 @@ def load_test(
     if not bodies:
         raise ValueError("load_test needs at least one request body")
     sent = {"Content-Type": "application/json", **(headers or {})}
+    return _drive(
+        port,
+        [("POST", path, body) for body in bodies],
+        concurrency=concurrency,
+        requests=requests,
+        warmup=warmup,
+        headers=sent,
+    )
+
+
+def load_test_get(
+    port: int,
+    paths: Sequence[str],
+    *,
+    concurrency: int,
+    requests: int,
+    warmup: int = 0,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """GET ``paths`` (cycled; e.g. one user's recommendations each) like :func:`load_test`."""
+    if not paths:
+        raise ValueError("load_test_get needs at least one path")
+    return _drive(
+        port,
+        [("GET", p, None) for p in paths],
+        concurrency=concurrency,
+        requests=requests,
+        warmup=warmup,
+        headers=dict(headers or {}),
+    )
+
+
+def _drive(
+    port: int,
+    calls: Sequence[tuple[str, str, bytes | None]],
+    *,
+    concurrency: int,
+    requests: int,
+    warmup: int,
+    headers: dict[str, str],
+) -> LoadResult:
+    """``calls`` (method, path, body), cycled, from ``concurrency`` keep-alive clients."""
+    sent = headers
     counter = itertools.count()
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
 
-    def post(conn: http.client.HTTPConnection, body: bytes) -> float:
+    def post(conn: http.client.HTTPConnection, call: tuple[str, str, bytes | None]) -> float:
+        method, path, body = call
         start = time.perf_counter()
         try:
-            conn.request("POST", path, body, sent)
+            conn.request(method, path, body, sent)
             response = conn.getresponse()
         except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
             # the server closed an idle keep-alive connection (uvicorn: after 5 s, e.g.
             # while other clients warm up); reconnect once, as HTTP clients do
             conn.close()
-            conn.request("POST", path, body, sent)
+            conn.request(method, path, body, sent)
             response = conn.getresponse()
         payload = response.read()
         if response.status != 200:
@@ -124,14 +168,14 @@ def load_test(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
             for k in range(warmup):
-                post(conn, bodies[(offset + k) % len(bodies)])
+                post(conn, calls[(offset + k) % len(calls)])
             barrier.wait()
             while not errors:
                 with lock:
                     i = next(counter)
                 if i >= requests:
                     return
-                elapsed = post(conn, bodies[i % len(bodies)])
+                elapsed = post(conn, calls[i % len(calls)])
                 with lock:
                     latencies.append(elapsed)
         except Exception as exc:  # reported by the caller's thread
@@ -153,7 +197,7 @@ def load_test(
         thread.join()
     wall = time.perf_counter() - started
     if errors:
-        raise RuntimeError(f"load test on port {port}{path} failed: {errors[0]}")
+        raise RuntimeError(f"load test on port {port}{calls[0][1]} failed: {errors[0]}")
     return summarise(latencies, wall, concurrency)
 
 

@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenfold.services import (  # re-exported: tests start the same services
+    PostgresServer as PostgresServer,
+)
+from tenfold.services import postgres as postgres
+from tenfold.services import postgres_available as postgres_available
+from tenfold.services import redis_server as redis_server
+
 
 @dataclass(frozen=True)
 class S3Server:

@@ -121,7 +121,7 @@ def make_synthetic(n_rows: int, seed: int) -> pd.DataFrame:
         + 0.6 * (frame["PaymentMethod"] == "Electronic check")
         - 0.4 * (frame["TechSupport"] == "Yes")
         - 0.35 * (frame["OnlineSecurity"] == "Yes")
-        + 0.3 * frame["SeniorCitizen"]
+        + 0.3 * np.asarray(frame["SeniorCitizen"], dtype=float)
         + 0.3 * (frame["PaperlessBilling"] == "Yes")
         - 0.2 * (frame["Dependents"] == "Yes")
     )

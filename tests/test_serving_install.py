@@ -35,6 +35,7 @@ MODEL_NEEDS = {
     "housing": {"lightgbm", "mapie"},
     "fraud": {"lightgbm", "imbalanced-learn"},
     "nlp": set(),
+    "retraining": {"lightgbm", "imbalanced-learn"},  # its champion is a fraud model
     "recsys": {"redis"},  # the API's store; the model itself is numpy arrays
     "anomaly": {"pyod"},
     "automl-bench": set(),  # it serves published results: JSON, no model to unpickle
@@ -92,6 +93,7 @@ def test_developers_get_every_training_extra() -> None:
         extras = set(meta.get("optional-dependencies", {})) - {"deep"}
         assert dev.get(project) == extras, f"dev group: {project}{sorted(extras)} expected"
     library = tomllib.loads((ROOT / "shared" / "pyproject.toml").read_text(encoding="utf-8"))
+    # the library's every extra: training, and the lake/drift/flows pieces pipelines use
     assert dev.get("tenfold") == set(library["project"]["optional-dependencies"])
 
 

@@ -10,7 +10,8 @@ every such project repeats:
   :class:`tenfold.storage.StorageError`, never on a bug or bad data);
 - :func:`start_server` / :func:`stop_server` / :func:`local_server`: ``prefect server
   start`` on 127.0.0.1 and a free port with its own ``PREFECT_HOME`` (sqlite), waited
-  for and stopped by its process id: what ``make <project>-server`` and test fixtures use;
+  for and stopped by its process id (:func:`local_server` sends the logs still queued for
+  it first, :func:`drain_api_logs`): what ``make <project>-server`` and test fixtures use;
 - :func:`interval_deployment` and :func:`serve` (a process that runs a flow's
   scheduled runs itself), :func:`deploy_to_pool` (a deployment a work pool's worker
   runs) and :func:`wait_for_flow_run`.
@@ -233,7 +234,20 @@ def local_server(
     try:
         yield server
     finally:
+        drain_api_logs()
         stop_server(server)
+
+
+def drain_api_logs(timeout: float = 10.0) -> None:
+    """Send the flow and task logs this process still holds for a Prefect API now, before
+    its server stops (Prefect sends them in the background; left for the interpreter's
+    exit, they fail with "Error logging to API")."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.logging.handlers import APILogWorker
+
+    with contextlib.suppress(Exception):  # nothing to send, or a worker already stopped
+        APILogWorker.drain_all(timeout=timeout, at_exit=False)
 
 
 @contextlib.contextmanager

@@ -91,6 +91,7 @@ class Lake:
         filesystem: AbstractFileSystem | None = None,
     ) -> None:
         from fsspec.core import url_to_fs
+        from fsspec.implementations.local import LocalFileSystem
 
         self.url = url.rstrip("/")
         if filesystem is None:
@@ -99,7 +100,8 @@ class Lake:
             root = filesystem._strip_protocol(self.url)
         self.fs: AbstractFileSystem = filesystem
         self.root: str = str(root).rstrip("/")
-        self.local = "file" in _protocols(self.fs)
+        # a folder needs its parents made and a rename for atomic writes; a bucket not
+        self.local = isinstance(self.fs, LocalFileSystem)
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
@@ -212,11 +214,6 @@ TMP_SUFFIX = ".partial"
 def _clean(key: str) -> str:
     cleaned = posixpath.normpath("/" + key.replace("\\", "/")).lstrip("/")
     return "" if cleaned == "." else cleaned
-
-
-def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
 def sha256_bytes(data: bytes) -> str:

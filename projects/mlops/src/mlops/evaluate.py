@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import log_loss
 
 from mlops.config import MlopsConfig
-from mlops.scorecard import points
+from mlops.scorecard import BANDS, band, points
 from mlops.train import CANDIDATES, MlopsResult
 from tenfold.evaluation import (
     classification_metrics,
@@ -38,12 +38,6 @@ DISPLAY_NAMES = {
     "logistic_regression": "Logistic regression scorecard",
     "xgboost_tuned": "XGBoost tuned (Optuna), Platt-calibrated",
 }
-# risk bands on the probability of default (what a credit policy would act on)
-BANDS = ((0.05, "A"), (0.10, "B"), (0.20, "C"), (0.40, "D"), (1.01, "E"))
-
-
-def band(pd_: float) -> str:
-    return next(label for edge, label in BANDS if pd_ < edge)
 
 
 def evaluate(result: MlopsResult, cfg: MlopsConfig) -> Evaluation:

@@ -106,3 +106,12 @@ def points(
     factor = pdo / math.log(2.0)
     offset = base_score - factor * math.log(base_odds)
     return np.asarray(offset - factor * np.asarray(log_odds_default, dtype=float))
+
+
+# risk bands on the probability of default (what a credit policy would act on; the API
+# and the reports share them)
+BANDS = ((0.05, "A"), (0.10, "B"), (0.20, "C"), (0.40, "D"), (1.01, "E"))
+
+
+def band(pd_: float) -> str:
+    return next(label for edge, label in BANDS if pd_ < edge)

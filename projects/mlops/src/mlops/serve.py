@@ -19,9 +19,8 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from mlops.config import MODEL_INPUTS, MlopsConfig
-from mlops.evaluate import band
 from mlops.predictions import PredictionLog, database
-from mlops.scorecard import CalibratedScorecard, points, sigmoid
+from mlops.scorecard import CalibratedScorecard, band, points, sigmoid
 from tenfold import paths, tracking
 from tenfold.explain import FastScorer, Scores, factor_texts
 from tenfold.serving import (

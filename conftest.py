@@ -29,8 +29,13 @@ def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("TENFOLD_STATE_DIR", str(state))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     import mlflow
+    import mlflow.tracking.fluent
 
+    # an experiment set by an earlier test names an id of the earlier store
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     yield state
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -371,3 +371,27 @@ def test_no_predict_routes_without_a_request_model(events: list[str]) -> None:
     with TestClient(create_app(spec)) as client:
         paths = set(client.get("/openapi.json").json()["paths"])
     assert paths == {"/health", "/ready", "/metrics", "/v1/model", "/v1/neighbours/{x}"}
+
+
+def test_collectors_from_resources_are_served_and_removed(events: list[str]) -> None:
+    """A spec's own Prometheus collectors (made from its opened resources) appear on
+    /metrics while the service runs, and are unregistered on shutdown."""
+    from prometheus_client import Gauge
+
+    made: list[Gauge] = []
+
+    def collectors(settings: ServiceSettings, resources: Any) -> list[Gauge]:
+        gauge = Gauge("store_hits", "hits of the store", registry=None)
+        gauge.set_function(lambda: float(sum(resources["store"].hits.values())))
+        made.append(gauge)
+        return [gauge]
+
+    app = create_app(make_spec(events, collectors=collectors))
+    with TestClient(app) as client:
+        client.get("/v1/neighbours/1.0")
+        client.get("/v1/neighbours/1.0")
+        text = client.get("/metrics").text
+        assert "store_hits 2.0" in text
+        registry = app.state.service.metrics.registry
+    # registering it again raises ("Duplicated timeseries") unless shutdown removed it
+    registry.register(made[0])

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.__main__ import app
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -114,3 +114,9 @@ def test_registered_names_keep_the_published_champion_apart() -> None:
     assert ChurnConfig().registered_model_name(real) == "churn"
     assert ChurnConfig().registered_model_name(twin) == "churn-synthetic"
     assert own.registered_model_name(real) == "churn-bank"
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from fraud.__main__ import app
 from fraud.serve import load_predictor
 from tenfold.serving import ServiceSettings
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -72,3 +72,9 @@ def test_registered_names_keep_the_published_champion_apart() -> None:
     assert (ulb.experiment, ulb.protocol.train) == ("fraud-ulb", 1.25)
     assert ulb.registered_model_name(real) == "fraud-ulb"
     assert ulb.registered_model_name(twin) == "fraud-ulb-synthetic"
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from housing.__main__ import app
 from housing.train import Prepared
 from tenfold import tracking
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 
@@ -136,3 +136,9 @@ def test_registered_names_keep_the_published_champion_apart() -> None:
     assert HousingConfig(data_path=Path("kc_sales.csv")).registered_model_name(real) == (
         "housing-kc_sales"
     )
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nlp.__main__ import app
 from nlp.data import make_synthetic
-from tenfold.testing import output_has
+from tenfold.testing import assert_predict_guards_its_files, output_has
 
 runner = CliRunner()
 SMALL = ["--model", "tfidf", "--trials", "2", "--cv-folds", "3"]
@@ -98,3 +98,9 @@ def test_registered_names_keep_the_published_champion_apart(tmp_path: Path) -> N
     assert NlpConfig().registered_model_name(real) == "nlp"
     assert NlpConfig().registered_model_name(corpus) == "nlp-synthetic"
     assert NlpConfig(data_path=tmp_path / "mine.csv").registered_model_name(real) == "nlp-mine"
+
+
+def test_predict_guards_its_files(tmp_path: Path) -> None:
+    """Output = input (however spelt), a directory, a header-only input: one line, exit
+    code 2, the input untouched (issue 8 §3)."""
+    assert_predict_guards_its_files(app, tmp_path)

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -155,7 +155,7 @@ def _parse_dataset(name: str, body: Mapping[str, object], path: Path) -> Dataset
 # --------------------------------------------------------------------------- provenance
 
 
-_Origin = Literal["data_dir", "cache", "download", "synthetic", "user_file"]
+_Origin = Literal["data_dir", "cache", "download", "synthetic", "user_file", "lake"]
 
 
 @dataclass(frozen=True)
@@ -637,3 +637,97 @@ def read_user_csv(path: Path) -> tuple[pd.DataFrame, DataSource]:
         steps=(step,),
     )
     return frame, source
+
+
+# --------------------------------------------------------------------------- chunks
+
+# rows per chunk when a file is read piece by piece (a few tens of MB of text)
+CHUNK_ROWS = 100_000
+_ROW_IN_MESSAGE = re.compile(r", row (\d+):")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive data rows of a file, parsed like :func:`read_csv_checked` does."""
+
+    frame: pd.DataFrame
+    first_row: int  # the file's number of its first row (data rows count from 1)
+    bytes_read: int  # how far the reader is into the file (for progress)
+    total_bytes: int
+
+
+def iter_csv_checked(
+    path: Path,
+    columns: Sequence[ColumnSpec],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    label: str | None = None,
+    sep: str = ",",
+    header: bool = True,
+    encoding: str = "utf-8",
+    datetime_format: str | None = None,
+) -> Iterator[Chunk]:
+    """:func:`read_csv_checked` for files of any size: ``chunk_rows`` rows at a time,
+    each chunk checked and converted; a bad value is reported with the file, the column
+    and its row number in the whole file. A file with a header and no rows yields no
+    chunk (after its columns are checked)."""
+    label = label or str(path)
+    if not path.is_file():
+        raise DataError(f"{label}: no such file")
+    total = path.stat().st_size
+    with path.open("rb") as handle:
+        try:
+            reader = pd.read_csv(
+                handle,
+                sep=sep,
+                header=0 if header else None,
+                names=None if header else [c.name for c in columns],
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+                chunksize=chunk_rows,
+            )
+            first = 1
+            for raw in reader:
+                frame = _parse_chunk(raw, columns, label, datetime_format, first)
+                if len(frame):
+                    yield Chunk(frame.reset_index(drop=True), first, handle.tell(), total)
+                first += len(raw)
+        except (
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+            ValueError,
+        ) as exc:
+            raise DataError(f"{label}: cannot read as a table: {exc}") from None
+
+
+def require_rows(path: Path, *, purpose: str = "to read", sep: str = ",") -> None:
+    """One clear error for a file with nothing in it: no bytes, or a header alone."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        head = pd.read_csv(path, sep=sep, nrows=1, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"no rows {purpose} in {path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read as a table: {exc}") from None
+    if head.empty:
+        raise DataError(f"no rows {purpose} in {path}: the file has a header only")
+
+
+def _parse_chunk(
+    raw: pd.DataFrame,
+    columns: Sequence[ColumnSpec],
+    label: str,
+    datetime_format: str | None,
+    first_row: int,
+) -> pd.DataFrame:
+    try:
+        return parse_columns(raw, columns, label=label, datetime_format=datetime_format)
+    except DataError as exc:
+        # parse_columns numbers the rows of the frame it is given: make that the file's
+        message = _ROW_IN_MESSAGE.sub(
+            lambda m: f", row {int(m[1]) + first_row - 1}:", str(exc), count=1
+        )
+        raise DataError(message) from None

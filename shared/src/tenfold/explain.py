@@ -20,7 +20,9 @@ reader wants "Contract", not "Contract_Month-to-month".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -28,7 +30,14 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from tenfold.pipelines import CompiledPreprocessor
+from tenfold.pipelines import (
+    MISSING_CATEGORY,
+    CompiledPreprocessor,
+    _LookupBlock,
+    _NumericBlock,
+)
+
+log = logging.getLogger("tenfold.explain")
 
 # Up to this many rows the compiled TreeSHAP beats a DMatrix + pred_contribs call.
 COMPILED_MAX_ROWS = 16
@@ -86,7 +95,9 @@ class FastScorer:
         self.task: Literal["classification", "regression"] = (
             "classification" if hasattr(model, "predict_proba") else "regression"
         )
+        self._model = model
         self._contribute = self._contributor(model, background_mean)
+        self._batch_contribute: _Contributor | None = None
         self.sources: tuple[str, ...] = tuple(dict.fromkeys(self.preprocessor.feature_sources))
         index = {name: i for i, name in enumerate(self.sources)}
         # matrix that sums encoded columns into their source column
@@ -141,7 +152,42 @@ class FastScorer:
 
     def score(self, columns: Mapping[str, Any]) -> Scores:
         inputs = self.prepare(columns)
-        raw = self._contribute(self.preprocessor.transform(inputs))
+        return self._scores(self._contribute(self.preprocessor.transform(inputs)), inputs)
+
+    def score_batch(self, columns: Mapping[str, Any]) -> Scores:
+        """:meth:`score` for a whole file's chunk: the same numbers (XGBoost's to the
+        bit), with the encoding vectorised over rows and TreeSHAP once per distinct
+        decision code (:class:`tenfold.treeshap.BatchTreeShap`) instead of once per row."""
+        inputs = self.prepare(columns)
+        if self._batch_contribute is None:
+            self._batch_contribute = self._batch_contributor()
+        return self._scores(self._batch_contribute(encode_batch(self.preprocessor, inputs)), inputs)
+
+    def _batch_contributor(self) -> _Contributor:
+        from tenfold.treeshap import batch_lightgbm, batch_xgboost
+
+        module = type(self._model).__module__
+        if module.startswith("xgboost"):
+            import xgboost as xgb
+
+            booster = self._model.get_booster()
+            fast = batch_xgboost(booster)
+            if fast is not None:
+                return fast.contributions
+            log.info("batch TreeSHAP does not cover this XGBoost model: XGBoost's own")
+            return lambda X: np.asarray(
+                booster.predict(xgb.DMatrix(X, nthread=1), pred_contribs=True)
+            )
+        if module.startswith("lightgbm"):
+            lgb_booster = self._model.booster_
+            fast = batch_lightgbm(lgb_booster)
+            if fast is not None:
+                return fast.contributions
+            log.info("batch TreeSHAP does not cover this LightGBM model: LightGBM's own")
+            return lambda X: np.asarray(lgb_booster.predict(X, pred_contrib=True, num_threads=1))
+        return self._contribute
+
+    def _scores(self, raw: np.ndarray, inputs: Mapping[str, Any]) -> Scores:
         per_feature, bias = raw[:, :-1], raw[:, -1]
         margin = per_feature.sum(axis=1) + bias
         prediction = _sigmoid(margin) if self.task == "classification" else margin
@@ -206,3 +252,186 @@ def top_factors(
         )
         for i in order
     ]
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def encode_batch(preprocessor: CompiledPreprocessor, columns: Mapping[str, Any]) -> np.ndarray:
+    """``preprocessor.transform(columns)`` for many rows: the same matrix, with each
+    category looked up once per distinct value instead of once per row (the compiled
+    path's per-value loop is made for the one row of an API request)."""
+    first = columns[preprocessor.input_columns[0]]
+    n = 1 if np.ndim(first) == 0 else len(first)
+    out = np.zeros((n, preprocessor.n_features), dtype=float)
+    pos = 0
+    # the compiled blocks are the fitted arithmetic; reading them keeps one source of it
+    for block in preprocessor._blocks:
+        if isinstance(block, _NumericBlock):
+            values = np.empty((n, len(block.columns)), dtype=float)
+            for j, col in enumerate(block.columns):
+                values[:, j] = _floats(columns[col], n)
+            missing = np.isnan(values)
+            if missing.any():
+                values = np.where(missing, block.fill, values)
+            out[:, pos : pos + len(block.columns)] = (values - block.mean) / block.scale
+            pos += len(block.columns)
+            continue
+        assert isinstance(block, _LookupBlock)
+        rows = np.arange(n)
+        for j, col in enumerate(block.columns):
+            codes = _lookup_codes(columns[col], n, block.tables[j])
+            if block.one_hot:
+                found = codes >= 0
+                out[rows[found], pos + block.offsets[j] + codes[found]] = 1.0
+            else:
+                out[:, pos + j] = np.where(codes >= 0, codes, block.unknown)
+        pos += block.width
+    return out
+
+
+def _floats(value: Any, n: int) -> np.ndarray:
+    if np.ndim(value) == 0:
+        return np.full(n, np.nan if value is None else float(value))
+    array = np.asarray(value)
+    if array.dtype.kind in "biuf":
+        return array.astype(float)
+    return np.asarray([np.nan if v is None else v for v in array], dtype=float)
+
+
+def _category_key(value: Any) -> str:
+    """The compiled preprocessor's key of a category value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_CATEGORY
+    return str(value)
+
+
+def _lookup_codes(value: Any, n: int, table: Mapping[str, int]) -> np.ndarray:
+    """Each row's position in ``table`` (-1: unknown), one lookup per distinct value."""
+    if np.ndim(value) == 0:
+        return np.full(n, table.get(_category_key(value), -1), dtype=np.int64)
+    array = np.asarray(value, dtype=object if _is_list(value) else None)
+    codes, uniques = _distinct(array)
+    found = np.asarray([table.get(_category_key(u), -1) for u in uniques], dtype=np.int64)
+    out = np.full(n, -1, dtype=np.int64)
+    known = codes >= 0
+    out[known] = found[codes[known]]
+    for i in np.flatnonzero(~known):  # missing values, mixed types: row by row
+        out[i] = table.get(_category_key(array[i]), -1)
+    return out
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes into a list of distinct values (-1 where a value must be taken row by row:
+    missing values, and every row of mixed-type text, where 1 == 1.0 == True would
+    merge values whose text differs). Floats are told apart by their bits (0.0, -0.0)."""
+    kind = values.dtype.kind
+    if kind == "O" and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return np.full(len(values), -1, dtype=np.int64), []
+    if kind == "f":
+        values = np.ascontiguousarray(values)
+        bits = values.view(np.int64 if values.itemsize == 8 else np.int32)
+        codes, unique_bits = pd.factorize(bits)
+        uniques = list(np.asarray(unique_bits).view(values.dtype))
+        missing = np.isnan(values)
+        codes = np.where(missing, -1, codes)
+        return np.asarray(codes, dtype=np.int64), uniques
+    codes, uniques_index = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), list(np.asarray(uniques_index, dtype=values.dtype))
+
+
+def top_k(contributions: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k) column indices of each row's ``k`` largest ``|contributions|``, largest
+    first, ties to the lower column: what a stable ``argsort(-|c|)[:k]`` gives, in k
+    passes of ``argmax`` (the first maximum) instead of a sort per row."""
+    magnitude = np.abs(contributions)
+    magnitude[np.isnan(magnitude)] = -0.5  # after every number, as the sort puts NaN
+    k = min(k, magnitude.shape[1])
+    rows = np.arange(len(magnitude))
+    out = np.empty((len(magnitude), k), dtype=np.int64)
+    for rank in range(k):
+        best = np.argmax(magnitude, axis=1)
+        out[:, rank] = best
+        magnitude[rows, best] = -1.0
+    return out
+
+
+def value_texts(values: Any, rows: np.ndarray) -> np.ndarray:
+    """``str(plain(value))`` of ``values`` at ``rows`` (object array), formatted once per
+    distinct value: what a reason code shows."""
+    if values is None or np.ndim(values) == 0:
+        return np.full(len(rows), str(plain(values)), dtype=object)
+    array = np.asarray(values, dtype=object if _is_list(values) else None)[rows]
+    if array.dtype.kind == "f":
+        return float_texts(array)
+    codes, uniques = _distinct(array)
+    texts = np.asarray([str(plain(u)) for u in uniques], dtype=object)
+    out = np.empty(len(rows), dtype=object)
+    known = codes >= 0
+    out[known] = texts[codes[known]]
+    for i in np.flatnonzero(~known):
+        out[i] = str(plain(array[i]))
+    return out
+
+
+# the text of each possible number of cents after the decimal point: "0", "01", …, "5", …
+_CENTS = np.asarray(
+    ["0" if c == 0 else str(c // 10) if c % 10 == 0 else f"{c:02d}" for c in range(100)]
+)
+
+
+def float_texts(values: np.ndarray) -> np.ndarray:
+    """``str(round(v, 2))`` (``None`` for NaN) of a float array, built with array
+    operations: round() is the correctly rounded number of cents, then the shortest text
+    of that number. Values that could be a rounding tie away from their float product, or
+    too large for 15 significant digits, are formatted by Python itself."""
+    x = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 100.0
+        cents = np.rint(scaled)
+        # x·100 may differ from its float product by half an ulp: near a tie the
+        # product's rounding could differ from the exact one's
+        tie = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= 2 * np.spacing(np.abs(scaled))
+    fast = np.isfinite(x) & (np.abs(x) < 1e13) & ~tie
+    whole = np.abs(cents[fast]).astype(np.int64)
+    negative = np.where(whole == 0, np.signbit(x[fast]), cents[fast] < 0)
+    text = np.char.add(
+        np.char.add(np.where(negative, "-", ""), (whole // 100).astype(str)),
+        np.char.add(".", _CENTS[whole % 100]),
+    )
+    out = np.empty(len(x), dtype=object)
+    out[fast] = text.astype(object)
+    for i in np.flatnonzero(~fast):
+        out[i] = str(plain(x[i]))
+    return out
+
+
+def factor_texts(
+    scores: Scores,
+    sources: Sequence[str],
+    *,
+    outcome: str,
+    label: Callable[[str], str] = str,
+    k: int = 3,
+) -> list[np.ndarray]:
+    """The readable reason codes of every row as ``k`` columns (largest first), the same
+    text as :func:`tenfold.serving.reason_codes` gives row by row: "<label> = <value>
+    increases <outcome>". Built source by source, not row by row."""
+    order = top_k(scores.contributions, k)
+    chosen = np.take_along_axis(scores.contributions, order, axis=1)
+    increases, decreases = f" increases {outcome}", f" decreases {outcome}"
+    columns = []
+    for rank in range(order.shape[1]):
+        text = np.empty(len(order), dtype=object)
+        suffix = np.where(chosen[:, rank] > 0, increases, decreases).astype(object)
+        for source in np.unique(order[:, rank]):
+            rows = np.flatnonzero(order[:, rank] == source)
+            name = sources[source]
+            values = value_texts(scores.inputs.get(name), rows)
+            text[rows] = (f"{label(name)} = " + values) + suffix[rows]
+        columns.append(text)
+    return columns

@@ -3,9 +3,95 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tenfold.services import (  # re-exported: tests start the same services
+    PostgresServer as PostgresServer,
+)
+from tenfold.services import postgres as postgres
+from tenfold.services import postgres_available as postgres_available
+from tenfold.services import redis_server as redis_server
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A moto S3 server on loopback: its endpoint and the environment an AWS client
+    (boto3, s3fs) needs to use it, region eu-west-1 (with us-east-1 creating a bucket
+    fails on the location constraint)."""
+
+    endpoint: str
+    region: str = "eu-west-1"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region}
+        )
+
+
+@contextmanager
+def moto_s3(timeout: float = 60.0) -> Iterator[S3Server]:
+    """``moto_server`` (from ``moto[server]``) on 127.0.0.1 and a free port for the
+    block: started as a process, waited for, stopped by its process id."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tenfold.benchmark import free_port
+
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"},
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {endpoint}") from None
+                time.sleep(0.3)
+        yield S3Server(endpoint)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 # whitespace and the box-drawing characters of rich's error panels: where a narrow
 # terminal breaks a line, these are all that gets inserted
@@ -270,3 +356,37 @@ def check_frame_transformer(
     if required:
         with pytest.raises(ValueError, match=re.escape(repr(required[0]))):
             clone(transformer).fit(frame.drop(columns=required[0]), y)
+
+
+def assert_predict_guards_its_files(app: Any, folder: Path, *options: str) -> None:
+    """What every project's ``predict`` refuses before it loads a model, each with one
+    line and exit code 2, never a traceback: an output that is the input (by another
+    spelling: relative, through a symlink), a directory, and an input without rows."""
+    import os
+
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    source = folder / "rows.csv"
+    source.write_text("id,value\n1,2\n", encoding="utf-8")
+    before = source.read_bytes()
+    (folder / "alias.csv").symlink_to(source)
+    header_only = folder / "header.csv"
+    header_only.write_text("id,value\n", encoding="utf-8")
+    out = folder / "out.csv"
+    cases = [
+        (source, source, "is the input file"),
+        (source, Path(os.path.relpath(source)), "is the input file"),
+        (source, folder / "alias.csv", "is the input file"),
+        (source, folder, "is a directory"),
+        (header_only, out, f"no rows to score in {header_only}"),
+    ]
+    for given, output, phrase in cases:
+        args = ["predict", "--input", str(given), "--output", str(output), *options]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, f"{args}: {result.output}"
+        assert output_has(result, phrase), f"{args}: {result.output}"
+        assert "Traceback" not in result.output
+        assert len(unwrapped(str(result.output))) < 400, result.output  # one line
+    assert source.read_bytes() == before
+    assert not out.exists()

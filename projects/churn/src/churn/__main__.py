@@ -26,7 +26,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -110,17 +109,27 @@ def predict(
     model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
-    """Batch scoring: probability, decision and top-3 factors per customer."""
+    """Batch scoring: probability, decision and top-3 factors per customer (any file
+    size: read, scored and written in chunks)."""
     from churn import data as churn_data
     from churn.serve import SPEC, load
+    from tenfold.batch import check_files, read_ahead, score_file
 
     setup_logging(verbose)
-    frame = churn_data.read_scoring_file(input_path, ChurnConfig())
-    scores = load(model_uri or SPEC.default_model_uri).score_frame(frame)
-    write_csv(scores, output_path)
+    check_files(input_path, output_path)
+    chunks = read_ahead(churn_data.scoring_chunks(input_path, ChurnConfig()))
+    predictor = load(model_uri or SPEC.default_model_uri)
+    result = score_file(
+        chunks,
+        predictor.score_frame,
+        output_path,
+        source=input_path,
+        tally=lambda scores: int(scores["will_churn"].sum()),
+        description="scoring customers",
+    )
     console().print(
-        f"scored {len(scores)} customers → {output_path} "
-        f"({int(scores['will_churn'].sum())} flagged for a retention offer)"
+        f"scored {result.rows} customers → {output_path} "
+        f"({sum(result.tallies)} flagged for a retention offer)"
     )
 
 

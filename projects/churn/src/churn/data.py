@@ -6,6 +6,7 @@ be found) or a user's own churn CSV, together with where it came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,16 @@ def read_scoring_file(path: Path, cfg: ChurnConfig) -> pd.DataFrame:
         return tfdata.read_csv_checked(path, telco_columns(cfg, with_target=False))
     frame, _ = tfdata.read_user_csv(path)
     return frame
+
+
+def scoring_chunks(path: Path, cfg: ChurnConfig) -> Iterator[tfdata.Chunk]:
+    """:func:`read_scoring_file` in chunks of rows, for files of any size."""
+    if cfg.uses_telco_schema:
+        return tfdata.iter_csv_checked(path, telco_columns(cfg, with_target=False))
+    # a custom file's types are inferred from all of it: one chunk
+    frame, _ = tfdata.read_user_csv(path)
+    size = path.stat().st_size
+    return iter([tfdata.Chunk(frame, 1, size, size)])
 
 
 def make_synthetic(n_rows: int, seed: int) -> pd.DataFrame:
@@ -110,7 +121,7 @@ def make_synthetic(n_rows: int, seed: int) -> pd.DataFrame:
         + 0.6 * (frame["PaymentMethod"] == "Electronic check")
         - 0.4 * (frame["TechSupport"] == "Yes")
         - 0.35 * (frame["OnlineSecurity"] == "Yes")
-        + 0.3 * frame["SeniorCitizen"]
+        + 0.3 * np.asarray(frame["SeniorCitizen"], dtype=float)
         + 0.3 * (frame["PaperlessBilling"] == "Yes")
         - 0.2 * (frame["Dependents"] == "Yes")
     )

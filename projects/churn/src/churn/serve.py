@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
-from tenfold.explain import FastScorer, Scores
+from tenfold.explain import FastScorer, Scores, factor_texts
 from tenfold.serving import (
     Integer,
     ModelCard,
@@ -209,14 +209,12 @@ class ChurnPredictor:
         self.threshold = threshold
         self.card = card
 
+    @staticmethod
+    def label(name: str) -> str:
+        return LABELS.get(name, name)
+
     def factors(self, scores: Scores, i: int) -> list[ReasonCode]:
-        return reason_codes(
-            scores,
-            i,
-            self.scorer.sources,
-            outcome="churn risk",
-            label=lambda name: LABELS.get(name, name),
-        )
+        return reason_codes(scores, i, self.scorer.sources, outcome="churn risk", label=self.label)
 
     def predict(self, items: Sequence[ChurnRequest]) -> list[ChurnPrediction]:
         records = [item.model_dump() for item in items]
@@ -236,9 +234,9 @@ class ChurnPredictor:
     def score_frame(
         self, frame: pd.DataFrame, id_column: str | None = "customerID"
     ) -> pd.DataFrame:
-        """Batch scoring of a whole file, vectorised; one readable column per factor."""
-        columns = {c: frame[c].to_numpy() for c in frame.columns}
-        scores = self.scorer.score(columns)
+        """Batch scoring of a file (or a chunk of one): probability, decision and one
+        readable column per top factor, each built as a whole column."""
+        scores = self.scorer.score_batch({c: frame[c].to_numpy() for c in frame.columns})
         out = pd.DataFrame(
             {
                 "churn_probability": np.round(scores.prediction, 4),
@@ -247,9 +245,11 @@ class ChurnPredictor:
         )
         if id_column and id_column in frame.columns:
             out.insert(0, id_column, frame[id_column].to_numpy())
-        for i in range(len(frame)):
-            for rank, factor in enumerate(self.factors(scores, i), start=1):
-                out.loc[i, f"factor_{rank}"] = factor.readable
+        texts = factor_texts(
+            scores, self.scorer.sources, outcome="churn risk", label=self.label, k=3
+        )
+        for rank, text in enumerate(texts, start=1):
+            out[f"factor_{rank}"] = text
         return out
 
 

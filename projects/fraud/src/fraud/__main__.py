@@ -29,7 +29,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -163,18 +162,27 @@ def predict(
     model_uri: ModelUriOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Debug logging.")] = False,
 ) -> None:
-    """Batch scoring: probability, decision and reason codes per transaction."""
-    from fraud.data import read_scoring_file
+    """Batch scoring: probability, decision and reason codes per transaction (any file
+    size: read, scored and written in chunks)."""
+    from fraud.data import scoring_chunks
     from fraud.serve import SPEC, load
+    from tenfold.batch import check_files, score_file
 
     setup_logging(verbose)
+    check_files(input_path, output_path)
     predictor = load(model_uri or SPEC.default_model_uri)
-    frame = read_scoring_file(input_path, str(predictor.card.details.get("dataset")))
-    scores = predictor.score_frame(frame)
-    write_csv(scores, output_path)
+    dataset = str(predictor.card.details.get("dataset"))
+    result = score_file(
+        scoring_chunks(input_path, dataset),
+        predictor.score_frame,
+        output_path,
+        source=input_path,
+        tally=lambda scores: int(scores["flag_for_review"].sum()),
+        description="scoring transactions",
+    )
     console().print(
-        f"scored {len(scores)} transactions → {output_path} "
-        f"({int(scores['flag_for_review'].sum())} flagged for review)"
+        f"scored {result.rows} transactions → {output_path} "
+        f"({sum(result.tallies)} flagged for review)"
     )
 
 

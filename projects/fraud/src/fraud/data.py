@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,21 @@ def read_scoring_file(
 ) -> pd.DataFrame:
     """Transactions to score: the API's fields as columns (``transaction_id`` optional),
     or for a ULB model the ULB file's columns (``Class`` optional)."""
+    return tfdata.read_csv_checked(path, scoring_columns(dataset, cfg))
+
+
+def scoring_columns(
+    dataset: str = "simulated", cfg: FraudConfig | None = None
+) -> list[tfdata.ColumnSpec]:
     if dataset == "simulated":
-        return tfdata.read_csv_checked(path, SCORING_COLUMNS)
+        return list(SCORING_COLUMNS)
     cfg = cfg or FraudConfig()
     spec = tfdata.Manifest.load()[cfg.ulb_dataset].file(cfg.ulb_file)
-    return tfdata.read_csv_checked(path, [c for c in spec.columns if c.name != "Class"])
+    return [c for c in spec.columns if c.name != "Class"]
+
+
+def scoring_chunks(
+    path: Path, dataset: str = "simulated", cfg: FraudConfig | None = None
+) -> Iterator[tfdata.Chunk]:
+    """:func:`read_scoring_file` in chunks of rows, for files of any size."""
+    return tfdata.iter_csv_checked(path, scoring_columns(dataset, cfg))

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from tenfold import tracking
 from tenfold.data import DataError
-from tenfold.explain import FastScorer, Scores
+from tenfold.explain import FastScorer, Scores, factor_texts
 from tenfold.serving import (
     Integer,
     ModelCard,
@@ -255,8 +255,9 @@ class FraudPredictor:
         return out
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Batch scoring of a whole file, vectorised; one readable column per reason."""
-        scores = self.scorer.score({c: frame[c].to_numpy() for c in frame.columns})
+        """Batch scoring of a file (or a chunk of one): probability, decision and one
+        readable column per reason, each built as a whole column."""
+        scores = self.scorer.score_batch({c: frame[c].to_numpy() for c in frame.columns})
         out = pd.DataFrame(
             {
                 "fraud_probability": np.round(scores.prediction, 4),
@@ -265,9 +266,11 @@ class FraudPredictor:
         )
         if "transaction_id" in frame.columns:
             out.insert(0, "transaction_id", frame["transaction_id"].to_numpy())
-        for i in range(len(frame)):
-            for rank, reason in enumerate(self.reasons(scores, i), start=1):
-                out.loc[i, f"reason_{rank}"] = reason.readable
+        texts = factor_texts(
+            scores, self.scorer.sources, outcome="fraud risk", label=label, k=self.n_reasons
+        )
+        for rank, text in enumerate(texts, start=1):
+            out[f"reason_{rank}"] = text
         return out
 
 

@@ -30,7 +30,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +43,7 @@ CLI = ProjectCli(
     service="housing.serve:app",
     results_table="housing.evaluate:results_table",
     config=HousingConfig,
+    sections={"latency": ("latency.json", "housing.evaluate:latency_table")},
 )
 
 
@@ -142,19 +142,29 @@ def predict(
     model_uri: ModelUriOption = None,
     verbose: bool = False,
 ) -> None:
-    """Batch pricing: predicted price and its interval per house (Kaggle's test.csv works)."""
+    """Batch pricing: predicted price and its interval per house (Kaggle's test.csv
+    works; any file size: read, priced and written in chunks)."""
+    import numpy as np
+
     from housing import data as housing_data
     from housing.serve import SPEC, load
+    from tenfold.batch import check_files, read_ahead, score_file
 
     setup_logging(verbose)
-    frame = housing_data.read_scoring_file(input_path, HousingConfig())
-    prices = load(model_uri or SPEC.default_model_uri).score_frame(frame)
-    write_csv(prices, output_path)
-    priced = int(prices["predicted_price"].notna().sum())
-    console().print(
-        f"priced {priced} of {len(prices)} houses → {output_path} "
-        f"(median ${prices['predicted_price'].median():,.0f})"
+    check_files(input_path, output_path)
+    chunks = read_ahead(housing_data.scoring_chunks(input_path, HousingConfig()))
+    predictor = load(model_uri or SPEC.default_model_uri)
+    result = score_file(
+        chunks,
+        predictor.score_frame,
+        output_path,
+        source=input_path,
+        tally=lambda prices: prices["predicted_price"].dropna().to_numpy(),
+        description="pricing houses",
     )
+    priced = np.concatenate(result.tallies)
+    median = f"median ${np.median(priced):,.0f}" if len(priced) else "none in the model's scope"
+    console().print(f"priced {len(priced)} of {result.rows} houses → {output_path} ({median})")
 
 
 CLI.install(app)  # serve and report, the same in every project

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,16 @@ def read_scoring_file(path: Path, cfg: HousingConfig) -> pd.DataFrame:
         return tfdata.read_csv_checked(path, scoring_columns(cfg))
     frame, _ = tfdata.read_user_csv(path)
     return frame
+
+
+def scoring_chunks(path: Path, cfg: HousingConfig) -> Iterator[tfdata.Chunk]:
+    """:func:`read_scoring_file` in chunks of rows, for files of any size."""
+    if cfg.uses_ames_schema:
+        return tfdata.iter_csv_checked(path, scoring_columns(cfg))
+    # a custom file's types are inferred from all of it: one chunk
+    frame, _ = tfdata.read_user_csv(path)
+    size = path.stat().st_size
+    return iter([tfdata.Chunk(frame, 1, size, size)])
 
 
 # --------------------------------------------------------------------------- synthetic twin

@@ -363,3 +363,37 @@ def results_table(metrics: Mapping[str, Any]) -> str:
     return (
         f"{table}\n\n{coverage}\n\nBy fifth of the predicted price (held-out):\n\n{bands}\n\n{note}"
     )
+
+
+def latency_table(latency: Mapping[str, Any]) -> str:
+    """The README's latency table, generated from ``reports/latency.json`` (written by
+    ``benchmarks/serve_latency.py``)."""
+    names = {
+        "compiled": "compiled (numpy features, preprocessing and forest)",
+        "pipeline": "scikit-learn Pipeline (before)",
+    }
+    rows = [
+        {"path": path, **row} for path, measured in latency["paths"].items() for row in measured
+    ]
+    table = markdown_table(
+        rows,
+        [
+            ("Path", lambda r: names.get(r["path"], r["path"])),
+            ("Concurrency", lambda r: str(r["concurrency"])),
+            ("Requests", lambda r: str(r["requests"])),
+            ("p50 ms", lambda r: fmt(r["p50_ms"], 1)),
+            ("p99 ms", lambda r: fmt(r["p99_ms"], 1)),
+            ("Requests/s", lambda r: fmt(r["requests_per_s"], 1)),
+        ],
+    )
+    setup = latency["setup"]
+    note = (
+        f"`POST /v1/predict` with price and 90 % CV+ interval, {setup['houses']} held-out "
+        f"Kaggle test houses cycled, after {setup['warmup']} warm-up requests per client; one "
+        f"uvicorn worker per path on 127.0.0.1, client in another process on the same "
+        f"{setup['cpus']}-CPU machine ({setup['platform']}). Both paths give the same prices "
+        "and bounds (tested bit for bit)."
+    )
+    if setup.get("load_average") is not None:
+        note += f" Load average {setup['load_average']} when measured."
+    return f"{table}\n\n{note}"

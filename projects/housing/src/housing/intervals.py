@@ -27,7 +27,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 
-class LogRatioScore(BaseRegressionScore):
+class LogRatioScore(BaseRegressionScore):  # type: ignore[misc]
     """Signed conformity score ``log y − log ŷ``; bounds are ``ŷ · exp(q)``.
 
     For a model trained on log prices this is the residual the model was fitted to
@@ -39,19 +39,19 @@ class LogRatioScore(BaseRegressionScore):
 
     def get_signed_conformity_scores(
         self, y: ArrayLike, y_pred: ArrayLike, **kwargs: Any
-    ) -> NDArray:
+    ) -> NDArray[np.float64]:
         y_arr, pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)
         if np.any(y_arr <= 0) or np.any(pred <= 0):
             raise ValueError("LogRatioScore needs strictly positive targets and predictions")
-        return np.log(y_arr) - np.log(pred)
+        return np.asarray(np.log(y_arr) - np.log(pred), dtype=float)
 
     def get_estimation_distribution(
         self, y_pred: ArrayLike, conformity_scores: ArrayLike, **kwargs: Any
-    ) -> NDArray:
-        return np.multiply(y_pred, np.exp(conformity_scores))
+    ) -> NDArray[np.float64]:
+        return np.asarray(np.multiply(y_pred, np.exp(conformity_scores)), dtype=float)
 
 
-class ConformalRegressor(RegressorMixin, BaseEstimator):
+class ConformalRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     """A regressor and its CV+ intervals as one estimator (one object to log, load and
     serve).
 
@@ -112,7 +112,7 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         y_arr = np.asarray(y, dtype=float)
         if self.log_scale:
             return np.asarray(np.exp(np.log(y_arr) - self.oof_residuals_))
-        return y_arr - self.oof_residuals_
+        return np.asarray(y_arr - self.oof_residuals_, dtype=float)
 
     @property
     def fitted_estimator_(self) -> Any:

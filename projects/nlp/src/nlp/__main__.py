@@ -31,7 +31,6 @@ from tenfold.cli import (
     setup_logging,
     typer_app,
     user_errors,
-    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -208,18 +207,29 @@ def predict(
     serve_model: ChoiceOpt = None,
     verbose: bool = False,
 ) -> None:
-    """Batch classification: label, confidence and class probabilities per article."""
+    """Batch classification: label, confidence and class probabilities per article (any
+    file size: read, classified and written in chunks)."""
+    from collections import Counter
+
     from nlp import data as nlp_data
+    from tenfold.batch import check_files, read_ahead, score_file
 
     setup_logging(verbose)
-    frame = nlp_data.read_articles(input_path, text_column)
+    check_files(input_path, output_path)
+    chunks = read_ahead(nlp_data.article_chunks(input_path, text_column))
     predictor = _load(model_uri, serve_model)
-    labels = predictor.classify_frame(frame)
-    write_csv(labels, output_path)
-    counts = labels["label"].value_counts().sort_index()
+    result = score_file(
+        chunks,
+        predictor.classify_frame,
+        output_path,
+        source=input_path,
+        tally=lambda labels: Counter(labels["label"].tolist()),
+        description="classifying articles",
+    )
+    counts = sum(result.tallies, Counter[str]())
     console().print(
-        f"classified {len(labels)} articles with {predictor.candidate} → {output_path} "
-        f"({', '.join(f'{k}: {v}' for k, v in counts.items())})"
+        f"classified {result.rows} articles with {predictor.candidate} → {output_path} "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})"
     )
 
 

@@ -10,6 +10,7 @@ original per-article files, and accepted only if its sha256 matches the manifest
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import logging
@@ -86,7 +87,21 @@ def read_labelled_csv(path: Path, cfg: NlpConfig) -> tuple[pd.DataFrame, tfdata.
 def read_articles(path: Path, text_column: str = "text") -> pd.DataFrame:
     """Articles to classify (``predict --input``): a text column, an optional ``id``."""
     columns = [tfdata.ColumnSpec(text_column, "str")]
-    frame = tfdata.read_csv_checked(path, columns)
+    return _articles(tfdata.read_csv_checked(path, columns), text_column)
+
+
+def article_chunks(path: Path, text_column: str = "text") -> Iterator[tfdata.Chunk]:
+    """:func:`read_articles` in chunks of rows, for files of any size."""
+    columns = [tfdata.ColumnSpec(text_column, "str")]
+    for chunk in tfdata.iter_csv_checked(path, columns, chunk_rows=ARTICLES_PER_CHUNK):
+        yield dataclasses.replace(chunk, frame=_articles(chunk.frame, text_column))
+
+
+# articles are long: fewer of them per chunk than table rows
+ARTICLES_PER_CHUNK = 10_000
+
+
+def _articles(frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
     out = pd.DataFrame({"text": frame[text_column]})
     if "id" in frame.columns:
         out.insert(0, "id", frame["id"])

@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.params import Depends as DependsParam
 from fastapi.security import APIKeyHeader
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 from tenfold.serving.concurrency import prediction_executor
@@ -60,7 +61,10 @@ class ServiceSpec(Generic[S]):
     - ``sink``: ``factory(settings, resources)`` of the prediction log (default: a
       JSONL file when ``TENFOLD_PREDICTION_LOG`` is set, else none);
     - ``registered_version``: the version an alias URI points at now, for hot reload
-      (default: :func:`tenfold.tracking.registered_version`).
+      (default: :func:`tenfold.tracking.registered_version`);
+    - ``collectors``: ``factory(settings, resources)`` of the service's own Prometheus
+      collectors (e.g. a resource's gauges), registered on the service's registry after
+      the resources open (so ``/metrics`` shows them) and removed on shutdown.
     """
 
     name: str
@@ -80,6 +84,7 @@ class ServiceSpec(Generic[S]):
     )
     sink: Callable[[S, Mapping[str, Any]], PredictionSink] | None = None
     registered_version: Callable[[str], str | None] | None = None
+    collectors: Callable[[S, Mapping[str, Any]], Sequence[Collector]] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,6 +143,10 @@ def create_app(
             for name, factory in spec.resources.items():
                 state.resources[name] = await stack.enter_async_context(factory(settings))
                 log.info("%s: opened %s", spec.name, name)
+            if spec.collectors is not None:
+                for collector in spec.collectors(settings, state.resources):
+                    state.metrics.registry.register(collector)
+                    stack.callback(state.metrics.registry.unregister, collector)
             chosen = _sink(spec, settings, state.resources, sink)
             if chosen is not None:
                 writer = SinkWriter(chosen, state.metrics, max_queue=settings.prediction_log_queue)

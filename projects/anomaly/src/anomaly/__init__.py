@@ -1,0 +1,1 @@
+"""anomaly: streaming anomaly detection scored the NAB way."""

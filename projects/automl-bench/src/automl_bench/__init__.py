@@ -1,0 +1,1 @@
+"""AutoML benchmark: one protocol, five frameworks, eight datasets, on Dask."""

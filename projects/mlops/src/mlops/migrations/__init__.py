@@ -1,0 +1,2 @@
+"""Alembic migrations of the mlops database (the prediction log, outcomes, drift
+metrics, model events): ``python -m mlops migrate`` or :func:`mlops.predictions.migrate`."""

@@ -218,8 +218,9 @@ def forecast_section(service: Any, uid: str) -> None:
     st.caption(
         f"{len(table)} hours from {table['ds'].min():%Y-%m-%d %H:%M}; "
         f"data ends {end:%Y-%m-%d %H:%M}. "
-        "Beyond the first day LightGBM feeds its own forecasts back as lags; the intervals are "
-        f"calibrated for each step on the {champion.scores[uid].shape[0]} days before the end."
+        "LightGBM feeds its own forecasts back as its last-hours lags (and, beyond the first "
+        "day, as its daily lags); the intervals are calibrated for each step on the "
+        f"{champion.scores[uid].shape[0]} days before the end."
     )
     st.download_button("Download CSV", table.to_csv(index=False), file_name="forecast.csv")
 

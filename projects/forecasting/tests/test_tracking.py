@@ -135,3 +135,14 @@ def test_the_per_origin_table_is_committed_in_both_forms(champion_store: dict[st
     assert metrics["origins"][first["origin"]][first["model"]]["mape"] == pytest.approx(
         first["mape"], abs=1e-4
     )
+
+
+def test_evaluate_of_a_logged_training_keeps_its_timings(
+    champion_store: dict[str, Any], series: Series
+) -> None:
+    cfg: ForecastConfig = champion_store["cfg"]
+    result = champion_store["result"]
+    again = from_run(cfg, series, tracking.read_training(cfg, series.source, run_id=result.run_id))
+    assert set(again.data.stage_seconds) == {"prophet_tuning", "backtest", "refit"}
+    assert again.data.stage_seconds == pytest.approx(result.data.stage_seconds)
+    assert again.data.fit_cpu_seconds == pytest.approx(result.data.fit_cpu_seconds)

@@ -138,10 +138,8 @@ def evaluate(result: ForecastResult, cfg: ForecastConfig) -> Evaluation:
         "mape_by_origin.png": plot_mape_distribution(per_origin, models),
     }
     if len(backtest.importance):
-        figures["lightgbm_importance.png"] = plot_importance(
-            {str(k): float(v) * 100 for k, v in backtest.importance.items()},
-            title="LightGBM feature importance (gain, mean over the backtest fits)",
-            xlabel="share of total gain (%)",
+        figures["lightgbm_importance.png"] = plot_lightgbm_importance(
+            backtest.importance, len(cal.fits)
         )
     timings = {
         "fit_cpu_seconds": data.fit_cpu_seconds,
@@ -296,15 +294,28 @@ def plot_week(backtest: Backtest, series: Series, start: pd.Timestamp | None = N
     return fig
 
 
+def plot_lightgbm_importance(importance: pd.Series, fits: int) -> Figure:
+    """Each feature's share of LightGBM's total gain, mean over the fits, on a log scale
+    (the shares span five orders of magnitude)."""
+    fig = plot_importance(
+        {str(k): float(v) * 100 for k, v in importance.items() if v > 0},
+        title=f"LightGBM gain share, mean of {fits} fits",
+        xlabel="share of total gain (%, log scale)",
+    )
+    fig.axes[0].set_xscale("log")
+    return fig
+
+
 def plot_error_profiles(backtest: Backtest, models: Sequence[str]) -> Figure:
-    """MAPE by hour of day and by month over the scored origins."""
+    """MAPE by step ahead (for midnight origins: the hour ending) and by month over the
+    scored origins."""
     scored = backtest.forecasts.loc[~backtest.forecasts["imputed"].astype(bool)]
     fig = new_figure(12, 4)
     by_hour, by_month = fig.subplots(1, 2)
     width = 0.8 / len(models)
     for i, model in enumerate(models):
         ape = (scored[model] - scored["y"]).abs() / scored["y"] * 100
-        hourly = ape.groupby(scored["ds"].dt.hour).mean()
+        hourly = ape.groupby(scored["step"]).mean()
         by_hour.plot(
             hourly.index,
             hourly.to_numpy(),
@@ -321,11 +332,12 @@ def plot_error_profiles(backtest: Backtest, models: Sequence[str]) -> Figure:
             color=COLOURS.get(model),
             label=model,
         )
+    steps = int(scored["step"].max())
     by_hour.set(
-        xlabel="hour of day (hour ending)",
+        xlabel="steps ahead of the origin (hourly from midnight: the hour ending)",
         ylabel="MAPE (%)",
-        title="Error by hour of day",
-        xticks=range(0, 24, 3),
+        title="Error by step ahead",
+        xticks=range(0, steps + 1, max(1, steps // 8)),
     )
     by_month.set(
         xlabel="month",

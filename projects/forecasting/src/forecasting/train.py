@@ -266,6 +266,8 @@ def candidate(
         "backtest_origins": [str(o) for o in bt.calendar.origins],
         "backtest_warmup": [str(o) for o in bt.calendar.warmup],
         "backtest_mape": float(per_origin["mape"].mean()),
+        # the training's wall time by stage, for `evaluate` of a logged training
+        "stage_wall_seconds": dict(data.stage_seconds),
     }
     if name == "LightGBM":
         metadata["importance"] = {str(k): float(v) for k, v in bt.importance.items()}
@@ -337,7 +339,8 @@ def from_run(cfg: ForecastConfig, series: Series, training: LoggedTraining) -> F
     fit_cpu = {
         m: float(c.metrics.get("fit_cpu_seconds", float("nan"))) for m, c in candidates.items()
     }
-    data = ForecastData(series, bt, tuning, fit_cpu)
+    stages = candidates[training.best_name].metadata.get("stage_wall_seconds", {})
+    data = ForecastData(series, bt, tuning, fit_cpu, {k: float(v) for k, v in stages.items()})
     example = pd.DataFrame({"steps": [series.cadence.horizon]})
     return TrainResult(
         candidates, training.best_name, data, series.source, example, run_id=training.run_id

@@ -100,8 +100,13 @@ def test_a_worker_killed_mid_cell_loses_only_that_cell() -> None:
     assert sorted(d.result.key for d in done) == sorted(c.key for c in cells)
     assert all(d.result.status == "ok" for d in done)
     redone = [d for d in done if d.attempts > 1]
-    assert len(redone) == 1, [(d.result.key, d.attempts) for d in done]
-    # redone alone, from scratch: the same bytes as an undisturbed run of that cell
-    cell = next(c for c in cells if c.key == redone[0].result.key)
-    again = run_cell(cell, load_task("breast-cancer", cfg), isolate=False)
-    assert again.prediction_sha256 == redone[0].result.prediction_sha256
+    # the running cell, and at most the one Dask had already assigned to that worker (the
+    # scheduler hands a worker its next task before the running one ends; a dead worker's
+    # assigned tasks count as suspicious too): never a finished cell, never the whole grid
+    assert 1 <= len(redone) <= 2, [(d.result.key, d.attempts) for d in done]
+    # redone from scratch: the same bytes as an undisturbed run of that cell
+    task = load_task("breast-cancer", cfg)
+    for item in redone:
+        cell = next(c for c in cells if c.key == item.result.key)
+        again = run_cell(cell, task, isolate=False)
+        assert again.prediction_sha256 == item.result.prediction_sha256

@@ -13,7 +13,7 @@ REDIS_PORT  ?= 6379
 REDIS_DIR   := $(CURDIR)/.redis
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app nlp-deep anomaly-app anomaly-deep retraining-server retraining-server-stop mlops-demo redis-start redis-stop $(PROJECTS) $(PROJECTS:%=%-serve)
+.PHONY: help setup test test-unit test-service test-slow test-repro test-fast lint format mlflow-ui clean housing-app forecasting-app nlp-deep anomaly-app anomaly-deep retraining-server retraining-server-stop mlops-demo redis-start redis-stop $(PROJECTS) $(PROJECTS:%=%-serve)
 
 help: ## Show this help
 	@echo "tenfold: ten ML engineering projects on one small library"
@@ -43,6 +43,9 @@ $(PROJECTS:%=%-serve): %-serve: $(SYNCED)
 
 housing-app: $(SYNCED) ## Start the housing Streamlit app (http://127.0.0.1:8501)
 	$(RUN) streamlit run projects/housing/src/housing/app.py --server.address 127.0.0.1 --server.headless true
+
+forecasting-app: $(SYNCED) ## Start the forecasting Streamlit app (http://127.0.0.1:8501)
+	$(RUN) streamlit run projects/forecasting/src/forecasting/app.py --server.address 127.0.0.1 --server.headless true
 
 PREFECT_PORT ?= 4200
 retraining-server: $(SYNCED) ## Start a local Prefect server for retraining (127.0.0.1:4200, its own PREFECT_HOME in .prefect/server)

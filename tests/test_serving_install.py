@@ -39,14 +39,21 @@ MODEL_NEEDS = {
     "recsys": {"redis"},  # the API's store; the model itself is numpy arrays
     "anomaly": {"pyod"},
     "automl-bench": set(),  # it serves published results: JSON, no model to unpickle
+    "forecasting": {"lightgbm", "mlforecast", "holidays"},
 }
 # what a project's API itself needs from that list: mlops logs every prediction to its
 # database through SQLAlchemy, the schema managed by Alembic migrations
 SERVICE_NEEDS = {"mlops": {"sqlalchemy", "alembic"}}
 # training-only packages a model's own library declares as hard dependencies without
 # importing them to serve: PyOD requires matplotlib (for its plotting helpers), which the
-# anomaly API never imports (test_serving_environment_imports_the_api checks it)
-DECLARED_BY_MODEL = {"anomaly": {"matplotlib"}}
+# anomaly API never imports (test_serving_environment_imports_the_api checks it);
+# mlforecast requires Optuna (for mlforecast.auto only), which brings Alembic and
+# SQLAlchemy: the forecasting API never imports them (forecasting's tests unpickle a
+# champion in a fresh process and forecast)
+DECLARED_BY_MODEL = {
+    "anomaly": {"matplotlib"},
+    "forecasting": {"optuna", "alembic", "sqlalchemy"},
+}
 
 
 def uv() -> str:

@@ -83,7 +83,15 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 @contextmanager
 def progress(description: str, total: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr; yields ``update(done, total)``."""
+    """A progress bar on stderr; yields ``update(done, total)``.
+
+    Without a terminal (a log file, CI) rich draws nothing until the bar stops, so a long
+    stage would look hung: there a plain line is printed at every tenth of the work.
+    """
+    out = console()
+    if not out.is_terminal:
+        yield _progress_lines(out, description, total)
+        return
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -95,6 +103,24 @@ def progress(description: str, total: int) -> Iterator[Callable[[int, int], None
     task = bar.add_task(description, total=total)
     with bar:
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _progress_lines(out: Console, description: str, total: int) -> Callable[[int, int], None]:
+    start = time.monotonic()
+    printed = [0]  # the last tenth printed
+
+    def update(done: int, total_now: int) -> None:
+        tenth = 10 * done // total_now if total_now > 0 else 10
+        if tenth > printed[0] or (done >= total_now and printed[0] < 10):
+            printed[0] = 10 if done >= total_now else tenth
+            elapsed = time.monotonic() - start
+            out.print(
+                f"{description}: {done}/{total_now} ({elapsed:.0f} s)",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    return update
 
 
 # Options every project's CLI repeats, each declared once (``serve``, ``predict`` and the

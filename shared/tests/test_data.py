@@ -271,3 +271,14 @@ def test_download_draws_a_progress_bar(
 def test_read_user_csv_reports_missing_file(tmp_path: Path) -> None:
     with pytest.raises(data.DataError, match="no such file"):
         data.read_user_csv(tmp_path / "absent.csv")
+
+
+def test_a_source_summary_is_what_metrics_files_say_of_the_data() -> None:
+    from tenfold.data import DataSource
+
+    source = DataSource("telco", "real", "data_dir", sha256={"b.csv": "22", "a.csv": "11"})
+    assert source.summary() == {
+        "dataset": "telco",
+        "kind": "real",
+        "sha256": {"b.csv": "22", "a.csv": "11"},
+    }

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -182,6 +182,10 @@ class DataSource:
         for name, digest in sorted(self.sha256.items()):
             tags[f"data.sha256.{name}"] = digest
         return tags
+
+    def summary(self) -> dict[str, Any]:
+        """What every project's metrics.json says of its data first."""
+        return {"dataset": self.dataset, "kind": self.kind, "sha256": dict(self.sha256)}
 
     def describe(self) -> str:
         return "\n".join(self.steps)

@@ -87,9 +87,7 @@ def evaluate(result: ChurnResult, cfg: ChurnConfig) -> Evaluation:
     econ = cfg.economics
     document = {
         "data": {
-            "dataset": result.source.dataset,
-            "kind": result.source.kind,
-            "sha256": dict(result.source.sha256),
+            **result.source.summary(),
             "rows": int(len(split.y_train) + len(split.y_test)),
             "train_rows": len(split.y_train),
             "test_rows": len(split.y_test),

@@ -100,9 +100,7 @@ def evaluate(result: ForecastResult, cfg: ForecastConfig) -> Evaluation:
     frame = series.frame
     metrics: dict[str, Any] = {
         "data": {
-            "dataset": series.source.dataset,
-            "kind": series.source.kind,
-            "sha256": dict(series.source.sha256),
+            **series.source.summary(),
             "series": series.ids,
             "rows": len(frame),
             "start": str(frame["ds"].min()),

@@ -284,9 +284,7 @@ def data_summary(result: FraudResult) -> dict[str, Any]:
     y_all = result.data.prepared.y
     meta = result.data.prepared.meta
     summary: dict[str, Any] = {
-        "dataset": result.source.dataset,
-        "kind": result.source.kind,
-        "sha256": dict(result.source.sha256),
+        **result.source.summary(),
         "rows": len(y_all),
         "days": round(float(meta["day"].max() - meta["day"].min()), 4),
         "fraud_rate": float(np.mean(y_all)),

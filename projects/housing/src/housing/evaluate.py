@@ -124,9 +124,7 @@ def evaluate(result: HousingResult, cfg: HousingConfig) -> Evaluation:
     ames = prepared.ames
     document: dict[str, Any] = {
         "data": {
-            "dataset": result.source.dataset,
-            "kind": result.source.kind,
-            "sha256": dict(result.source.sha256),
+            **result.source.summary(),
             "train_rows": len(prepared.y),
             "heldout_rows": len(y),
             "out_of_scope": {

@@ -77,9 +77,7 @@ def evaluate(result: MlopsResult, cfg: MlopsConfig) -> Evaluation:
     scale = cfg.scale
     document: dict[str, Any] = {
         "data": {
-            "dataset": result.source.dataset,
-            "kind": result.source.kind,
-            "sha256": dict(result.source.sha256),
+            **result.source.summary(),
             "rows": int(len(split.y_train) + len(split.y_test)),
             "train_rows": len(split.y_train),
             "test_rows": len(split.y_test),

@@ -146,9 +146,7 @@ def evaluate(result: NlpResult, cfg: NlpConfig) -> Evaluation:
     classes = list(prepared.classes)
     document: dict[str, Any] = {
         "data": {
-            "dataset": result.source.dataset,
-            "kind": result.source.kind,
-            "sha256": dict(result.source.sha256),
+            **result.source.summary(),
             "documents": len(y_all),
             "near_duplicate_groups": int(len(y_all) - len(np.unique(prepared.groups))),
             "train_documents": len(split.y_train),

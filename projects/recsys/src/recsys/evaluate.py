@@ -141,9 +141,7 @@ def evaluate(result: RecsysResult, cfg: RecsysConfig) -> Evaluation:
     ratings = interactions.ratings
     document: dict[str, Any] = {
         "data": {
-            "dataset": interactions.source.dataset,
-            "kind": interactions.source.kind,
-            "sha256": dict(interactions.source.sha256),
+            **interactions.source.summary(),
             "users": int(ratings["user"].nunique()),
             "items": len(prepared.items),
             "interactions": len(ratings),

@@ -110,9 +110,13 @@ def main() -> None:
         f"warm-up; system {card.details.get('system')} ({card.name} v{card.version}); "
         "server CPU = API process (+ redis-server) CPU time per request, the figure least "
         "affected by other load; uvicorn (uvloop, httptools), one worker; client in another "
-        "process on the same "
-        f"2-core machine, shared with other work (load average {load[0]:.1f} during the run): "
-        "noisy figures, to re-measure on a quiet machine."
+        "process on the same 2-core machine, "
+        + (
+            f"otherwise quiet (load average {load[0]:.1f} during the run)."
+            if load[0] < 2.0
+            else f"shared with other work (load average {load[0]:.1f} during the run): "
+            "noisy figures, to re-measure on a quiet machine."
+        )
     )
     print(note)
     if args.write:

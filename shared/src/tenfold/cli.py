@@ -110,9 +110,9 @@ def _progress_lines(out: Console, description: str, total: int) -> Callable[[int
     printed = [0]  # the last tenth printed
 
     def update(done: int, total_now: int) -> None:
-        tenth = 10 * done // total_now if total_now > 0 else 10
-        if tenth > printed[0] or (done >= total_now and printed[0] < 10):
-            printed[0] = 10 if done >= total_now else tenth
+        tenth = 10 if done >= total_now else 10 * done // total_now
+        if tenth > printed[0]:
+            printed[0] = tenth
             elapsed = time.monotonic() - start
             out.print(
                 f"{description}: {done}/{total_now} ({elapsed:.0f} s)",

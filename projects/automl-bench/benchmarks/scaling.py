@@ -29,7 +29,12 @@ def wall_time(cfg: BenchConfig, workers: int, folds: int) -> tuple[float, int]:
         task = client.submit(grid._load, cfg.datasets[0], cfg, {}, pure=False)
         client.gather(task)  # the dataset loaded before the clock starts
         started = time.perf_counter()
-        futures = [client.submit(grid._run, c, task, pure=False) for c in cells]
+        # the grid's own scheduling order (long jobs first), as `grid.run` submits them
+        order = grid.dataset_order(cells)
+        futures = [
+            client.submit(grid._run, c, task, pure=False, priority=grid.priority(c, order))
+            for c in cells
+        ]
         results = client.gather(futures)
         elapsed = time.perf_counter() - started
     assert all(r.status == "ok" for r in results), [r.failure for r in results]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from automl_bench import cell as cells
+from automl_bench import grid
 from automl_bench.config import Profile
 from automl_bench.data import Task
 from automl_bench.frameworks import Budget, Constant, align_proba
@@ -107,3 +108,27 @@ def test_manual_pipeline_beats_the_constant(toy_task: Task, tiny_profile: Profil
     assert result.score > 0.75 > result.constant_score
     assert set(result.info["trials"]) == {"lightgbm", "xgboost", "catboost"}
     assert all(n == 2 for n in result.info["trials"].values())  # the iteration budget
+
+
+def test_cells_are_ordered_cheap_datasets_first_and_long_jobs_first() -> None:
+    """The scheduler's priorities (higher first): a cheaper dataset's cells before a
+    dearer one's, and within a dataset the long frameworks before the short ones."""
+    p = Profile(name="t", folds=1, cores=1, memory_gb=1, workers=2, iterations=1)
+    planned = [
+        grid.Cell(dataset=d, framework=f, fold=0, profile=p, seed=0)
+        for d in ("fraud", "breast-cancer")
+        for f in ("constant", "lightgbm", "autogluon", "manual")
+    ]
+    order = grid.dataset_order(planned)
+    assert order == ["breast-cancer", "fraud"]
+    ranked = sorted(planned, key=lambda c: -grid.priority(c, order))
+    assert [(c.dataset, c.framework) for c in ranked] == [
+        ("breast-cancer", "autogluon"),
+        ("breast-cancer", "manual"),
+        ("breast-cancer", "lightgbm"),
+        ("breast-cancer", "constant"),
+        ("fraud", "autogluon"),
+        ("fraud", "manual"),
+        ("fraud", "lightgbm"),
+        ("fraud", "constant"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -134,3 +135,27 @@ def test_the_gate_counts_published_cells_and_lets_an_equal_count_through(
     assert decide(gate, 25.0, 24.0).promote
     assert not decide(gate, 12.0, 24.0).promote  # a subset of the datasets is kept back
     assert gate.validation_set.rows == 24
+
+
+def test_the_fraud_simulator_does_not_make_a_real_run_synthetic(
+    hand_cells: list[CellResult],
+) -> None:
+    """The simulator's data is synthetic by design; only a twin standing in for a missing
+    file makes the document's data "synthetic"."""
+    simulated = [
+        dataclasses.replace(c, dataset="fraud", data_kind="synthetic")
+        for c in hand_cells
+        if c.dataset == "a"
+    ]
+    real = [c for c in hand_cells if c.dataset != "a"] + simulated
+    document = evaluate.metrics_document(real, profile={"name": "t"}, datasets=[])
+    assert document["data"] == {"kind": "real", "kinds": ["real", "synthetic"]}
+    twin = [dataclasses.replace(c, data_kind="synthetic") if c.dataset == "b" else c for c in real]
+    document = evaluate.metrics_document(twin, profile={"name": "t"}, datasets=[])
+    assert document["data"]["kind"] == "synthetic"
+
+
+def test_a_p_value_below_the_files_precision_is_shown_as_a_bound() -> None:
+    assert evaluate.p_text(0.0) == "p < 0.0001"
+    assert evaluate.p_text(3.2e-5) == "p < 0.0001"
+    assert evaluate.p_text(0.0013) == "p = 0.0013"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from automl_bench.config import FRAMEWORKS, PROJECT_DIR, SIMULATED, BenchConfig
+from automl_bench.config import FRAMEWORKS, PROJECT_DIR, BenchConfig, is_twin
 from tenfold.cli import (
     OWN_DEFAULT,
     CommonOptions,
@@ -207,7 +207,7 @@ def _run_grid(cfg: BenchConfig) -> GridResult:
 
     def report(item: grid.Done) -> None:
         dataset = item.result.dataset
-        if _is_twin(item.result.data_kind, dataset) and dataset not in twins:
+        if is_twin(item.result.data_kind, dataset) and dataset not in twins:
             twins.add(dataset)
             announce_synthetic(f"{dataset} data")
         if item.result.status != "ok":
@@ -222,11 +222,6 @@ def _run_grid(cfg: BenchConfig) -> GridResult:
 
 
 PROFILES_PUBLISHED = ("quick", "full", "repro")
-
-
-def _is_twin(kind: str, dataset: str) -> bool:
-    """A synthetic stand-in for a missing file (not a simulator by design)."""
-    return kind != "real" and dataset not in SIMULATED
 
 
 def _publish_all(cfg: BenchConfig, root: Path) -> None:
@@ -267,7 +262,7 @@ def _publish(cfg: BenchConfig, result: GridResult) -> None:
     from tenfold.repro import read_metrics
     from tenfold.training import model_name_for
 
-    twins = sorted({c.dataset for c in result.cells if _is_twin(c.data_kind, c.dataset)})
+    twins = sorted({c.dataset for c in result.cells if is_twin(c.data_kind, c.dataset)})
     if twins:
         announce_synthetic(", ".join(twins) + " data", "their real files were not found")
     kind = "synthetic" if twins else "real"
@@ -306,6 +301,7 @@ def _publish(cfg: BenchConfig, result: GridResult) -> None:
 
 
 def _summary(metrics: Mapping[str, Any], profile: str) -> Summary:
+    from automl_bench import evaluate
     from automl_bench.evaluate import NAMES
 
     document = metrics["profiles"][profile]
@@ -313,7 +309,7 @@ def _summary(metrics: Mapping[str, Any], profile: str) -> Summary:
     notes = []
     if "p_value" in stats:
         notes.append(
-            f"Friedman p = {stats['p_value']:.2g}; Nemenyi critical difference "
+            f"Friedman {evaluate.p_text(stats['p_value'])}; Nemenyi critical difference "
             f"{stats['critical_difference']:.2f} ranks"
         )
     if document["failures"]:

@@ -27,6 +27,13 @@ FRAMEWORKS = ("constant", "lightgbm", "manual", "flaml", "autogluon")
 # Synthetic by design (the fraud project's transaction simulator): its data is the
 # benchmark's own. Any other synthetic dataset is a twin standing in for a missing file.
 SIMULATED = frozenset({"fraud"})
+
+
+def is_twin(kind: str, dataset: str) -> bool:
+    """A synthetic stand-in for a missing file (not a simulator by design)."""
+    return kind != "real" and dataset not in SIMULATED
+
+
 DATASETS = (
     "telco",
     "credit",

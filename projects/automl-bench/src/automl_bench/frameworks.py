@@ -271,6 +271,9 @@ class AutoGluon:
         else:
             fit_args["time_limit"] = budget.seconds
             fit_args["presets"] = "medium_quality"
+            # the networks are off whether or not torch happens to be installed (CI
+            # installs it for nlp and anomaly), so every machine runs the same model set
+            fit_args["excluded_model_types"] = ["NN_TORCH", "FASTAI"]
         os.environ.setdefault("AUTOGLUON_TELEMETRY", "0")
         self.predictor_ = TabularPredictor(
             label=self.LABEL,

@@ -137,7 +137,7 @@ def run(
         for name in names
     }
     described = [client.submit(describe, tasks[name], pure=False) for name in describe_datasets]
-    order = sorted(dict.fromkeys(c.dataset for c in cells), key=lambda d: DATASET_COST.get(d, 4))
+    order = dataset_order(cells)
     futures = {
         client.submit(
             _run,
@@ -146,7 +146,7 @@ def run(
             key=cell.key,
             pure=False,
             retries=1,
-            priority=10 * (len(order) - order.index(cell.dataset)) + COST.get(cell.framework, 2),
+            priority=priority(cell, order),
         ): cell
         for cell in cells
     }
@@ -159,6 +159,18 @@ def run(
             on_done(item)
         future.release()
     return done, list(client.gather(described))
+
+
+def dataset_order(cells: Sequence[Cell]) -> list[str]:
+    """The datasets of ``cells``, cheapest first (see ``DATASET_COST``)."""
+    return sorted(dict.fromkeys(c.dataset for c in cells), key=lambda d: DATASET_COST.get(d, 4))
+
+
+def priority(cell: Cell, order: Sequence[str]) -> int:
+    """A cell's priority on the scheduler (higher runs first): its dataset's place in
+    ``order``, then the longer framework first, so that no worker is left with one long
+    job at the end while the other idles."""
+    return 10 * (len(order) - order.index(cell.dataset)) + COST.get(cell.framework, 2)
 
 
 def warm(client: Any, cells: Sequence[Cell]) -> None:

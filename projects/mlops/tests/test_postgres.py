@@ -3,16 +3,25 @@ database is killed and restarted under load (exactly one row per 200 response)."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from mlops.predictions import count_rows, create_engine, database, migrate, predictions
+from mlops.predictions import (
+    PredictionLog,
+    count_rows,
+    create_engine,
+    database,
+    migrate,
+    predictions,
+)
 from mlops.serve import EXAMPLE, SPEC, MlopsSettings, ScorecardPredictor
-from tenfold.serving import create_app
+from tenfold.serving import PredictionRecord, create_app
 from tenfold.testing import PostgresServer
 
 from .conftest import load_for, running
@@ -31,6 +40,75 @@ def test_migrations_create_the_schema_and_are_idempotent(pg: PostgresServer) -> 
     types = {c["name"]: type(c["type"]).__name__ for c in inspector.get_columns("predictions")}
     assert types["inputs"] == "JSONB"
     engine.dispose()
+
+
+def _record(k: int) -> PredictionRecord:
+    return PredictionRecord(
+        request_id=f"req-{k}",
+        endpoint="/v1/predict",
+        model="mlops",
+        model_version="3",
+        inputs={**EXAMPLE, "application_id": f"app-{k}", "note": "café, \\ \t tab"},
+        outputs={"probability_of_default": 0.125 + k / 100, "score": 612.5, "risk_band": "C"},
+        timestamp=datetime(2026, 3, 4, 5, 6, 7, 890_000 + k, tzinfo=UTC),
+        latency_ms=1.23456,
+        index=k,
+    )
+
+
+def test_the_live_copy_path_writes_what_the_insert_path_writes(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    """Fresh rows go by COPY, re-sent spool rows by INSERT ... ON CONFLICT: the same
+    records written both ways read back equal (JSON with escapes, dates, time zones),
+    and re-sending rows that are already there adds none."""
+    records = [_record(k) for k in range(3)]
+
+    def read(url: str) -> list[dict[str, object]]:
+        engine = create_engine(database(url))
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(predictions).order_by(predictions.c.request_id))
+            out = [{k: v for k, v in row._mapping.items() if k != "record_id"} for row in rows]
+        engine.dispose()
+        return out
+
+    async def write(url: str, spool: Path) -> PredictionLog:
+        async with PredictionLog(database(url), spool) as log:
+            await log.write(records)
+        return log
+
+    copied = asyncio.run(write(pg.url, tmp_path / "a"))
+    assert copied.inserted == 3
+    assert copied.spooled == 0
+    by_copy = read(pg.url)
+    # the same records through the INSERT path: spooled first, then flushed
+    engine = sa.create_engine(pg.url)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(predictions))
+    engine.dispose()
+    log = PredictionLog(database(pg.url), tmp_path / "b")
+    log.spool_dir.mkdir(parents=True)
+    log._spool(_rows(records))
+    assert log.flush() == 3
+    by_insert = read(pg.url)
+    assert by_copy == by_insert
+    assert by_copy[0]["inputs"]["note"] == "café, \\ \t tab"  # type: ignore[index]
+    assert by_copy[0]["logged_at"] == records[0].timestamp
+    # a spool file whose rows were committed already: re-sent, nothing added
+    engine = create_engine(database(pg.url))
+    with engine.connect() as connection:
+        ids = [r[0] for r in connection.execute(sa.select(predictions.c.record_id))]
+    log._spool([{**row, "record_id": rid} for row, rid in zip(_rows(records), ids, strict=True)])
+    assert log.flush() == 3
+    assert count_rows(engine) == 3
+    engine.dispose()
+    log.engine.dispose()
+
+
+def _rows(records: list[PredictionRecord]) -> list[dict[str, object]]:
+    from mlops.predictions import prediction_row
+
+    return [prediction_row(r, f"{k:032x}") for k, r in enumerate(records)]
 
 
 def test_zero_lost_logs_when_postgres_is_killed_under_load(

@@ -245,6 +245,41 @@ def insert_ignoring_duplicates(engine: sa.Engine, table: sa.Table) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
+PREDICTION_COLUMNS = tuple(column.name for column in predictions.columns)
+_JSON_COLUMNS = frozenset({"inputs", "outputs"})
+
+
+def copy_rows(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rows by PostgreSQL's COPY: the live log's path. A multi-row INSERT costs the
+    API's process the SQL rendering and bind processing of every value, and the server
+    a parse per statement; COPY streams the values (psycopg's C adapters), which is what
+    keeps logging inside the request budget. No ``ON CONFLICT`` here: a re-sent spool
+    file goes through :func:`insert_ignoring_duplicates`."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    names = ", ".join(PREDICTION_COLUMNS)
+    try:
+        with cursor.copy(f"COPY predictions ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    tuple(
+                        json.dumps(row[c], separators=(",", ":")) if c in _JSON_COLUMNS else row[c]
+                        for c in PREDICTION_COLUMNS
+                    )
+                )
+    finally:
+        cursor.close()
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    """psycopg's own errors: COPY runs on the driver's cursor, outside SQLAlchemy's
+    wrapping of DBAPI errors."""
+    try:
+        import psycopg
+    except ImportError:  # the embedded SQLite default needs no driver
+        return ()
+    return (psycopg.Error,)
+
+
 # --------------------------------------------------------------------------- the sink
 
 
@@ -344,18 +379,24 @@ class PredictionLog:
         with self._lock:
             # while the spool holds older rows, new ones queue behind them (the flusher
             # empties it in order once the database is back)
-            if self.database_up and not self._pending() and self._insert(rows):
+            if self.database_up and not self._pending() and self._insert(rows, fresh=True):
                 self.inserted += len(rows)
                 return
             self._spool(rows)
 
-    def _insert(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+    def _insert(self, rows: Sequence[Mapping[str, Any]], *, fresh: bool = False) -> bool:
+        """One transaction; ``fresh``: rows never sent before (new record ids, so no
+        conflict is possible), which PostgreSQL takes by COPY."""
         if not self._ensure_schema():
             return False
+        errors: tuple[type[BaseException], ...] = (sa.exc.DBAPIError, *_driver_errors())
         try:
             with self.engine.begin() as connection:
-                connection.execute(insert_ignoring_duplicates(self.engine, predictions), rows)
-        except sa.exc.DBAPIError as exc:
+                if fresh and self.engine.dialect.name == "postgresql":
+                    copy_rows(connection, rows)
+                else:
+                    connection.execute(insert_ignoring_duplicates(self.engine, predictions), rows)
+        except errors as exc:
             if self.database_up:
                 log.warning(
                     "prediction log: database down, spooling to %s (%s)",

@@ -120,3 +120,13 @@ def test_a_batch_child_reports_its_own_peak_memory(tmp_path) -> None:  # type: i
     old = BatchRun(rows=1000, seconds=5.0, peak_rss_mb=100.0, model_rss_mb=90.0)
     table = batch_table({"1,000": run}, old, against="1,000")
     assert "| **1,000: new / old** | **10× faster** |" in table
+
+
+def test_the_machine_note_says_noisy_only_when_the_machine_was_busy() -> None:
+    from tenfold.benchmark import machine_note
+
+    assert machine_note(1.2) == "otherwise quiet (load average 1.2 during the run)."
+    busy = machine_note(11.8)
+    assert busy.startswith("shared with other work (load average 11.8 during the run)")
+    assert "noisy" in busy
+    assert "noisy" not in machine_note(1.99)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenfold.benchmark import free_port, load_test, wait_ready
+from tenfold.benchmark import free_port, load_test, machine_note, wait_ready
 
 PROJECT = Path(__file__).resolve().parents[1]
 STREAMS = 100
@@ -119,9 +119,7 @@ def main() -> None:
             f"{STREAMS} streams, each warmed through its {PROBATION}-point probationary period "
             "(all detectors fitted), then requests cycled over the streams from "
             f"{args.concurrency} keep-alive clients; one uvicorn worker, client and server "
-            f"on the same 2-core machine, shared with other work (1-minute load average "
-            f"{runs[0]['load_average']:.1f} during the run): noisy figures, to be re-measured "
-            "on a quiet machine."
+            f"on the same 2-core machine, {machine_note(runs[0]['load_average'])}"
         ),
     }
     if args.write:

@@ -53,7 +53,7 @@ def start(port: int, env: dict[str, str], model_uri: str | None) -> subprocess.P
 
 
 def main() -> None:
-    from tenfold.benchmark import free_port, load_test_get, wait_ready
+    from tenfold.benchmark import free_port, load_test_get, machine_note, wait_ready
     from tenfold.testing import redis_server
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -110,13 +110,7 @@ def main() -> None:
         f"warm-up; system {card.details.get('system')} ({card.name} v{card.version}); "
         "server CPU = API process (+ redis-server) CPU time per request, the figure least "
         "affected by other load; uvicorn (uvloop, httptools), one worker; client in another "
-        "process on the same 2-core machine, "
-        + (
-            f"otherwise quiet (load average {load[0]:.1f} during the run)."
-            if load[0] < 2.0
-            else f"shared with other work (load average {load[0]:.1f} during the run): "
-            "noisy figures, to re-measure on a quiet machine."
-        )
+        "process on the same 2-core machine, " + machine_note(load[0])
     )
     print(note)
     if args.write:

@@ -228,6 +228,17 @@ class BatchRun:
         return self.rows / self.seconds * 60
 
 
+def machine_note(load_average: float, *, quiet_below: float = 2.0) -> str:
+    """How loaded the machine was, for a benchmark's note: the figures of a run beside
+    other work are noisy, and the note should say so only when it was."""
+    if load_average < quiet_below:
+        return f"otherwise quiet (load average {load_average:.1f} during the run)."
+    return (
+        f"shared with other work (load average {load_average:.1f} during the run): "
+        "noisy figures, to re-measure on a quiet machine."
+    )
+
+
 def rss_mb() -> float:
     """This process's resident set now (MB; Linux /proc)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])

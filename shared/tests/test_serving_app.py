@@ -395,3 +395,47 @@ def test_collectors_from_resources_are_served_and_removed(events: list[str]) -> 
         registry = app.state.service.metrics.registry
     # registering it again raises ("Duplicated timeseries") unless shutdown removed it
     registry.register(made[0])
+
+
+class WhereIRun(Doubler):
+    """Records the thread each prediction runs on; ``label="slow"`` sleeps ``delay``."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay=delay)
+        self.threads: list[str] = []
+
+    def predict(self, items: Sequence[Item]) -> list[Doubled]:
+        self.threads.append(threading.current_thread().name)
+        return super().predict(items)
+
+
+def test_fast_single_predictions_run_on_the_loop_slow_ones_on_the_threads(
+    events: list[str],
+) -> None:
+    """Measured, not declared: a sub-millisecond model moves onto the loop after its first
+    (threaded) call; when it turns slow it moves back to the threads; batches and a
+    budget of 0 always use the threads."""
+    predictor = WhereIRun(delay=0.02)
+    app = create_app(make_spec(events), ServiceSettings(inline_below_ms=5), predictor=predictor)
+    with TestClient(app) as client:
+        for x in range(5):
+            assert client.post("/v1/predict", json={"x": x}).json()["doubled"] == 2 * x
+        loop_thread = predictor.threads[-1]
+        assert predictor.threads[0].startswith("tenfold-predict")  # not measured yet
+        assert not loop_thread.startswith("tenfold-predict")
+        assert predictor.threads[1:] == [loop_thread] * 4
+        # the model turns slow (20 ms > 5 ms): after the average passes the budget,
+        # calls go back to the threads
+        for _ in range(6):
+            assert client.post("/v1/predict", json={"x": 1, "label": "slow"}).status_code == 200
+        assert predictor.threads[-1].startswith("tenfold-predict")
+        body = {"items": [{"x": 1}, {"x": 2}]}
+        assert client.post("/v1/predict/batch", json=body).status_code == 200
+        assert predictor.threads[-1].startswith("tenfold-predict")
+
+    always = WhereIRun(delay=0.0)
+    app = create_app(make_spec(events), ServiceSettings(inline_below_ms=0), predictor=always)
+    with TestClient(app) as client:
+        for x in range(5):
+            assert client.post("/v1/predict", json={"x": x}).status_code == 200
+    assert all(name.startswith("tenfold-predict") for name in always.threads)

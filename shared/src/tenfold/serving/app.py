@@ -184,6 +184,7 @@ def create_app(
             batch=spec.batch,
             guard=guard,
             router=app.router,
+            inline_below_seconds=settings.inline_below_ms / 1000,
         )
     for router in spec.routers:
         built = router if isinstance(router, APIRouter) else router(settings)

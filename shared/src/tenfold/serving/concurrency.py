@@ -5,6 +5,13 @@ the model runs; under load ``/health`` then waits behind predictions and the con
 is restarted (the probe saw 21 s). :func:`run_blocking` runs a callable on the
 service's own bounded pool of threads (``prediction_threads``), so the loop keeps
 answering; its size bounds how many predictions run at once, the rest wait their turn.
+
+The one exception is measured, not declared: :class:`InlineWhenFast` lets a route run a
+call on the loop itself while its recent calls took less than a budget (1 ms by
+default). Handing a sub-millisecond prediction to a thread and back costs more than the
+prediction (churn's compiled path: 0.26 ms of its 1.03 ms at p50), and holding the loop
+for less than the budget delays ``/health`` by no more than that; a call that turns out
+slower moves the route back to the threads.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -51,3 +59,45 @@ def use_executor(
 
 def reset_executor(token: contextvars.Token[ThreadPoolExecutor | None]) -> None:
     _EXECUTOR.reset(token)
+
+
+class InlineWhenFast:
+    """Where a route's calls run: on the loop while the moving average of their duration
+    (inline and threaded calls alike) is under ``budget_seconds``, on the prediction
+    threads otherwise. It starts on the threads: nothing runs on the loop before it has
+    been measured. ``budget_seconds=0`` keeps every call on the threads."""
+
+    def __init__(self, budget_seconds: float, *, weight: float = 0.2) -> None:
+        self.budget = budget_seconds
+        self.weight = weight
+        self.average: float | None = None
+        self.inline_calls = 0
+
+    def observe(self, seconds: float) -> None:
+        self.average = (
+            seconds
+            if self.average is None
+            else self.average + self.weight * (seconds - self.average)
+        )
+
+    @property
+    def inline(self) -> bool:
+        return self.average is not None and self.average < self.budget
+
+    async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if self.budget > 0 and self.inline:
+            self.inline_calls += 1
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.observe(time.perf_counter() - started)
+
+        def timed() -> R:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.observe(time.perf_counter() - started)
+
+        return await run_blocking(timed)

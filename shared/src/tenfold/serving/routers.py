@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from tenfold.serving.body import json_body, parse_body, require_json
-from tenfold.serving.concurrency import run_blocking
+from tenfold.serving.concurrency import InlineWhenFast, run_blocking
 from tenfold.serving.schemas import ErrorMessage, Health, ModelCard, Readiness
 from tenfold.serving.state import (
     Predictor,
@@ -95,9 +95,14 @@ def predict_router(
     batch: bool = True,
     guard: Sequence[DependsParam] = (),
     router: APIRouter | None = None,
+    inline_below_seconds: float = 0.0,
 ) -> APIRouter:
     """``POST /v1/predict`` (one item) and ``POST /v1/predict/batch`` (1..max_batch),
     added to ``router`` when given, else to a new router.
+
+    ``inline_below_seconds``: one-item predictions whose recent duration is under it run
+    on the loop (:class:`~tenfold.serving.concurrency.InlineWhenFast`); batches, whose
+    duration grows with their size, always run on the threads.
 
     The whole of a prediction runs on the prediction threads: the body is parsed and
     validated there (pydantic's own JSON parser, one pass), scored, and the response
@@ -135,7 +140,12 @@ def predict_router(
         )
         return items, results, many_out.dump_json(out, by_alias=True)
 
-    def add(path: str, score: Callable[[Predictor, bytes], Scored], **route: Any) -> None:
+    def add(
+        path: str,
+        score: Callable[[Predictor, bytes], Scored],
+        placement: InlineWhenFast | None = None,
+        **route: Any,
+    ) -> None:
         @router.post(
             path, tags=["predict"], dependencies=dependencies, responses=NOT_READY, **route
         )
@@ -143,7 +153,10 @@ def predict_router(
             require_json(request)
             predictor = current_predictor(request)
             body = await request.body()  # 413 from the body limit while it is read
-            items, results, payload = await run_blocking(score, predictor, body)
+            if placement is not None:
+                items, results, payload = await placement.run(score, predictor, body)
+            else:
+                items, results, payload = await run_blocking(score, predictor, body)
             state = service_state(request)
             state.metrics.predictions.labels(state.name).inc(len(items))
             record_predictions(
@@ -155,6 +168,7 @@ def predict_router(
         add(
             "/v1/predict",
             score_one,
+            InlineWhenFast(inline_below_seconds) if inline_below_seconds > 0 else None,
             response_model=response_model,
             summary="Score one item",
             openapi_extra=json_body(request_model),

@@ -44,6 +44,15 @@ class ServiceSettings(BaseSettings):
         le=256,
         description="threads that run predictions (CPU work never runs on the event loop)",
     )
+    inline_below_ms: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=50.0,
+        description=(
+            "one-item predictions measured faster than this run on the event loop, "
+            "where the hand-over to a thread would cost more (0 = always on the threads)"
+        ),
+    )
     reload_seconds: float = Field(
         default=0.0,
         ge=0.0,

@@ -299,3 +299,15 @@ def test_a_running_service_picks_up_the_new_champion() -> None:
     assert 'tenfold_model_info{model="toy",run_id=' in metrics
     assert 'version="2"' in metrics
     assert 'version="1"' not in metrics
+
+
+def test_refuse_if_names_the_model_and_the_reason() -> None:
+    from tenfold import tracking
+
+    model = object()
+    assert tracking.refuse_if(model, "models:/m/1", False, "never said") is model
+    with pytest.raises(tracking.IncompatibleModel) as caught:
+        tracking.refuse_if(model, "models:/m/2", True, tracking.CUSTOM_CSV.format(schema="Ames"))
+    assert str(caught.value) == (
+        "cannot load models:/m/2: it was trained on a custom CSV; the API serves the Ames schema"
+    )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import mlflow
@@ -314,6 +314,21 @@ class UntrustedModel(ModelLoadError):
 class IncompatibleModel(ModelLoadError, RuntimeError):
     """A model that loads but is not one this service can serve (e.g. trained on a
     user's CSV). A RuntimeError too, as callers caught it before it had its own type."""
+
+
+T = TypeVar("T")
+
+# what a service with a fixed schema says of a model trained on a user's own CSV
+CUSTOM_CSV = "it was trained on a custom CSV; the API serves the {schema} schema"
+
+
+def refuse_if(predictor: T, uri: str, refused: bool, reason: str) -> T:
+    """``predictor``, unless ``refused``: then :class:`IncompatibleModel` with ``reason``
+    (a service's loader checks what the model was trained on, e.g. a user's CSV, before
+    it serves requests in its own schema)."""
+    if refused:
+        raise IncompatibleModel(uri, reason)
+    return predictor
 
 
 @dataclass(frozen=True)

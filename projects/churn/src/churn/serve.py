@@ -279,13 +279,9 @@ class ChurnSettings(ServiceSettings):
 
 
 def load_predictor(settings: ServiceSettings) -> ChurnPredictor:
-    uri = SPEC.model_uri(settings)
-    predictor = load(uri)
-    if predictor.card.details.get("telco_schema") is False:
-        raise tracking.IncompatibleModel(
-            uri, "it was trained on a custom CSV; the API serves the Telco schema"
-        )
-    return predictor
+    predictor = load(uri := SPEC.model_uri(settings))
+    custom = predictor.card.details.get("telco_schema") is False
+    return tracking.refuse_if(predictor, uri, custom, tracking.CUSTOM_CSV.format(schema="Telco"))
 
 
 SPEC = ServiceSpec(

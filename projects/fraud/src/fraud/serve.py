@@ -311,13 +311,13 @@ class FraudSettings(ServiceSettings):
 def load_predictor(settings: ServiceSettings) -> FraudPredictor:
     uri = SPEC.model_uri(settings)
     predictor = load(uri)
-    if predictor.card.details.get("dataset") != "simulated":
-        raise tracking.IncompatibleModel(
-            uri,
-            "it was trained on the ULB file (anonymised components); the API serves the "
-            "transaction schema. Score ULB rows with `predict --model-uri`.",
-        )
-    return predictor
+    return tracking.refuse_if(
+        predictor,
+        uri,
+        predictor.card.details.get("dataset") != "simulated",
+        "it was trained on the ULB file (anonymised components); the API serves the "
+        "transaction schema. Score ULB rows with `predict --model-uri`.",
+    )
 
 
 SPEC = ServiceSpec(

@@ -333,13 +333,9 @@ class HousingSettings(ServiceSettings):
 
 
 def load_predictor(settings: ServiceSettings) -> HousePredictor:
-    uri = SPEC.model_uri(settings)
-    predictor = load(uri)
-    if predictor.card.details.get("ames_schema") is False:
-        raise tracking.IncompatibleModel(
-            uri, "it was trained on a custom CSV; the API serves the Ames schema"
-        )
-    return predictor
+    predictor = load(uri := SPEC.model_uri(settings))
+    custom = predictor.card.details.get("ames_schema") is False
+    return tracking.refuse_if(predictor, uri, custom, tracking.CUSTOM_CSV.format(schema="Ames"))
 
 
 SPEC = ServiceSpec(

@@ -18,6 +18,7 @@ from mlops.predictions import (
     create_engine,
     database,
     migrate,
+    prediction_row,
     predictions,
 )
 from mlops.serve import EXAMPLE, SPEC, MlopsSettings, ScorecardPredictor
@@ -106,8 +107,6 @@ def test_the_live_copy_path_writes_what_the_insert_path_writes(
 
 
 def _rows(records: list[PredictionRecord]) -> list[dict[str, object]]:
-    from mlops.predictions import prediction_row
-
     return [prediction_row(r, f"{k:032x}") for k, r in enumerate(records)]
 
 

@@ -302,7 +302,6 @@ def _publish(cfg: BenchConfig, result: GridResult) -> None:
 
 def _summary(metrics: Mapping[str, Any], profile: str) -> Summary:
     from automl_bench import evaluate
-    from automl_bench.evaluate import NAMES
 
     document = metrics["profiles"][profile]
     stats = document["statistics"]
@@ -320,7 +319,7 @@ def _summary(metrics: Mapping[str, Any], profile: str) -> Summary:
         columns=("framework", "mean rank", "normalised", "wins", "s / fold"),
         rows=[
             (
-                NAMES.get(r["framework"], r["framework"]),
+                evaluate.NAMES.get(r["framework"], r["framework"]),
                 f"{r['mean_rank']:.2f}",
                 f"{r['mean_normalised']:.3f}",
                 str(int(r["wins"])),

@@ -304,6 +304,9 @@ class PredictionLog:
         self.flush_seconds = flush_seconds
         self.migrate_on_start = migrate_on_start
         self.engine = create_engine(db)
+        # what a failed write raises: SQLAlchemy's wrapped errors, and the driver's own
+        # from COPY (run on its cursor)
+        self._errors: tuple[type[BaseException], ...] = (sa.exc.DBAPIError, *_driver_errors())
         self._lock = threading.Lock()  # one writer of the spool at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -389,14 +392,13 @@ class PredictionLog:
         conflict is possible), which PostgreSQL takes by COPY."""
         if not self._ensure_schema():
             return False
-        errors: tuple[type[BaseException], ...] = (sa.exc.DBAPIError, *_driver_errors())
         try:
             with self.engine.begin() as connection:
                 if fresh and self.engine.dialect.name == "postgresql":
                     copy_rows(connection, rows)
                 else:
                     connection.execute(insert_ignoring_duplicates(self.engine, predictions), rows)
-        except errors as exc:
+        except self._errors as exc:
             if self.database_up:
                 log.warning(
                     "prediction log: database down, spooling to %s (%s)",

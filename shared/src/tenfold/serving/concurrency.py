@@ -71,7 +71,6 @@ class InlineWhenFast:
         self.budget = budget_seconds
         self.weight = weight
         self.average: float | None = None
-        self.inline_calls = 0
 
     def observe(self, seconds: float) -> None:
         self.average = (
@@ -85,14 +84,6 @@ class InlineWhenFast:
         return self.average is not None and self.average < self.budget
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        if self.budget > 0 and self.inline:
-            self.inline_calls += 1
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.observe(time.perf_counter() - started)
-
         def timed() -> R:
             started = time.perf_counter()
             try:
@@ -100,4 +91,4 @@ class InlineWhenFast:
             finally:
                 self.observe(time.perf_counter() - started)
 
-        return await run_blocking(timed)
+        return timed() if self.inline else await run_blocking(timed)

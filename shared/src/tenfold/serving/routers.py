@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from tenfold.serving.body import json_body, parse_body, require_json
-from tenfold.serving.concurrency import InlineWhenFast, run_blocking
+from tenfold.serving.concurrency import InlineWhenFast
 from tenfold.serving.schemas import ErrorMessage, Health, ModelCard, Readiness
 from tenfold.serving.state import (
     Predictor,
@@ -143,7 +143,7 @@ def predict_router(
     def add(
         path: str,
         score: Callable[[Predictor, bytes], Scored],
-        placement: InlineWhenFast | None = None,
+        placement: InlineWhenFast,
         **route: Any,
     ) -> None:
         @router.post(
@@ -153,10 +153,7 @@ def predict_router(
             require_json(request)
             predictor = current_predictor(request)
             body = await request.body()  # 413 from the body limit while it is read
-            if placement is not None:
-                items, results, payload = await placement.run(score, predictor, body)
-            else:
-                items, results, payload = await run_blocking(score, predictor, body)
+            items, results, payload = await placement.run(score, predictor, body)
             state = service_state(request)
             state.metrics.predictions.labels(state.name).inc(len(items))
             record_predictions(
@@ -168,7 +165,7 @@ def predict_router(
         add(
             "/v1/predict",
             score_one,
-            InlineWhenFast(inline_below_seconds) if inline_below_seconds > 0 else None,
+            InlineWhenFast(inline_below_seconds),
             response_model=response_model,
             summary="Score one item",
             openapi_extra=json_body(request_model),
@@ -178,6 +175,7 @@ def predict_router(
         add(
             "/v1/predict/batch",
             score_many,
+            InlineWhenFast(0.0),  # a batch's duration grows with its size
             response_model=batch_response,
             summary=f"Score a batch of 1 to {max_batch} items",
             openapi_extra=json_body(batch_request),

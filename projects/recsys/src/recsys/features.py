@@ -141,13 +141,13 @@ def minilm_content(items: pd.DataFrame) -> np.ndarray:
     import hashlib
 
     from tenfold import paths
-    from tenfold.embeddings import encode, verified_weights, weights_dir
+    from tenfold.embeddings import encode, vectors_identity
 
     texts = item_texts(items)
     # a run, the reproducibility test and CI's next job re-read the vectors instead of
-    # spending minutes of CPU: keyed by the weights' and the texts' sha256
+    # spending minutes of CPU: keyed by the weights, torch's kernels and the texts
     key = hashlib.sha256(
-        (verified_weights(weights_dir()) + "\n" + "\n".join(texts)).encode("utf-8")
+        (vectors_identity() + "\n" + "\n".join(texts)).encode("utf-8")
     ).hexdigest()[:24]
     cached = paths.cache_dir() / "embeddings" / f"recsys-minilm-{key}.npy"
     if cached.is_file():

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +20,13 @@ from sklearn.preprocessing import StandardScaler
 
 from tenfold.evaluation import bootstrap_ci, gain_table, lift_at, value_curve
 from tenfold.reports import markdown_table, read_section, replace_section
-from tenfold.repro import format_metrics, write_metrics
+from tenfold.repro import (
+    TORCH_KERNELS,
+    format_metrics,
+    pin_torch_kernels,
+    torch_kernels,
+    write_metrics,
+)
 from tenfold.tuning import cv_score, cv_score_prepared, out_of_fold, prepare_folds, tune
 
 
@@ -122,3 +133,46 @@ def test_readme_sections() -> None:
     assert "old" not in updated
     with pytest.raises(ValueError, match="markers"):
         replace_section("no markers", "results", "x")
+
+
+def test_torch_kernels_are_pinned_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TORCH_KERNELS:
+        monkeypatch.delenv(name, raising=False)
+    default = torch_kernels()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    pin_torch_kernels()
+    assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert os.environ["MKL_CBWR"] == "AVX2"
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
+    # a cache key made from the kernels tells the two choices apart
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in default
+    assert "ONEDNN_MAX_CPU_ISA=AVX512_CORE" in torch_kernels()
+
+
+def test_a_torch_loaded_before_the_pin_is_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loaded = types.SimpleNamespace(
+        backends=types.SimpleNamespace(
+            cpu=types.SimpleNamespace(get_cpu_capability=lambda: "AVX512")
+        )
+    )
+    monkeypatch.setitem(sys.modules, "torch", loaded)
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    with caplog.at_level(logging.WARNING, logger="tenfold.repro"):
+        pin_torch_kernels()
+    assert "uses AVX512, not AVX2" in caplog.text
+
+
+@pytest.mark.service
+def test_a_fresh_interpreter_runs_torch_on_the_pinned_kernels() -> None:
+    pytest.importorskip("torch", reason="the opt-in extra: make nlp-deep")
+    env = {k: v for k, v in os.environ.items() if k not in TORCH_KERNELS}
+    code = (
+        "from tenfold.repro import pin_torch_kernels; pin_torch_kernels(); import torch; "
+        "print(torch.backends.cpu.get_cpu_capability())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() in ("AVX2", "DEFAULT")  # DEFAULT: a CPU without AVX2

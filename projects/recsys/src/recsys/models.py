@@ -121,8 +121,9 @@ class _ImplicitFactors:
 
     user_factors_: np.ndarray
     item_factors_: np.ndarray
-    # the precision the factors are fitted and scored in
-    dtype: ClassVar[type[np.floating[Any]]] = np.float32
+    # scored in float64: float32 products differ in their last bits between BLAS kernels
+    # (AVX-512 or AVX2), enough to swap two near-tied items on another machine
+    dtype: ClassVar[type[np.floating[Any]]] = np.float64
 
     def _model(self) -> Any:
         raise NotImplementedError
@@ -157,7 +158,6 @@ class ImplicitALS(_ImplicitFactors):
     iterations: int = 15
     random_state: int = 42
     name: str = "als"
-    dtype: ClassVar[type[np.floating[Any]]] = np.float64
 
     def _model(self) -> Any:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -297,9 +297,9 @@ class SurpriseSVD:
         n_users, n_items = data.matrix.shape
         users = np.array([trainset.to_raw_uid(u) for u in range(trainset.n_users)], dtype=np.int64)
         items = np.array([trainset.to_raw_iid(i) for i in range(trainset.n_items)], dtype=np.int64)
-        self.user_factors_ = np.zeros((n_users, self.n_factors), dtype=np.float32)
-        self.user_bias_ = np.zeros(n_users, dtype=np.float32)
-        self.item_factors_ = np.zeros((n_items, self.n_factors), dtype=np.float32)
+        self.user_factors_ = np.zeros((n_users, self.n_factors), dtype=np.float64)
+        self.user_bias_ = np.zeros(n_users, dtype=np.float64)
+        self.item_factors_ = np.zeros((n_items, self.n_factors), dtype=np.float64)
         # an item nobody rated in training gets no bias and no factors: last in line
         self.item_bias_ = np.full(n_items, -np.inf, dtype=np.float64)
         self.user_factors_[users] = algo.pu
@@ -345,11 +345,15 @@ class ContentProfile:
         profiles = weights @ self.vectors
         profiles = np.asarray(profiles.todense() if sp.issparse(profiles) else profiles)
         norms = np.linalg.norm(profiles, axis=1, keepdims=True)
-        self.profiles_ = (profiles / np.maximum(norms, 1e-12)).astype(np.float32)
+        self.profiles_ = np.asarray(profiles / np.maximum(norms, 1e-12), dtype=np.float64)
         return self
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        scores = self.vectors @ self.profiles_[rows].T
+        # float64, as the factor models: a float32 product's last bits depend on the kernel
+        vectors = self.vectors
+        if not sp.issparse(vectors):
+            vectors = np.asarray(vectors, dtype=np.float64)
+        scores = vectors @ self.profiles_[rows].T
         return np.asarray(scores).T
 
 
@@ -357,7 +361,7 @@ def standardised(scores: np.ndarray) -> np.ndarray:
     """Per-row z-scores over the finite entries (−inf stays −inf): scores of different
     models become comparable before they are blended."""
     finite = np.isfinite(scores)
-    safe = np.where(finite, scores, np.nan)
+    safe = np.where(finite, scores, np.nan).astype(np.float64, copy=False)
     mean = np.nanmean(safe, axis=1, keepdims=True)
     std = np.nanstd(safe, axis=1, keepdims=True)
     out = (safe - mean) / np.where(std > 0, std, 1.0)

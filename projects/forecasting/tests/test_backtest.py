@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.backtest import Backtest, backtest, calendar
+from forecasting.backtest import (
+    Backtest,
+    _restricted,
+    backtest,
+    calendar,
+    fit_tasks,
+    make_forecaster,
+)
 from forecasting.config import HOURLY, ForecastConfig, LightGBMSettings
 from forecasting.data import Series
 from forecasting.features import make_mlforecast
@@ -51,6 +58,30 @@ def test_the_calendar_is_the_issues_and_mlforecasts() -> None:
     # 59 calibration days need nine weekly warm-up fits before the first origin
     assert cal.warmup[-1] == pd.Timestamp("2017-08-03")
     assert len(cal.warmup) == 9
+
+
+def test_prophet_is_refit_every_fourth_origin_and_forecasts_the_same_windows() -> None:
+    """Prophet's fits fall on every fourth Thursday (counted from 1970-01-01, a Thursday),
+    the origins between are forecast by the last one, and every model forecasts the same
+    day-ahead windows; a recomputation of one origin finds the same fit."""
+    frame = pjme_timeline()
+    cfg = ForecastConfig()
+    cal = calendar(frame, HOURLY, cfg)
+    end = frame["ds"].max()
+    prophet = make_forecaster("Prophet", HOURLY, cfg)
+    tasks = fit_tasks(cal, HOURLY, end, [SeasonalNaive(HOURLY), prophet])
+    naive = [t for t in tasks if t.model == "SeasonalNaive"]
+    fits = [t for t in tasks if t.model == "Prophet"]
+    assert len(naive) == 61
+    # 2017-08-10 (the first origin) is week 2484 since the epoch, a multiple of four; the
+    # first warm-up fit (2017-06-08) is forecast by the refit three weeks before it
+    assert [t.cutoff for t in fits] == list(pd.date_range("2017-05-18", "2018-07-12", freq="28D"))
+    assert sorted(w for t in fits for w in t.windows) == sorted(w for t in naive for w in t.windows)
+    for task in fits:
+        assert all(task.cutoff <= w < task.cutoff + pd.Timedelta(days=28) for w in task.windows)
+    origin = pd.Timestamp("2017-08-31")
+    again = fit_tasks(_restricted(cal, [origin], HOURLY, cfg), HOURLY, end, [prophet])
+    assert [t.cutoff for t in again if origin in t.windows] == [pd.Timestamp("2017-08-10")]
 
 
 @pytest.fixture(scope="module")

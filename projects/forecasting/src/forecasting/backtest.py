@@ -230,6 +230,19 @@ class Backtest:
         return self.forecasts.loc[self.forecasts["cutoff"] == origin]
 
 
+# refits are scheduled by the number of origin steps since this instant, so that a
+# recomputation of a few origins finds the same fits as the whole backtest
+SCHEDULE_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def refit_cutoff(fit: pd.Timestamp, cadence: Cadence, refit_every: int) -> pd.Timestamp:
+    """The cutoff of the fit that forecasts from calendar fit ``fit`` for a model refit at
+    every ``refit_every``-th origin: ``fit`` itself, or the last scheduled refit before."""
+    step = pd.Timedelta(cadence.origin_step)
+    late = ((fit - SCHEDULE_EPOCH) // step) % refit_every
+    return fit - late * step
+
+
 def fit_tasks(
     cal: Calendar,
     cadence: Cadence,
@@ -237,14 +250,19 @@ def fit_tasks(
     forecasters: Sequence[Forecaster],
 ) -> list[FitTask]:
     """One task per forecaster and fit cutoff, with the day-ahead windows until the next
-    fit (only windows whose whole horizon is in the data)."""
+    fit (only windows whose whole horizon is in the data). Every forecaster forecasts the
+    same windows; one refit every ``refit_every`` origins forecasts the windows of the
+    origins up to its next refit."""
     every = pd.Timedelta(cadence.calibration_step)
     span = pd.Timedelta(cadence.step) * cadence.horizon
     tasks = []
     for forecaster in forecasters:
-        for cutoff in cal.fits:
-            windows = [cutoff + j * every for j in range(windows_per_fit(cadence))]
-            windows = [w for w in windows if w + span <= end]
+        by_cutoff: dict[pd.Timestamp, list[pd.Timestamp]] = {}
+        for fit in cal.fits:
+            windows = [fit + j * every for j in range(windows_per_fit(cadence))]
+            cutoff = refit_cutoff(fit, cadence, forecaster.refit_every)
+            by_cutoff.setdefault(cutoff, []).extend(w for w in windows if w + span <= end)
+        for cutoff, windows in by_cutoff.items():
             tasks.append(FitTask(forecaster, cutoff, tuple(windows), cadence.horizon))
     return tasks
 

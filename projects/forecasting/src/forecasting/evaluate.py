@@ -137,12 +137,12 @@ def evaluate(result: ForecastResult, cfg: ForecastConfig) -> Evaluation:
     }
     if len(backtest.importance):
         figures["lightgbm_importance.png"] = plot_lightgbm_importance(
-            backtest.importance, len(cal.fits)
+            backtest.importance, data.fit_counts.get("LightGBM", len(cal.fits))
         )
     timings = {
         "fit_cpu_seconds": data.fit_cpu_seconds,
         "stage_wall_seconds": data.stage_seconds,
-        "fits_per_model": len(cal.fits),
+        "fits_per_model": dict(data.fit_counts),
     }
     return Evaluation(
         metrics=metrics,
@@ -461,10 +461,10 @@ def acceptance_table(metrics: Mapping[str, Any]) -> str:
 
 def timings_table(timings: Mapping[str, Any]) -> str:
     """Fit cost per model (CPU seconds, from ``timings.json``; noisy on a shared machine)."""
-    fits = timings.get("fits_per_model")
+    fits = timings.get("fits_per_model", {})
     stages = timings.get("stage_wall_seconds", {})
     rows = [
-        {"model": DISPLAY_NAMES.get(m, m).split(" (")[0], "cpu": s}
+        {"model": DISPLAY_NAMES.get(m, m).split(" (")[0], "cpu": s, "fits": fits.get(m, 0)}
         for m, s in timings.get("fit_cpu_seconds", {}).items()
     ]
     table = markdown_table(
@@ -472,7 +472,8 @@ def timings_table(timings: Mapping[str, Any]) -> str:
         [
             ("Model", lambda r: r["model"]),
             ("CPU s per fit (mean)", lambda r: fmt(r["cpu"], 1)),
-            (f"CPU s for the {fits} backtest fits", lambda r: fmt(r["cpu"] * (fits or 0), 0)),
+            ("backtest fits", lambda r: str(r["fits"])),
+            ("CPU s for the backtest fits", lambda r: fmt(r["cpu"] * r["fits"], 0)),
         ],
     )
     if stages:

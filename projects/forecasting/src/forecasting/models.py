@@ -37,13 +37,19 @@ from forecasting.features import history_needed, make_mlforecast
 MODELS = ("SeasonalNaive", "Prophet", "LightGBM")
 DISPLAY_NAMES = {
     "SeasonalNaive": "Seasonal naive (same hour last week)",
-    "Prophet": "Prophet (tuned, refit per origin)",
+    "Prophet": "Prophet (tuned, refit every 4 weeks)",
     "LightGBM": "LightGBM (mlforecast, recursive)",
 }
 
 
 class Forecaster(Protocol):
     name: str
+
+    @property
+    def refit_every(self) -> int:
+        """Refit at every this-many backtest origins; the origins between are forecast by
+        the last fit (stale, never from the future)."""
+        ...
 
     def fit(self, history: pd.DataFrame) -> Self: ...
 
@@ -106,6 +112,7 @@ class SeasonalNaive:
     """``y[t - season]``; beyond one season the last season repeats."""
 
     name = "SeasonalNaive"
+    refit_every = 1
 
     def __init__(self, cadence: Cadence) -> None:
         self.cadence = cadence
@@ -155,6 +162,10 @@ class ProphetForecaster:
         self.changepoint_prior_scale = changepoint_prior_scale
         self.seasonality_prior_scale = seasonality_prior_scale
         self.seed = seed
+
+    @property
+    def refit_every(self) -> int:
+        return self.settings.refit_every
 
     def recipe(self) -> dict[str, Any]:
         return {
@@ -219,6 +230,7 @@ class LightGBMForecaster:
     """One LightGBM model over every series (mlforecast), on the last ``train_days``."""
 
     name = "LightGBM"
+    refit_every = 1
 
     def __init__(self, cadence: Cadence, settings: LightGBMSettings, *, seed: int = 0) -> None:
         self.cadence = cadence

@@ -68,6 +68,7 @@ class ForecastData:
     tuning: pd.DataFrame  # changepoint/seasonality prior scale, MAPE per tuning origin, mean
     fit_cpu_seconds: dict[str, float] = field(default_factory=dict)  # mean per fit
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall, this process
+    fit_counts: dict[str, int] = field(default_factory=dict)  # backtest fits per model
 
 
 ForecastResult = TrainResult[Candidate, ForecastData]
@@ -243,7 +244,8 @@ def train(
     champions = refit(cfg, series, forecasters, progress=progress)
     seconds["refit"] = time.perf_counter() - started
     fit_cpu = {m: float(np.mean(bt.fit_seconds[m])) for m in bt.models}
-    data = ForecastData(series, bt, tuning, fit_cpu, seconds)
+    counts = {m: len(bt.fit_seconds[m]) for m in bt.models}
+    data = ForecastData(series, bt, tuning, fit_cpu, seconds, counts)
     candidates = {m: candidate(m, champions[m], params[m], data, cfg) for m in bt.models}
     best = min(bt.models, key=lambda m: candidates[m].cv_score)
     example = pd.DataFrame({"steps": [cadence.horizon]})
@@ -282,7 +284,7 @@ def candidate(
         oof=bt.track_record[[*KEYS, "y", "imputed", *_columns(bt.track_record, name)]],
         requirements=REQUIREMENTS[name],
         metadata=metadata,
-        metrics={"fit_cpu_seconds": data.fit_cpu_seconds[name], "fits": len(bt.calendar.fits)},
+        metrics={"fit_cpu_seconds": data.fit_cpu_seconds[name], "fits": data.fit_counts[name]},
     )
 
 
@@ -339,8 +341,10 @@ def from_run(cfg: ForecastConfig, series: Series, training: LoggedTraining) -> F
     fit_cpu = {
         m: float(c.metrics.get("fit_cpu_seconds", float("nan"))) for m, c in candidates.items()
     }
+    counts = {m: int(c.metrics.get("fits", 0)) for m, c in candidates.items()}
     stages = candidates[training.best_name].metadata.get("stage_wall_seconds", {})
-    data = ForecastData(series, bt, tuning, fit_cpu, {k: float(v) for k, v in stages.items()})
+    stage_seconds = {k: float(v) for k, v in stages.items()}
+    data = ForecastData(series, bt, tuning, fit_cpu, stage_seconds, counts)
     example = pd.DataFrame({"steps": [series.cadence.horizon]})
     return TrainResult(
         candidates, training.best_name, data, series.source, example, run_id=training.run_id

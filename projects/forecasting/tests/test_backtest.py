@@ -60,12 +60,14 @@ def test_the_calendar_is_the_issues_and_mlforecasts() -> None:
     assert len(cal.warmup) == 9
 
 
-def test_prophet_is_refit_every_fourth_origin_and_forecasts_the_same_windows() -> None:
-    """Prophet's fits fall on every fourth Thursday (counted from 1970-01-01, a Thursday),
-    the origins between are forecast by the last one, and every model forecasts the same
-    day-ahead windows; a recomputation of one origin finds the same fit."""
+def test_prophet_refit_every_fourth_origin_forecasts_the_same_windows() -> None:
+    """With ``refit_every=4`` Prophet's fits fall on every fourth Thursday (counted from
+    1970-01-01, a Thursday), the origins between are forecast by the last one, and every
+    model forecasts the same day-ahead windows; a recomputation of one origin finds the
+    same fit."""
     frame = pjme_timeline()
     cfg = ForecastConfig()
+    cfg = dataclasses.replace(cfg, prophet=dataclasses.replace(cfg.prophet, refit_every=4))
     cal = calendar(frame, HOURLY, cfg)
     end = frame["ds"].max()
     prophet = make_forecaster("Prophet", HOURLY, cfg)

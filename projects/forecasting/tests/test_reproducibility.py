@@ -6,8 +6,9 @@ The sample, re-computed by the run's own code and compared with ``reports/metric
 through the metrics writer: for the seasonal naive and LightGBM, the last origin with
 everything (its intervals need the nine weekly fits before it, which are themselves the
 nine origins before it), so the point metrics of the last ten origins and the coverage
-and width of the last one; for Prophet, the point metrics of the last two origins (one
-fit each; its intervals come from the same conformal code as the others').
+and width of the last one; for Prophet, the point metrics of the last two origins (each
+forecast by its scheduled fit; its intervals come from the same conformal code as
+the others').
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from forecasting.backtest import FitTask, backtest, make_forecaster, run_fits
+from forecasting.backtest import FitTask, backtest, make_forecaster, refit_cutoff, run_fits
 from forecasting.config import PROJECT_DIR, ForecastConfig
 from forecasting.data import Series, load
 from forecasting.evaluate import evaluate
@@ -54,7 +55,11 @@ def recompute_sample(
         tuple((k, float(tuned[k])) for k in ("changepoint_prior_scale", "seasonality_prior_scale")),
     )
     last = [pd.Timestamp(o) for o in origins[-PROPHET_ORIGINS:]]
-    fits = run_fits([FitTask(prophet, o, (o,), cadence.horizon) for o in last], frame, cfg.n_jobs)
+    by_fit: dict[pd.Timestamp, list[pd.Timestamp]] = {}
+    for origin in last:
+        by_fit.setdefault(refit_cutoff(origin, cadence, prophet.refit_every), []).append(origin)
+    tasks = [FitTask(prophet, cut, tuple(ws), cadence.horizon) for cut, ws in by_fit.items()]
+    fits = run_fits(tasks, frame, cfg.n_jobs)
     windows = pd.concat([f.forecasts for f in fits]).merge(
         frame[["unique_id", "ds", "y", "imputed"]], on=["unique_id", "ds"]
     )

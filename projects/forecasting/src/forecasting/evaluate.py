@@ -462,6 +462,8 @@ def acceptance_table(metrics: Mapping[str, Any]) -> str:
 def timings_table(timings: Mapping[str, Any]) -> str:
     """Fit cost per model (CPU seconds, from ``timings.json``; noisy on a shared machine)."""
     fits = timings.get("fits_per_model", {})
+    if isinstance(fits, int):  # a timings file from before the counts were per model
+        fits = dict.fromkeys(timings.get("fit_cpu_seconds", {}), fits)
     stages = timings.get("stage_wall_seconds", {})
     rows = [
         {"model": DISPLAY_NAMES.get(m, m).split(" (")[0], "cpu": s, "fits": fits.get(m, 0)}

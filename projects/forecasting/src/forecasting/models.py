@@ -37,7 +37,7 @@ from forecasting.features import history_needed, make_mlforecast
 MODELS = ("SeasonalNaive", "Prophet", "LightGBM")
 DISPLAY_NAMES = {
     "SeasonalNaive": "Seasonal naive (same hour last week)",
-    "Prophet": "Prophet (tuned, refit every 4 weeks)",
+    "Prophet": "Prophet (tuned, refit per origin)",
     "LightGBM": "LightGBM (mlforecast, recursive)",
 }
 

@@ -62,8 +62,7 @@ class AutoencoderDetector(Detector):
         return windows, network
 
     def raw(self, state: Any, rows: np.ndarray, n_new: int) -> np.ndarray:
-        pin_torch_kernels()
-        import torch
+        import torch  # loaded, and its kernels pinned, by the fit that made ``state``
 
         windows, network = state
         features = torch.from_numpy(np.array(windows.transform(rows)[-n_new:], dtype=np.float32))

@@ -13,6 +13,7 @@ Each model's ``random_state`` is the config's seed; everything runs on one threa
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -348,12 +349,14 @@ class ContentProfile:
         self.profiles_ = np.asarray(profiles / np.maximum(norms, 1e-12), dtype=np.float64)
         return self
 
+    @functools.cached_property
+    def _scoring_vectors(self) -> Any:
+        """The item vectors in float64 (converted once, not per scored block), as the factor
+        models score: a float32 product's last bits depend on the BLAS kernel."""
+        return self.vectors if sp.issparse(self.vectors) else np.asarray(self.vectors, np.float64)
+
     def score(self, rows: np.ndarray) -> np.ndarray:
-        # float64, as the factor models: a float32 product's last bits depend on the kernel
-        vectors = self.vectors
-        if not sp.issparse(vectors):
-            vectors = np.asarray(vectors, dtype=np.float64)
-        scores = vectors @ self.profiles_[rows].T
+        scores = self._scoring_vectors @ self.profiles_[rows].T
         return np.asarray(scores).T
 
 

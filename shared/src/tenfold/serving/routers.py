@@ -23,7 +23,9 @@ from tenfold.serving.state import (
     Predictor,
     ServiceState,
     current_predictor,
+    current_service,
     record_predictions,
+    served_predictor,
     service_state,
 )
 
@@ -50,7 +52,7 @@ def ops_router(*, guard: Sequence[DependsParam] = (), router: APIRouter | None =
         summary="Readiness: a model is loaded",
         responses={503: {"model": Readiness, "description": "model not loaded yet"}},
     )
-    async def ready(state: Annotated[ServiceState, Depends(service_state)]) -> Response:
+    async def ready(state: Annotated[ServiceState, Depends(current_service)]) -> Response:
         loaded = state.predictor
         if loaded is None:
             return JSONResponse(Readiness(status="loading").model_dump(), status_code=503)
@@ -69,7 +71,7 @@ def ops_router(*, guard: Sequence[DependsParam] = (), router: APIRouter | None =
             }
         },
     )
-    async def prometheus(state: Annotated[ServiceState, Depends(service_state)]) -> Response:
+    async def prometheus(state: Annotated[ServiceState, Depends(current_service)]) -> Response:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @router.get(
@@ -151,7 +153,7 @@ def predict_router(
         )
         async def endpoint(request: Request) -> Response:
             require_json(request)
-            predictor = current_predictor(request)
+            predictor = served_predictor(request)
             body = await request.body()  # 413 from the body limit while it is read
             items, results, payload = await placement.run(score, predictor, body)
             state = service_state(request)

@@ -63,26 +63,44 @@ class CompiledTreeShap:
         self._paths = paths
         self.n_features = n_features
         self.bias = bias
+        p = paths
+        slots = p.unique_feature.shape[1]
+        patterns = p.table.shape[1]
+        # Node-major copies (depth, leaf): each depth's conditions are one contiguous row,
+        # so the bits are OR-ed depth by depth (a reduce over a last axis of 4-8 is slow).
+        self._feature = np.ascontiguousarray(p.feature.T)
+        self._threshold = np.ascontiguousarray(p.threshold.T)
+        self._go_left = np.ascontiguousarray(p.go_left.T)
+        self._default_left = np.ascontiguousarray(p.default_left.T)
+        self._bit = np.ascontiguousarray(p.bit.T)
+        # The (leaf, slot) positions that hold a feature (padding dropped), ordered by
+        # feature: one gather from the flat table, then one sum per feature segment.
+        leaf, slot = np.nonzero(p.unique_feature != n_features)
+        feature = p.unique_feature[leaf, slot]
+        order = np.argsort(feature, kind="stable")
+        self._leaf = leaf[order]
+        self._address = leaf[order] * patterns * slots + slot[order]
+        self._slots = slots
+        ordered = feature[order]
+        self._starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        self._present = ordered[self._starts]
+        self._table = p.table.ravel()
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)  # XGBoost compares in float32
-        n, width = len(X), self.n_features + 1
-        p = self._paths
-        values = X[:, p.feature]  # (n, L, D)
-        went_left = np.where(np.isnan(values), p.default_left, values < p.threshold)
-        failed = np.bitwise_or.reduce(np.where(went_left == p.go_left, 0, p.bit), axis=2)
-        pattern = p.full & ~failed  # (n, L)
-        phi = p.table[np.arange(len(p.table)), pattern]  # (n, L, K)
-        # padding positions point at the bias column and hold 0: adding them is harmless
-        index = (np.arange(n)[:, None, None] * width) + p.unique_feature
-        out: np.ndarray = (
-            np.bincount(
-                np.broadcast_to(index, phi.shape).ravel(), weights=phi.ravel(), minlength=n * width
-            )
-            .astype(np.float64)
-            .reshape(n, width)
-        )
-        out[:, -1] += self.bias
+        n = len(X)
+        values = X[:, self._feature]  # (n, D, L)
+        went_left = np.where(np.isnan(values), self._default_left, values < self._threshold)
+        mismatch = went_left != self._go_left
+        failed = np.zeros((n, mismatch.shape[2]), dtype=np.int64)
+        for depth in range(mismatch.shape[1]):
+            failed |= mismatch[:, depth] * self._bit[depth]
+        pattern = self._paths.full & ~failed  # (n, L)
+        phi = self._table[self._address + self._slots * pattern[:, self._leaf]]
+        out = np.zeros((n, self.n_features + 1))
+        if len(self._starts):
+            out[:, self._present] = np.add.reduceat(phi, self._starts, axis=1)
+        out[:, -1] = self.bias
         return out
 
 

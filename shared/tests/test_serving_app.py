@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -501,3 +502,41 @@ def test_fast_single_predictions_run_on_the_loop_slow_ones_on_the_threads(
         for x in range(5):
             assert client.post("/v1/predict", json={"x": x}).status_code == 200
     assert all(name.startswith("tenfold-predict") for name in always.threads)
+
+
+def test_the_prediction_log_writes_a_burst_as_one_batch() -> None:
+    """Records that arrive within the linger time share one write (one transaction),
+    however the requests that made them interleave; close still writes what is queued."""
+    from tenfold.serving.metrics import ServiceMetrics
+    from tenfold.serving.sink import SinkWriter
+
+    batches: list[int] = []
+
+    class Counting:
+        async def write(self, records: Sequence[PredictionRecord]) -> None:
+            batches.append(len(records))
+
+    def record(k: int) -> PredictionRecord:
+        return PredictionRecord(
+            request_id=f"r-{k}",
+            endpoint="/v1/predict",
+            model="m",
+            model_version="1",
+            inputs={"x": k},
+            outputs={"y": k},
+            timestamp=datetime.now(UTC),
+            latency_ms=1.0,
+        )
+
+    async def scenario() -> None:
+        writer = SinkWriter(Counting(), ServiceMetrics.create(), linger_seconds=0.2)
+        writer.start()
+        for k in range(10):  # ten requests, the loop running between them
+            writer.offer([record(k)])
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.4)
+        writer.offer([record(10)])
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert batches == [10, 1]

@@ -149,7 +149,12 @@ def create_app(
                     stack.callback(state.metrics.registry.unregister, collector)
             chosen = _sink(spec, settings, state.resources, sink)
             if chosen is not None:
-                writer = SinkWriter(chosen, state.metrics, max_queue=settings.prediction_log_queue)
+                writer = SinkWriter(
+                    chosen,
+                    state.metrics,
+                    max_queue=settings.prediction_log_queue,
+                    linger_seconds=settings.prediction_log_linger_ms / 1000,
+                )
                 writer.start()
                 state.sink = writer
                 stack.push_async_callback(writer.close)

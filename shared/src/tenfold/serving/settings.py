@@ -64,6 +64,15 @@ class ServiceSettings(BaseSettings):
     prediction_log_queue: int = Field(
         default=10_000, ge=1, description="records buffered for the prediction sink; more drop"
     )
+    prediction_log_linger_ms: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=5_000.0,
+        description=(
+            "how long the prediction log waits after a record for more to write with it "
+            "(one transaction per batch instead of per few records)"
+        ),
+    )
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ Needs a champion (``make mlops``) and ``apt-get install wrk postgresql``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -24,7 +25,7 @@ from mlops.config import PROJECT_DIR
 from mlops.demo import api_process
 from mlops.predictions import count_rows, create_engine, database, migrate
 from mlops.serve import EXAMPLE
-from tenfold.benchmark import free_port
+from tenfold.benchmark import cpu_seconds, free_port, processes_named
 from tenfold.repro import write_metrics
 from tenfold.testing import postgres
 
@@ -32,6 +33,14 @@ LUA = """wrk.method = "POST"
 wrk.body = [[{body}]]
 wrk.headers["Content-Type"] = "application/json"
 """
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a backend that ended since
+            total += cpu_seconds(pid)
+    return total
 
 
 def wrk(port: int, seconds: int, connections: int, script: Path) -> dict[str, float]:
@@ -92,11 +101,20 @@ def main() -> None:
                 "TENFOLD_RELOAD_SECONDS": "0",
                 "TENFOLD_PREDICTION_THREADS": "2",
             }
-            with api_process(port, env, Path(scratch) / "api.log"):
+            with api_process(port, env, Path(scratch) / "api.log") as api:
                 wrk(port, 3, args.connections, script)  # warm-up, not counted
                 engine = create_engine(database(pg.url))
                 before = count_rows(engine)
+                # CPU per request of the API and of PostgreSQL: the machine's speed moves
+                # throughput by up to 2-3x between minutes, CPU per request barely
+                servers = processes_named("postgres")
+                cpu_before = cpu_seconds(api.pid), _cpu_of(servers)
                 results[mode] = wrk(port, args.seconds, args.connections, script)
+                served = results[mode]["requests"]
+                results[mode]["api_cpu_ms"] = 1000 * (cpu_seconds(api.pid) - cpu_before[0]) / served
+                results[mode]["postgres_cpu_ms"] = (
+                    1000 * (_cpu_of(servers) - cpu_before[1]) / served
+                )
                 time.sleep(3)
                 if logging == "true":
                     results[mode]["rows_logged"] = count_rows(engine) - before
@@ -111,6 +129,7 @@ def main() -> None:
             "p50_ms": on["p50_ms"] - off["p50_ms"],
             "p99_ms": on["p99_ms"] - off["p99_ms"],
             "throughput_ratio": on["requests_per_s"] / off["requests_per_s"],
+            "api_cpu_ratio": on["api_cpu_ms"] / off["api_cpu_ms"],
         },
     }
     print(json.dumps(document["overhead"]))

@@ -29,13 +29,6 @@ HERE = Path(__file__).resolve()
 PROJECT = HERE.parents[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc): unlike wall-clock latency,
-    what a request costs in CPU barely depends on how loaded the machine is."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def redis_pid(url: str) -> int:
     import redis
 
@@ -53,7 +46,7 @@ def start(port: int, env: dict[str, str], model_uri: str | None) -> subprocess.P
 
 
 def main() -> None:
-    from tenfold.benchmark import free_port, load_test_get, machine_note, wait_ready
+    from tenfold.benchmark import cpu_seconds, free_port, load_test_get, machine_note, wait_ready
     from tenfold.testing import redis_server
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -228,6 +228,25 @@ class BatchRun:
         return self.rows / self.seconds * 60
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): unlike wall-clock latency
+    or throughput, what a request costs in CPU barely depends on how loaded the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes_named(name: str) -> list[int]:
+    """Pids of the running processes whose command name is ``name`` (``postgres``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if stat[stat.index("(") + 1 : stat.rindex(")")] == name:
+                    found.append(int(entry.name))
+    return found
+
+
 def machine_note(load_average: float, *, quiet_below: float = 2.0) -> str:
     """How loaded the machine was, for a benchmark's note: the figures of a run beside
     other work are noisy, and the note should say so only when it was."""

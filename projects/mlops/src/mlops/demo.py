@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,6 +409,10 @@ def demo_section(document: dict[str, Any]) -> str:
     return demo_table(DemoResult(**{k: v for k, v in document.items() if k in known}))
 
 
+def _optional(row: Mapping[str, Any], key: str) -> str:
+    return f"{row[key]:.3f}" if key in row else "–"
+
+
 def load_section(document: dict[str, Any]) -> str:
     """The README's load section, from ``reports/load.json``."""
     from tenfold.reports import markdown_table
@@ -424,6 +428,8 @@ def load_section(document: dict[str, Any]) -> str:
             ("p99 ms", lambda r: f"{r['p99_ms']:.2f}"),
             ("Errors", lambda r: f"{r['errors']:.0f}"),
             ("Rows logged", lambda r: f"{r['rows_logged']:.0f}" if "rows_logged" in r else "–"),
+            ("API CPU ms/req", lambda r: _optional(r, "api_cpu_ms")),
+            ("PostgreSQL CPU ms/req", lambda r: _optional(r, "postgres_cpu_ms")),
         ],
     )
     over = document["overhead"]
@@ -431,5 +437,10 @@ def load_section(document: dict[str, Any]) -> str:
         f"{table}\n\n{document['seconds']} s per mode, {document['connections']} "
         f"connections (wrk, loopback, same run). Logging overhead: p50 "
         f"{over['p50_ms']:+.2f} ms, p99 {over['p99_ms']:+.2f} ms, throughput × "
-        f"{over['throughput_ratio']:.2f}."
+        f"{over['throughput_ratio']:.2f}"
+        + (
+            f", API CPU per request × {over['api_cpu_ratio']:.2f}."
+            if "api_cpu_ratio" in over
+            else "."
+        )
     )

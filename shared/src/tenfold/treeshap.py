@@ -60,10 +60,10 @@ class CompiledTreeShap:
     the bias (expected value of the ensemble plus the base margin)."""
 
     def __init__(self, paths: _Paths, n_features: int, bias: float) -> None:
-        self._paths = paths
         self.n_features = n_features
         self.bias = bias
         p = paths
+        self._full = p.full
         slots = p.unique_feature.shape[1]
         patterns = p.table.shape[1]
         # Node-major copies (depth, leaf): each depth's conditions are one contiguous row,
@@ -95,7 +95,7 @@ class CompiledTreeShap:
         failed = np.zeros((n, mismatch.shape[2]), dtype=np.int64)
         for depth in range(mismatch.shape[1]):
             failed |= mismatch[:, depth] * self._bit[depth]
-        pattern = self._paths.full & ~failed  # (n, L)
+        pattern = self._full & ~failed  # (n, L)
         phi = self._table[self._address + self._slots * pattern[:, self._leaf]]
         out = np.zeros((n, self.n_features + 1))
         if len(self._starts):

@@ -77,8 +77,8 @@ def served_predictor(request: Request) -> Any:
 
 
 # The dependencies are ``async def`` although they never await: FastAPI runs a plain
-# ``def`` dependency on a worker thread, a hop that cost a Redis-backed GET ~12 % of its
-# CPU and the wake-up jitter of its p99.
+# ``def`` dependency on a worker thread, and those hops were more than half of a
+# Redis-backed GET's CPU (1.3 -> 0.55 ms per request without them) and most of its p99.
 
 
 async def current_predictor(request: Request) -> Any:

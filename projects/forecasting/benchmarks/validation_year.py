@@ -20,8 +20,10 @@ LightGBM variants of the README's table:
           "cadence": {"differences": []}}' \
         '{"name": "chosen", "models": ["LightGBM"]}'
 
-Each argument is a JSON variant: ``lightgbm`` and ``cadence`` override fields of the
-config's LightGBMSettings and HOURLY cadence; ``models`` picks the models (default all).
+Each argument is a JSON variant: ``lightgbm``, ``prophet`` and ``cadence`` override
+fields of the config's LightGBMSettings, ProphetSettings and HOURLY cadence;
+``prophet_params`` sets Prophet's two prior scales (default Prophet's own); ``models``
+picks the models (default all).
 """
 
 from __future__ import annotations
@@ -55,15 +57,17 @@ def main(variants: list[dict[str, Any]]) -> None:
         overrides: dict[str, Any] = {k: tuple(v) for k, v in variant.get("cadence", {}).items()}
         cadence = dataclasses.replace(HOURLY, **overrides)
         lightgbm = dataclasses.replace(base.lightgbm, **variant.get("lightgbm", {}))
+        prophet = dataclasses.replace(base.prophet, **variant.get("prophet", {}))
         widest = dataclasses.replace(
-            base, lightgbm=lightgbm, calibration_windows=max(CALIBRATION_DAYS)
+            base, lightgbm=lightgbm, prophet=prophet, calibration_windows=max(CALIBRATION_DAYS)
         )
         models: tuple[str, ...] = tuple(
             variant.get("models", ("SeasonalNaive", "Prophet", "LightGBM"))
         )
+        prophet_params = tuple(variant.get("prophet_params", dict(PROPHET_DEFAULTS)).items())
         cal = calendar(frame, cadence, widest)
         forecasters = [
-            make_forecaster(m, cadence, widest, PROPHET_DEFAULTS if m == "Prophet" else ())
+            make_forecaster(m, cadence, widest, prophet_params if m == "Prophet" else ())
             for m in models
         ]
         tasks = fit_tasks(cal, cadence, frame["ds"].max(), forecasters)

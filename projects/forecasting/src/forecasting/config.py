@@ -88,7 +88,10 @@ class ProphetSettings:
 
     Two years is the shortest window on which Prophet identifies a yearly cycle (it warns
     below 730 days); the whole 15 years would cost ~5x the fit time for a trend that is
-    flat anyway. A fit costs ~27 CPU-seconds (L-BFGS on 17,500 hourly rows).
+    flat anyway. L-BFGS stops at a relative gradient of 1e9 machine epsilons (2e-7)
+    instead of CmdStan's 1e7 (2e-9): on the validation year 2.1 instead of 10.9
+    CPU-seconds per fit on 17,500 hourly rows, mean MAPE 8.87 % against 9.09 % (the last
+    steps only crawl along a flat ridge where trend and changepoints trade off).
     ``refit_every=4`` (a fit every fourth origin, the origins between forecast by the last
     fit) cuts the backtest's Prophet fits from 61 to 16 but was measured at 13.21 % mean
     MAPE against 8.85 % (its flexible trend drifts over four weeks): worse than the
@@ -105,6 +108,8 @@ class ProphetSettings:
     tuning_every_days: int = 182
     tuning_horizon_days: int = 7
     country: str = "US"
+    # L-BFGS stops when the relative gradient falls below this many machine epsilons
+    tol_rel_grad: float = 1e9
 
 
 @dataclass(frozen=True)

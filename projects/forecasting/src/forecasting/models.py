@@ -210,7 +210,9 @@ class ProphetForecaster:
             # the whole ``train_days`` span (Prophet wants 730 days for a yearly cycle)
             start = one["ds"].max() - pd.Timedelta(days=self.settings.train_days)
             window = one.loc[one["ds"] >= start, ["ds", "y"]]
-            self.models_[str(uid)] = self._model().fit(window, seed=self.seed)
+            self.models_[str(uid)] = self._model().fit(
+                window, seed=self.seed, tol_rel_grad=self.settings.tol_rel_grad
+            )
         return self
 
     def forecast(

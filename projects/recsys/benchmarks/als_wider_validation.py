@@ -1,0 +1,73 @@
+"""implicit's ALS outside the tuned search space, on validation splits only: the test
+part is not read. The tuning searches regularization up to 30 with 24 TPE trials and
+picks 9 factors; with regularization 40 and alpha 5, 128 factors do better on three
+validation splits of the training part (seeds 42, 7, 11), and as the hybrid's ALS part.
+
+    TENFOLD_DATA_DIR=/path/to/datasets uv run python \
+        projects/recsys/benchmarks/als_wider_validation.py
+
+Measured (README, *Limitations*): see the printed table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.config import RecsysConfig
+from recsys.data import load
+from recsys.models import EASE, ContentProfile, standardised, top_k
+from recsys.splits import validation_split
+from recsys.train import FACTORIES, Prepared, prepare, simplex_grid, split, truth_of
+from tenfold.ranking import accuracy_at_k
+
+SEEDS = (42, 7, 11)
+WIDER = {"factors": 128, "regularization": 40.0, "alpha": 5.0, "iterations": 15}
+
+
+def one_split(
+    cfg: RecsysConfig, prepared: Prepared, train_part: pd.DataFrame, seed: int
+) -> dict[str, float]:
+    """Validation P@k of the committed and the wider ALS, alone and in the best blend
+    with the committed EASE and TF-IDF content (the hybrid's grid)."""
+    params = json.loads((cfg.reports_dir / "metrics.json").read_text())["models"]
+    valid = validation_split(train_part, ratio=cfg.validation_ratio, seed=seed)
+    fit = prepared.matrix(valid.train)
+    truth = truth_of(valid.test)
+    users = pd.Index(list(truth))
+    rows = fit.users.get_indexer(users)
+    seen = fit.binary()[rows]
+
+    def precision(scores: Any) -> float:
+        positions, _ = top_k(np.asarray(scores), seen, cfg.k)
+        recs = {str(users[j]): [str(fit.items[i]) for i in positions[j]] for j in range(len(users))}
+        return float(accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"])
+
+    ease = standardised(EASE(**params["ease"]["params"]).fit(fit).score(rows))
+    content = ContentProfile(prepared.content["tfidf"], name="content_tfidf", use_ratings=True)
+    tfidf = standardised(content.fit(fit, valid.train).score(rows))
+    out: dict[str, float] = {}
+    for label, als_params in (("committed", params["als"]["params"]), ("wider", WIDER)):
+        z = standardised(FACTORIES["als"](cfg, **als_params).fit(fit).score(rows))
+        out[f"als {label}"] = precision(z)
+        out[f"blend {label}"] = max(
+            precision(w[0] * ease + w[1] * z + w[2] * tfidf)
+            for w in simplex_grid(3, cfg.trials.hybrid)
+        )
+    return out
+
+
+def main() -> None:
+    cfg = RecsysConfig()
+    prepared = prepare(load(cfg), cfg)
+    train_part = split(prepared, cfg).train
+    for seed in SEEDS:
+        out = one_split(cfg, prepared, train_part, seed)
+        print(f"validation seed {seed}: " + json.dumps({k: round(v, 4) for k, v in out.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -12,17 +12,20 @@ Measured (README, *Limitations*): see the printed table.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from recsys.config import RecsysConfig
 from recsys.data import load
-from recsys.models import EASE, ContentProfile, standardised, top_k
-from recsys.splits import validation_split
-from recsys.train import FACTORIES, Prepared, prepare, simplex_grid, split, truth_of
-from tenfold.ranking import accuracy_at_k
+from recsys.models import EASE, ContentProfile, standardised
+from recsys.train import (
+    FACTORIES,
+    Prepared,
+    ValidationView,
+    prepare,
+    simplex_grid,
+    split,
+)
 
 SEEDS = (42, 7, 11)
 WIDER = {"factors": 128, "regularization": 40.0, "alpha": 5.0, "iterations": 15}
@@ -34,21 +37,12 @@ def one_split(
     """Validation P@k of the committed and the wider ALS, alone and in the best blend
     with the committed EASE and TF-IDF content (the hybrid's grid)."""
     params = json.loads((cfg.reports_dir / "metrics.json").read_text())["models"]
-    valid = validation_split(train_part, ratio=cfg.validation_ratio, seed=seed)
-    fit = prepared.matrix(valid.train)
-    truth = truth_of(valid.test)
-    users = pd.Index(list(truth))
-    rows = fit.users.get_indexer(users)
-    seen = fit.binary()[rows]
-
-    def precision(scores: Any) -> float:
-        positions, _ = top_k(np.asarray(scores), seen, cfg.k)
-        recs = {str(users[j]): [str(fit.items[i]) for i in positions[j]] for j in range(len(users))}
-        return float(accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"])
+    view = ValidationView.of(prepared, train_part, cfg, seed)
+    fit, rows, precision = view.fit, view.rows, view.precision
 
     ease = standardised(EASE(**params["ease"]["params"]).fit(fit).score(rows))
     content = ContentProfile(prepared.content["tfidf"], name="content_tfidf", use_ratings=True)
-    tfidf = standardised(content.fit(fit, valid.train).score(rows))
+    tfidf = standardised(content.fit(fit, view.split.train).score(rows))
     out: dict[str, float] = {}
     for label, als_params in (("committed", params["als"]["params"]), ("wider", WIDER)):
         z = standardised(FACTORIES["als"](cfg, **als_params).fit(fit).score(rows))

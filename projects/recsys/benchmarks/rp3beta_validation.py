@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from recsys.config import RecsysConfig
 from recsys.data import load
-from recsys.models import EASE, ContentProfile, standardised, top_k
-from recsys.splits import validation_split
-from recsys.train import FACTORIES, prepare, simplex_grid, split, truth_of
-from tenfold.ranking import accuracy_at_k
+from recsys.models import EASE, ContentProfile, standardised
+from recsys.train import FACTORIES, ValidationView, prepare, simplex_grid, split
 
 ALPHAS = (0.6, 0.8, 1.0, 1.2)
 BETAS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -43,17 +39,8 @@ def rp3beta(binary: np.ndarray, alpha: float, beta: float) -> np.ndarray:
 def main() -> None:
     cfg = RecsysConfig()
     prepared = prepare(load(cfg), cfg)
-    valid = validation_split(split(prepared, cfg).train, ratio=cfg.validation_ratio, seed=cfg.seed)
-    fit = prepared.matrix(valid.train)
-    truth = truth_of(valid.test)
-    users = pd.Index(list(truth))
-    rows = fit.users.get_indexer(users)
-    seen = fit.binary()[rows]
-
-    def precision(scores: Any) -> float:
-        positions, _ = top_k(np.asarray(scores), seen, cfg.k)
-        recs = {str(users[j]): [str(fit.items[i]) for i in positions[j]] for j in range(len(users))}
-        return float(accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"])
+    view = ValidationView.of(prepared, split(prepared, cfg).train, cfg, cfg.seed)
+    fit, rows, precision, valid = view.fit, view.rows, view.precision, view.split
 
     binary = fit.binary().astype(np.float64).toarray()
     grid = {

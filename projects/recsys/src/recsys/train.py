@@ -131,6 +131,46 @@ def precision_on(
     return accuracy_at_k(recommend(model, data, users, k), truth, k)[f"precision@{k}"]
 
 
+def precision_of_scores(
+    scores: Any,
+    seen: Any,
+    users: pd.Index,
+    data: InteractionMatrix,
+    truth: Mapping[str, set[str]],
+    k: int,
+) -> float:
+    """P@k of a score matrix whose rows are ``users`` (``seen`` masks their history)."""
+    positions, _ = top_k(np.asarray(scores), seen, k)
+    recs = {str(users[j]): [str(data.items[i]) for i in positions[j]] for j in range(len(users))}
+    return float(accuracy_at_k(recs, truth, k)[f"precision@{k}"])
+
+
+@dataclass(frozen=True)
+class ValidationView:
+    """A validation split ready to score (what the validation-only benchmarks share)."""
+
+    fit: InteractionMatrix
+    split: Split
+    users: pd.Index
+    rows: np.ndarray
+    truth: Mapping[str, set[str]]
+    k: int
+
+    @classmethod
+    def of(
+        cls, prepared: Prepared, train_part: pd.DataFrame, cfg: RecsysConfig, seed: int
+    ) -> ValidationView:
+        valid = validation_split(train_part, ratio=cfg.validation_ratio, seed=seed)
+        fit = prepared.matrix(valid.train)
+        truth = truth_of(valid.test)
+        users = pd.Index(list(truth))
+        return cls(fit, valid, users, fit.users.get_indexer(users), truth, cfg.k)
+
+    def precision(self, scores: Any) -> float:
+        seen = self.fit.binary()[self.rows]
+        return precision_of_scores(scores, seen, self.users, self.fit, self.truth, self.k)
+
+
 # --------------------------------------------------------------------------- candidates
 
 
@@ -282,9 +322,7 @@ def tune_hybrid_weights(
     results = []
     for weights in sorted(simplex_grid(len(names), cfg.trials.hybrid), reverse=True):
         blend = sum(w * z[n] for n, w in zip(names, weights, strict=True) if w)
-        positions, _ = top_k(np.asarray(blend), seen, cfg.k)
-        recs = {str(users[j]): [str(fit.items[i]) for i in positions[j]] for j in range(len(users))}
-        results.append((*weights, accuracy_at_k(recs, truth, cfg.k)[f"precision@{cfg.k}"]))
+        results.append((*weights, precision_of_scores(blend, seen, users, fit, truth, cfg.k)))
     table = pd.DataFrame(results, columns=[*names, "value"])
     best = table.iloc[int(table["value"].to_numpy().argmax())]
     return {n: float(best[n]) for n in names}, table

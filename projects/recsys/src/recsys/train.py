@@ -153,6 +153,7 @@ class ValidationView:
     split: Split
     users: pd.Index
     rows: np.ndarray
+    seen: Any  # the users' training history, masked out of every top-k
     truth: Mapping[str, set[str]]
     k: int
 
@@ -164,11 +165,11 @@ class ValidationView:
         fit = prepared.matrix(valid.train)
         truth = truth_of(valid.test)
         users = pd.Index(list(truth))
-        return cls(fit, valid, users, fit.users.get_indexer(users), truth, cfg.k)
+        rows = fit.users.get_indexer(users)
+        return cls(fit, valid, users, rows, fit.binary()[rows], truth, cfg.k)
 
     def precision(self, scores: Any) -> float:
-        seen = self.fit.binary()[self.rows]
-        return precision_of_scores(scores, seen, self.users, self.fit, self.truth, self.k)
+        return precision_of_scores(scores, self.seen, self.users, self.fit, self.truth, self.k)
 
 
 # --------------------------------------------------------------------------- candidates

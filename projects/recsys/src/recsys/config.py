@@ -62,6 +62,8 @@ class RecsysConfig(ProjectConfig):
     train_ratio: float = 0.75
     # validation carved from the training part the same way (tuning never sees test)
     validation_ratio: float = 0.8
+    # tuning and picking average P@k over this many validation splits (seeds seed, seed+1, ...)
+    validation_splits: int = 3
     # the time-ordered split: each user's last 20 % of interactions
     time_test_fraction: float = 0.2
     k: int = 10

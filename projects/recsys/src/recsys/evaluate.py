@@ -154,6 +154,9 @@ def evaluate(result: RecsysResult, cfg: RecsysConfig) -> Evaluation:
             **split_.describe(),
             "validation": {
                 "ratio_of_train": cfg.validation_ratio,
+                # tuned and picked on the mean of this many splits; rows: the first one's
+                "splits": cfg.validation_splits,
+                "seeds": [cfg.seed + i for i in range(cfg.validation_splits)],
                 **result.data.validation.describe(),
             },
             "time_split": (
@@ -330,12 +333,14 @@ def results_table(metrics: Mapping[str, Any]) -> str:
     data = metrics["data"]
     protocol = metrics["protocol"]
     cold = metrics["cold_start"]
+    splits = int(protocol["validation"].get("splits", 1))
     note = (
         f"{data['kind']} data: {data['interactions']:,} interactions, {data['users']:,} users, "
         f"{data['items']:,} items; stratified split {protocol['train_rows']:,} / "
-        f"{protocol['test_rows']:,} rows (seed {protocol['seed']}), tuned on a validation "
-        f"split of the training part ({protocol['validation']['train_rows']:,} / "
-        f"{protocol['validation']['test_rows']:,}); champion = best validation P@{k}."
+        f"{protocol['test_rows']:,} rows (seed {protocol['seed']}), tuned on the mean of "
+        f"{splits} validation split{'s' if splits > 1 else ''} of the training part "
+        f"({protocol['validation']['train_rows']:,} / {protocol['validation']['test_rows']:,}"
+        f"{' each' if splits > 1 else ''}); champion = best validation P@{k}."
     )
     cold_note = (
         f"Cold start (each test user known by {cold['profile_size']} items only): popularity "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +172,19 @@ class ValidationView:
         return precision_of_scores(scores, self.seen, self.users, self.fit, self.truth, self.k)
 
 
+def validation_views(
+    prepared: Prepared, train_part: pd.DataFrame, cfg: RecsysConfig
+) -> list[ValidationView]:
+    """The validation splits of the training part whose mean P@k tunes and picks (seeds
+    ``cfg.seed``, ``cfg.seed + 1``, ...; the first is :attr:`TrainingData.validation`).
+    One split is too noisy to pick by: the same system's P@k moves by ~0.005 from one
+    split to the next, as much as the gains being chosen between."""
+    return [
+        ValidationView.of(prepared, train_part, cfg, cfg.seed + i)
+        for i in range(cfg.validation_splits)
+    ]
+
+
 # --------------------------------------------------------------------------- candidates
 
 
@@ -189,8 +202,8 @@ class TrainingData:
 @dataclass(kw_only=True)
 class RecsysCandidate(Candidate):
     """One system: its model is a :class:`~recsys.snapshot.ServingModel`; ``metric`` is
-    the validation P@k (``fold_scores`` its one value: one validation split, no folds)
-    and ``oof`` the validation top-k lists it was scored on."""
+    the validation P@k, the mean of ``fold_scores`` (one per validation split), and
+    ``oof`` the top-k lists of the first validation split."""
 
     family: str  # baseline | collaborative | rating | content | hybrid
     validation: dict[str, float]
@@ -218,8 +231,9 @@ class _Fitted:
     family: str
     recipe: Recommender
     params: dict[str, Any]
-    validation: dict[str, float]
-    lists: dict[str, list[str]]
+    validation: dict[str, float]  # the mean over the validation splits
+    lists: dict[str, list[str]]  # on the first validation split
+    fold_scores: list[float]  # P@k on each validation split
     tuning: TuningResult | None = None
     grid: pd.DataFrame | None = None
 
@@ -273,19 +287,26 @@ FACTORIES: dict[str, Callable[..., Recommender]] = {"als": _als, "bpr": _bpr, "e
 
 def tune_collaborative(
     name: str,
-    fit: InteractionMatrix,
-    truth: Mapping[str, set[str]],
+    views: Sequence[ValidationView],
     cfg: RecsysConfig,
     *,
     on_trial: Callable[[int, int], None] | None = None,
 ) -> TuningResult:
-    """A seeded TPE study of one model's parameters on the validation split."""
+    """A seeded TPE study of one model's parameters: each trial's value is its mean P@k
+    over the validation splits (fitted on each one's training part)."""
     space = SEARCH_SPACES[name]
     factory = FACTORIES[name]
 
     def objective(trial: optuna.Trial) -> float:
-        model = factory(cfg, **space(trial)).fit(fit)
-        return precision_on(model, fit, truth, cfg.k)
+        params = space(trial)
+        return float(
+            np.mean(
+                [
+                    precision_on(factory(cfg, **params).fit(v.fit), v.fit, v.truth, cfg.k)
+                    for v in views
+                ]
+            )
+        )
 
     n_trials = getattr(cfg.trials, name)
     return tune(
@@ -325,23 +346,23 @@ def simplex_grid(n_components: int, steps: int) -> list[tuple[float, ...]]:
 
 
 def tune_hybrid_weights(
-    models: Mapping[str, Recommender],
-    fit: InteractionMatrix,
-    truth: Mapping[str, set[str]],
+    models: Mapping[str, Sequence[Recommender]],
+    views: Sequence[ValidationView],
     cfg: RecsysConfig,
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """The blend weights by grid on validation: every model is fitted once and its
-    z-scored validation scores reused for every weight vector. Ties go to the vector
-    listed first (most weight on the first model, the best collaborative one)."""
-    users = pd.Index(list(truth))
-    rows = fit.users.get_indexer(users)
+    """The blend weights by grid on validation: ``models[name][i]`` is the part fitted on
+    ``views[i]``; its z-scored scores are reused for every weight vector, whose value is
+    the mean P@k over the views. Ties go to the vector listed first (most weight on the
+    first model, the best collaborative one)."""
     names = list(models)
-    z = {n: standardised(models[n].score(rows)) for n in names}
-    seen = fit.binary()[rows]
+    z = [{n: standardised(models[n][i].score(v.rows)) for n in names} for i, v in enumerate(views)]
     results = []
     for weights in sorted(simplex_grid(len(names), cfg.trials.hybrid), reverse=True):
-        blend = sum(w * z[n] for n, w in zip(names, weights, strict=True) if w)
-        results.append((*weights, precision_of_scores(blend, seen, users, fit, truth, cfg.k)))
+        values = [
+            view.precision(sum(w * zs[n] for n, w in zip(names, weights, strict=True) if w))
+            for view, zs in zip(views, z, strict=True)
+        ]
+        results.append((*weights, float(np.mean(values))))
     table = pd.DataFrame(results, columns=[*names, "value"])
     best = table.iloc[int(table["value"].to_numpy().argmax())]
     return {n: float(best[n]) for n in names}, table
@@ -359,8 +380,9 @@ def train(
     report = progress or (lambda stage, done, total: None)
     prepared = prepare(interactions, cfg)
     split_ = split(prepared, cfg)
-    valid = validation_split(split_.train, ratio=cfg.validation_ratio, seed=cfg.seed)
-    fitted = validated_systems(prepared, valid, cfg, report)
+    views = validation_views(prepared, split_.train, cfg)
+    valid = views[0].split
+    fitted = validated_systems(prepared, views, cfg, report)
     metric = f"precision@{cfg.k}"
     order = list(fitted)
     best = max(order, key=lambda n: (fitted[n].validation[metric], -order.index(n)))
@@ -377,67 +399,75 @@ def train(
 
 
 def validated_systems(
-    prepared: Prepared, valid: Split, cfg: RecsysConfig, report: Progress
+    prepared: Prepared, views: Sequence[ValidationView], cfg: RecsysConfig, report: Progress
 ) -> dict[str, _Fitted]:
-    """Each system tuned on ``valid`` (fit on its training part, P@k on its test part),
-    in the story's order: popularity, ALS, BPR, EASE, SVD, content, hybrid."""
-    fit = prepared.matrix(valid.train)
-    truth = truth_of(valid.test)
-    users = pd.Index(list(truth))
+    """Each system tuned on ``views`` (fit on each one's training part, mean P@k over
+    their test parts), in the story's order: popularity, ALS, BPR, EASE, SVD, content,
+    hybrid."""
+    metric = f"precision@{cfg.k}"
+    first = views[0]
     systems: dict[str, _Fitted] = {}
+    fitted: dict[str, list[Recommender]] = {}  # each system fitted on each view
 
     def finish(
         name: str,
         family: str,
         recipe: Recommender,
-        model: Recommender,
         params: dict[str, Any],
+        models: list[Recommender] | None = None,
         **more: Any,
     ) -> None:
-        lists = recommend(model, fit, users, cfg.k)
-        validation = accuracy_at_k(lists, truth, cfg.k)
-        systems[name] = _Fitted(name, family, recipe, params, validation, lists, **more)
-        log.info("%s: validation P@%d %.4f", name, cfg.k, validation[f"precision@{cfg.k}"])
+        if models is None:
+            models = [copy.deepcopy(recipe).fit(v.fit, v.split.train) for v in views]
+        scores = [
+            accuracy_at_k(recommend(m, v.fit, v.users, cfg.k), v.truth, cfg.k)
+            for m, v in zip(models, views, strict=True)
+        ]
+        validation = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+        lists = recommend(models[0], first.fit, first.users, cfg.k)
+        fitted[name] = models
+        folds = [float(s[metric]) for s in scores]
+        systems[name] = _Fitted(
+            name, family, recipe, params, validation, lists, fold_scores=folds, **more
+        )
+        log.info(
+            "%s: validation P@%d %.4f (%s)",
+            name,
+            cfg.k,
+            validation[metric],
+            " / ".join(f"{f:.4f}" for f in folds),
+        )
 
     report("popularity", 0, 1)
-    finish("popularity", "baseline", Popularity(), Popularity().fit(fit), {})
+    finish("popularity", "baseline", Popularity(), {})
 
-    collaborative: dict[str, Recommender] = {}
     for name in COLLABORATIVE:
-        tuning = tune_collaborative(name, fit, truth, cfg, on_trial=_stage(report, name))
+        tuning = tune_collaborative(name, views, cfg, on_trial=_stage(report, name))
         params = _fixed(tuning.best_params, name)
-        factory = FACTORIES[name]
-        model = factory(cfg, **params).fit(fit)
-        collaborative[name] = model
-        finish(name, "collaborative", factory(cfg, **params), model, params, tuning=tuning)
+        finish(name, "collaborative", FACTORIES[name](cfg, **params), params, tuning=tuning)
 
     report("svd", 0, 1)
     svd_params = dict(SVD_PARAMS)
-    svd = SurpriseSVD(random_state=cfg.seed, **svd_params).fit(fit, valid.train)
-    finish("svd", "rating", SurpriseSVD(random_state=cfg.seed, **svd_params), svd, svd_params)
+    finish("svd", "rating", SurpriseSVD(random_state=cfg.seed, **svd_params), svd_params)
 
-    contents: dict[str, Recommender] = {}
+    contents: list[str] = []
     use_ratings = prepared.interactions.has_ratings
     for kind, vectors in prepared.content.items():
-        report(f"content_{kind}", 0, 1)
         name = f"content_{kind}"
-        model = ContentProfile(vectors, name=name, use_ratings=use_ratings).fit(fit, valid.train)
-        contents[name] = model
+        report(name, 0, 1)
+        contents.append(name)
         finish(
             name,
             "content",
             ContentProfile(vectors, name=name, use_ratings=use_ratings),
-            model,
             {"vectors": kind, "use_ratings": use_ratings},
         )
 
     report("hybrid", 0, 1)
-    metric = f"precision@{cfg.k}"
     by_validation = sorted(COLLABORATIVE, key=lambda n: -systems[n].validation[metric])
     best_content = max(contents, key=lambda n: systems[n].validation[metric])
-    parts = {n: collaborative[n] for n in by_validation[:2]}
-    parts[best_content] = contents[best_content]
-    weights, table = tune_hybrid_weights(parts, fit, truth, cfg)
+    parts = [*by_validation[:2], best_content]
+    weights, table = tune_hybrid_weights({n: fitted[n] for n in parts}, views, cfg)
     hybrid_params: dict[str, Any] = {f"weight.{n}": w for n, w in weights.items()}
     for name in parts:
         hybrid_params.update({f"{name}.{k}": v for k, v in systems[name].params.items()})
@@ -446,8 +476,9 @@ def validated_systems(
         "hybrid",
         "hybrid",
         recipe,
-        Hybrid([(parts[n], w) for n, w in weights.items()]),
         hybrid_params,
+        # the parts are already fitted on every view: blend them, do not refit
+        models=[Hybrid([(fitted[n][i], w) for n, w in weights.items()]) for i in range(len(views))],
         tuning=TuningResult(weights, float(table["value"].max()), len(table), 0, trials(table)),
         grid=table,
     )
@@ -491,7 +522,7 @@ def candidate(system: _Fitted, model: ServingModel, cfg: RecsysConfig) -> Recsys
         model=model,
         params=system.params,
         metric=metric_name(f"precision@{k}"),
-        fold_scores=[validation[f"precision@{k}"]],
+        fold_scores=list(system.fold_scores),
         oof=lists,
         requirements=MODEL_REQUIREMENTS,
         metadata=metadata,

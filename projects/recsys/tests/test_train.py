@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
@@ -113,3 +114,39 @@ def test_another_seed_is_another_validation_set(trained: RecsysResult, cfg: Recs
         replace(trained, data=replace(trained.data, split=trained.data.validation)), cfg
     )
     assert gate.validation_set.sha256 != other.validation_set.sha256
+
+
+def test_als_regularization_is_searched_per_unit_of_alpha() -> None:
+    """A trial's (alpha, reg_per_alpha) becomes the model's ridge alpha × ratio, and the
+    best trial maps to the same model parameters as the trial did."""
+    from recsys.train import SEARCH_SPACES, _fixed
+
+    trial = optuna.trial.FixedTrial({"factors": 64, "alpha": 5.0, "reg_per_alpha": 8.0})
+    params = SEARCH_SPACES["als"](trial)
+    assert params == {"factors": 64, "alpha": 5.0, "regularization": 40.0, "iterations": 15}
+    assert _fixed({"factors": 64, "alpha": 5.0, "reg_per_alpha": 8.0}, "als") == params
+    assert _fixed({"lamb": 300.0, "positive_only": True}, "ease") == {
+        "lamb": 300.0,
+        "positive_only": True,
+    }
+
+
+def test_tuning_averages_distinct_validation_splits_of_the_training_part(
+    trained: RecsysResult, cfg: RecsysConfig
+) -> None:
+    from recsys.splits import validation_split
+    from recsys.train import validation_views
+
+    views = validation_views(trained.data.prepared, trained.data.split.train, cfg)
+    assert len(views) == cfg.validation_splits == 3
+    # the first is the recorded validation split (seed 42); the others differ from it
+    first = validation_split(trained.data.split.train, ratio=cfg.validation_ratio, seed=42)
+    pd.testing.assert_frame_equal(views[0].split.test, first.test)
+    pd.testing.assert_frame_equal(trained.data.validation.test, first.test)
+    tests = [set(zip(v.split.test["user"], v.split.test["item"], strict=True)) for v in views]
+    assert len({frozenset(t) for t in tests}) == 3
+    # all within the training part: nothing of the test part is fitted or scored
+    benchmark_test = set(
+        zip(trained.data.split.test["user"], trained.data.split.test["item"], strict=True)
+    )
+    assert not set().union(*tests) & benchmark_test

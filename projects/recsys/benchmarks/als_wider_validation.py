@@ -25,8 +25,8 @@ from recsys.train import (
     Prepared,
     ValidationView,
     prepare,
-    simplex_grid,
     split,
+    tune_hybrid_weights,
 )
 
 SEEDS = (42, 7, 11)
@@ -40,19 +40,16 @@ def one_split(
     with the committed EASE and TF-IDF content (the hybrid's grid)."""
     params = json.loads((cfg.reports_dir / "metrics.json").read_text())["models"]
     view = ValidationView.of(prepared, train_part, cfg, seed)
-    fit, rows, precision = view.fit, view.rows, view.precision
-
-    ease = standardised(EASE(**params["ease"]["params"]).fit(fit).score(rows))
+    ease = EASE(**params["ease"]["params"]).fit(view.fit)
     content = ContentProfile(prepared.content["tfidf"], name="content_tfidf", use_ratings=True)
-    tfidf = standardised(content.fit(fit, view.split.train).score(rows))
+    tfidf = content.fit(view.fit, view.split.train)
     out: dict[str, float] = {}
     for label, als_params in (("committed", params["als"]["params"]), ("wider", WIDER)):
-        z = standardised(FACTORIES["als"](cfg, **als_params).fit(fit).score(rows))
-        out[f"als {label}"] = precision(z)
-        out[f"blend {label}"] = max(
-            precision(w[0] * ease + w[1] * z + w[2] * tfidf)
-            for w in simplex_grid(3, cfg.trials.hybrid)
-        )
+        als = FACTORIES["als"](cfg, **als_params).fit(view.fit)
+        out[f"als {label}"] = view.precision(standardised(als.score(view.rows)))
+        parts = {"ease": [ease], "als": [als], "content_tfidf": [tfidf]}
+        _, grid = tune_hybrid_weights(parts, [view], cfg)
+        out[f"blend {label}"] = float(grid["value"].max())
     return out
 
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from recsys.config import RecsysConfig
 from recsys.data import load
-from recsys.models import EASE, ContentProfile, standardised
-from recsys.train import FACTORIES, ValidationView, prepare, simplex_grid, split
+from recsys.models import EASE, ContentProfile
+from recsys.train import FACTORIES, ValidationView, prepare, split, tune_hybrid_weights
 
 SEEDS = (42, 43, 44, 45)
 # ALS as the 60-trial search on the seed-42 split alone picked it
@@ -35,15 +35,15 @@ def blend_table(
     als_params: dict[str, Any],
     ease_params: dict[str, Any],
 ) -> np.ndarray:
-    """Validation P@k of every weight vector of the hybrid's grid on one split."""
-    als = FACTORIES["als"](cfg, **als_params).fit(view.fit)
-    ease = EASE(**ease_params).fit(view.fit)
-    z = [
-        standardised(m.score(view.rows))
-        for m in (als, ease, content.fit(view.fit, view.split.train))
-    ]
-    grid = sorted(simplex_grid(3, cfg.trials.hybrid), reverse=True)
-    return np.array([view.precision(sum(w * s for w, s in zip(ws, z, strict=True))) for ws in grid])
+    """Validation P@k of every weight vector of the hybrid's grid on one split (the
+    training's own grid, scored on this one view)."""
+    parts = {
+        "als": [FACTORIES["als"](cfg, **als_params).fit(view.fit)],
+        "ease": [EASE(**ease_params).fit(view.fit)],
+        "content_tfidf": [content.fit(view.fit, view.split.train)],
+    }
+    _, grid = tune_hybrid_weights(parts, [view], cfg)
+    return grid["value"].to_numpy()
 
 
 def held_out_gains(tables: dict[int, np.ndarray]) -> None:

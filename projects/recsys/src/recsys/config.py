@@ -62,7 +62,7 @@ class RecsysConfig(ProjectConfig):
     train_ratio: float = 0.75
     # validation carved from the training part the same way (tuning never sees test)
     validation_ratio: float = 0.8
-    # tuning and picking average P@k over this many validation splits (seeds seed, seed+1, ...)
+    # tuning and picking average P@k over this many validation splits (``validation_seeds``)
     validation_splits: int = 3
     # the time-ordered split: each user's last 20 % of interactions
     time_test_fraction: float = 0.2
@@ -101,6 +101,11 @@ class RecsysConfig(ProjectConfig):
         if self.dataset != "movielens-100k":
             return f"{self.model_name}-{self.dataset}"
         return self.model_name
+
+    @property
+    def validation_seeds(self) -> list[int]:
+        """The seeds of the validation splits (the first is the recorded one)."""
+        return [self.seed + i for i in range(self.validation_splits)]
 
     def output_dir(self, result: TrainResult[Any, Any]) -> Path:
         """The published ``reports/`` only for MovieLens 100K itself; ``custom/<name>``

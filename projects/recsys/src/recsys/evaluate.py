@@ -156,7 +156,7 @@ def evaluate(result: RecsysResult, cfg: RecsysConfig) -> Evaluation:
                 "ratio_of_train": cfg.validation_ratio,
                 # tuned and picked on the mean of this many splits; rows: the first one's
                 "splits": cfg.validation_splits,
-                "seeds": [cfg.seed + i for i in range(cfg.validation_splits)],
+                "seeds": cfg.validation_seeds,
                 **result.data.validation.describe(),
             },
             "time_split": (

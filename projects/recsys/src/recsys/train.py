@@ -176,13 +176,10 @@ def validation_views(
     prepared: Prepared, train_part: pd.DataFrame, cfg: RecsysConfig
 ) -> list[ValidationView]:
     """The validation splits of the training part whose mean P@k tunes and picks (seeds
-    ``cfg.seed``, ``cfg.seed + 1``, ...; the first is :attr:`TrainingData.validation`).
+    ``cfg.validation_seeds``; the first is :attr:`TrainingData.validation`).
     One split is too noisy to pick by: the same system's P@k moves by ~0.005 from one
     split to the next, as much as the gains being chosen between."""
-    return [
-        ValidationView.of(prepared, train_part, cfg, cfg.seed + i)
-        for i in range(cfg.validation_splits)
-    ]
+    return [ValidationView.of(prepared, train_part, cfg, seed) for seed in cfg.validation_seeds]
 
 
 # --------------------------------------------------------------------------- candidates
@@ -264,7 +261,8 @@ def als_params(factors: int, alpha: float, reg_per_alpha: float) -> dict[str, An
     }
 
 
-SEARCH_SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {
+# BaseTrial: a Trial while searching, a FixedTrial when the best one is replayed (_fixed)
+SEARCH_SPACES: dict[str, Callable[[optuna.trial.BaseTrial], dict[str, Any]]] = {
     "als": lambda t: als_params(
         factors=t.suggest_int("factors", 8, 256, log=True),
         alpha=t.suggest_float("alpha", 0.3, 40.0, log=True),
@@ -320,14 +318,9 @@ def tune_collaborative(
 
 
 def _fixed(params: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The model parameters of the best trial (the searched ones mapped as in the trials)."""
-    if name == "als":
-        return als_params(
-            factors=params["factors"],
-            alpha=params["alpha"],
-            reg_per_alpha=params["reg_per_alpha"],
-        )
-    return dict(params)
+    """The model parameters of the best trial: its search space replayed on the trial's
+    values, so fixed and derived parameters come out as they did in the trial."""
+    return SEARCH_SPACES[name](optuna.trial.FixedTrial(dict(params)))
 
 
 def simplex_grid(n_components: int, steps: int) -> list[tuple[float, ...]]:
@@ -405,7 +398,6 @@ def validated_systems(
     their test parts), in the story's order: popularity, ALS, BPR, EASE, SVD, content,
     hybrid."""
     metric = f"precision@{cfg.k}"
-    first = views[0]
     systems: dict[str, _Fitted] = {}
     fitted: dict[str, list[Recommender]] = {}  # each system fitted on each view
 
@@ -419,12 +411,15 @@ def validated_systems(
     ) -> None:
         if models is None:
             models = [copy.deepcopy(recipe).fit(v.fit, v.split.train) for v in views]
+        view_lists = [
+            recommend(m, v.fit, v.users, cfg.k) for m, v in zip(models, views, strict=True)
+        ]
         scores = [
-            accuracy_at_k(recommend(m, v.fit, v.users, cfg.k), v.truth, cfg.k)
-            for m, v in zip(models, views, strict=True)
+            accuracy_at_k(ranked, v.truth, cfg.k)
+            for ranked, v in zip(view_lists, views, strict=True)
         ]
         validation = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
-        lists = recommend(models[0], first.fit, first.users, cfg.k)
+        lists = view_lists[0]  # the first split's lists are the candidate's oof
         fitted[name] = models
         folds = [float(s[metric]) for s in scores]
         systems[name] = _Fitted(

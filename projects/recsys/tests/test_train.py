@@ -150,3 +150,17 @@ def test_tuning_averages_distinct_validation_splits_of_the_training_part(
         zip(trained.data.split.test["user"], trained.data.split.test["item"], strict=True)
     )
     assert not set().union(*tests) & benchmark_test
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"validation_splits": 0}, "validation_splits"),
+        ({"train_ratio": 1.0}, "train_ratio"),
+        ({"validation_ratio": 0.0}, "validation_ratio"),
+        ({"k": 20, "top_n": 10}, "top_n"),
+    ],
+)
+def test_config_rejects_an_impossible_protocol(change: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        RecsysConfig(**change)

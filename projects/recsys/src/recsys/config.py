@@ -81,6 +81,18 @@ class RecsysConfig(ProjectConfig):
     promotion_margin: float = 0.002
     reports_dir: Path = PROJECT_DIR / "reports"
 
+    def __post_init__(self) -> None:
+        # a misconfigured protocol would otherwise surface as an empty split or a mean of
+        # no scores deep inside tuning
+        if self.validation_splits < 1:
+            raise ValueError(f"validation_splits must be >= 1, got {self.validation_splits}")
+        for name in ("train_ratio", "validation_ratio", "time_test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
+        if self.k < 1 or self.top_n < self.k:
+            raise ValueError(f"need 1 <= k <= top_n, got k={self.k}, top_n={self.top_n}")
+
     @property
     def uses_movielens(self) -> bool:
         return self.ratings is None

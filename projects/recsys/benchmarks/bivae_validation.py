@@ -29,7 +29,7 @@ import numpy as np
 from recsys.config import RecsysConfig
 from recsys.data import load
 from recsys.features import InteractionMatrix
-from recsys.models import EASE, ContentProfile, standardised
+from recsys.models import EASE, ContentProfile, cornac_dataset, standardised
 from recsys.train import FACTORIES, ValidationView, prepare, split, tune_hybrid_weights
 
 BIVAE = {
@@ -54,20 +54,7 @@ class BiVAE:
         import torch
 
         torch.set_num_threads(1)
-        coo = data.matrix.tocoo()
-        n_users, n_items = coo.shape
-        train_set = cornac.data.Dataset(
-            num_users=n_users,
-            num_items=n_items,
-            uid_map={str(u): u for u in range(n_users)},
-            iid_map={str(i): i for i in range(n_items)},
-            uir_tuple=(
-                coo.row.astype(np.int64),
-                coo.col.astype(np.int64),
-                coo.data.astype(np.float64),
-            ),
-            seed=self.seed,
-        )
+        train_set = cornac_dataset(data.matrix.tocoo(), self.seed)
         self.model_ = cornac.models.BiVAECF(**BIVAE, seed=self.seed, use_gpu=False)
         self.model_.fit(train_set)
         return self

@@ -202,6 +202,27 @@ class ImplicitBPR(_ImplicitFactors):
 # --------------------------------------------------------------------------- cornac
 
 
+def cornac_dataset(coo: sp.coo_matrix, seed: int) -> Any:
+    """A cornac Dataset of a user × item matrix, every user and catalogue item at its own
+    position as cornac's index, so cornac's outputs come back in catalogue order (an item
+    nobody has gets a zero row and column)."""
+    import cornac
+
+    n_users, n_items = coo.shape
+    return cornac.data.Dataset(
+        num_users=n_users,
+        num_items=n_items,
+        uid_map={str(u): u for u in range(n_users)},
+        iid_map={str(i): i for i in range(n_items)},
+        uir_tuple=(
+            coo.row.astype(np.int64),
+            coo.col.astype(np.int64),
+            coo.data.astype(np.float64),
+        ),
+        seed=seed,
+    )
+
+
 @dataclass
 class EASE:
     """cornac's EASE (Steck 2019): a closed-form item-item model, ``B`` = the ridge
@@ -218,21 +239,7 @@ class EASE:
         import cornac
 
         binary = data.binary().tocoo()
-        n_users, n_items = binary.shape
-        # every user and catalogue item keeps its own position as cornac's index, so
-        # B comes out in catalogue order (an item nobody has gets a zero row and column)
-        train_set = cornac.data.Dataset(
-            num_users=n_users,
-            num_items=n_items,
-            uid_map={str(u): u for u in range(n_users)},
-            iid_map={str(i): i for i in range(n_items)},
-            uir_tuple=(
-                binary.row.astype(np.int64),
-                binary.col.astype(np.int64),
-                binary.data.astype(np.float64),
-            ),
-            seed=self.random_state,
-        )
+        train_set = cornac_dataset(binary, self.random_state)
         model = cornac.models.EASE(
             lamb=self.lamb, posB=self.positive_only, verbose=False, seed=self.random_state
         )
